@@ -1,0 +1,2 @@
+// Package cli implements the logflux-agent subcommands.
+package cli

@@ -1,0 +1,76 @@
+// Package output defines what an output is and runs each one against its own queue reader, retrying what can be retried.
+package output
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Output delivers batches of normalised entries somewhere.
+//
+// Each record passed to Write is one normalised entry encoded as a JSON object
+// (no trailing newline), with the contract's field names plus id and
+// receivedAt. Write is called from one goroutine at a time.
+type Output interface {
+	// Name identifies the output in logs, metrics and queue positions.
+	Name() string
+	// Write delivers the records. A nil error means every record is
+	// delivered; otherwise the error says, through Permanent and Retryable,
+	// whether the same records should be tried again.
+	Write(ctx context.Context, records [][]byte) error
+	// Close flushes and releases the output.
+	Close(ctx context.Context) error
+}
+
+// PermanentError marks a failure that will not go away by retrying the same records.
+type PermanentError struct{ Err error }
+
+func (e *PermanentError) Error() string { return "permanent: " + e.Err.Error() }
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// Permanent wraps err as a permanent failure.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &PermanentError{Err: err}
+}
+
+// IsPermanent reports whether err is (or wraps) a permanent failure.
+func IsPermanent(err error) bool {
+	var p *PermanentError
+	return errors.As(err, &p)
+}
+
+// RetryableError marks a transient failure, optionally with the delay a server asked for.
+type RetryableError struct {
+	Err   error
+	After time.Duration // zero: use the normal backoff
+}
+
+func (e *RetryableError) Error() string {
+	if e.After > 0 {
+		return fmt.Sprintf("retry after %s: %v", e.After, e.Err)
+	}
+	return e.Err.Error()
+}
+func (e *RetryableError) Unwrap() error { return e.Err }
+
+// Retryable wraps err as a transient failure to be retried after at least after.
+func Retryable(err error, after time.Duration) error {
+	if err == nil {
+		return nil
+	}
+	return &RetryableError{Err: err, After: after}
+}
+
+// RetryAfter returns the delay a retryable error asks for, or zero.
+func RetryAfter(err error) time.Duration {
+	var r *RetryableError
+	if errors.As(err, &r) {
+		return r.After
+	}
+	return 0
+}

@@ -1,0 +1,221 @@
+package queue
+
+import (
+	"context"
+	"fmt"
+	"sync"
+)
+
+// Memory is a Queue held in memory: fast, bounded in bytes, and lost on a crash.
+type Memory struct {
+	maxBytes int64
+	policy   Policy
+
+	mu       sync.Mutex
+	changed  chan struct{} // closed and replaced whenever records are added or freed
+	recs     [][]byte      // recs[i] has sequence number base+i
+	off      int           // recs[:off] are freed and wait for compaction
+	base     uint64        // sequence number of recs[off]
+	bytes    int64
+	readers  map[string]*memReader
+	closedW  bool
+	closed   bool
+}
+
+var _ Queue = (*Memory)(nil)
+
+// NewMemory returns a memory queue holding at most maxBytes of records.
+func NewMemory(maxBytes int64, policy Policy) *Memory {
+	if policy == "" {
+		policy = Reject
+	}
+	return &Memory{
+		maxBytes: maxBytes,
+		policy:   policy,
+		changed:  make(chan struct{}),
+		readers:  map[string]*memReader{},
+	}
+}
+
+func (q *Memory) notifyLocked() {
+	close(q.changed)
+	q.changed = make(chan struct{})
+}
+
+// Append adds records as one unit; see Queue.
+func (q *Memory) Append(ctx context.Context, records [][]byte) error {
+	var size int64
+	for _, r := range records {
+		size += int64(len(r))
+	}
+	q.mu.Lock()
+	for {
+		if q.closedW || q.closed {
+			q.mu.Unlock()
+			return ErrClosed
+		}
+		if q.bytes+size <= q.maxBytes || (q.bytes == 0 && size > q.maxBytes) {
+			// A unit larger than the whole cap is still taken into an empty
+			// queue; otherwise it could never be accepted at all.
+			break
+		}
+		if q.policy != Block {
+			q.mu.Unlock()
+			return ErrFull
+		}
+		ch := q.changed
+		q.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		q.mu.Lock()
+	}
+	q.recs = append(q.recs, records...)
+	q.bytes += size
+	q.notifyLocked()
+	q.mu.Unlock()
+	return nil
+}
+
+// Sync returns at once: a memory queue has nothing to make durable.
+func (q *Memory) Sync(ctx context.Context) error { return ctx.Err() }
+
+// Reader returns the reader called name; see Queue.
+func (q *Memory) Reader(name string) (Reader, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return nil, ErrClosed
+	}
+	if r, ok := q.readers[name]; ok {
+		return r, nil
+	}
+	r := &memReader{q: q, name: name, next: q.base, committed: q.base}
+	q.readers[name] = r
+	return r, nil
+}
+
+// CloseWrite refuses further appends and lets readers drain.
+func (q *Memory) CloseWrite() {
+	q.mu.Lock()
+	q.closedW = true
+	q.notifyLocked()
+	q.mu.Unlock()
+}
+
+// Close releases the queue; whatever was not delivered is lost.
+func (q *Memory) Close() error {
+	q.mu.Lock()
+	q.closed, q.closedW = true, true
+	q.recs, q.off = nil, 0
+	q.notifyLocked()
+	q.mu.Unlock()
+	return nil
+}
+
+// Stats reports the current depth.
+func (q *Memory) Stats() Stats {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return Stats{Records: int64(len(q.recs) - q.off), Bytes: q.bytes, MaxBytes: q.maxBytes}
+}
+
+// freeLocked drops the records every reader has committed.
+func (q *Memory) freeLocked() {
+	if len(q.readers) == 0 {
+		return
+	}
+	low := ^uint64(0)
+	for _, r := range q.readers {
+		if r.committed < low {
+			low = r.committed
+		}
+	}
+	n := int(low - q.base)
+	if n <= 0 {
+		return
+	}
+	for i := q.off; i < q.off+n; i++ {
+		q.bytes -= int64(len(q.recs[i]))
+		q.recs[i] = nil
+	}
+	q.off += n
+	q.base = low
+	if q.off > 1024 && q.off > len(q.recs)/2 {
+		q.recs = append(q.recs[:0:0], q.recs[q.off:]...)
+		q.off = 0
+	}
+	q.notifyLocked()
+}
+
+type memReader struct {
+	q         *Memory
+	name      string
+	next      uint64 // sequence number Next reads from
+	committed uint64 // everything before this is delivered
+	pending   uint64 // end of the records handed out by the last Next
+	out       [][]byte
+}
+
+func (r *memReader) Next(ctx context.Context, maxRecords, maxBytes int) ([][]byte, error) {
+	q := r.q
+	q.mu.Lock()
+	for {
+		if q.closed {
+			q.mu.Unlock()
+			return nil, ErrClosed
+		}
+		end := q.base + uint64(len(q.recs)-q.off)
+		if r.next < end {
+			break
+		}
+		if q.closedW {
+			q.mu.Unlock()
+			return nil, ErrClosed
+		}
+		ch := q.changed
+		q.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		q.mu.Lock()
+	}
+	r.out = r.out[:0]
+	size := 0
+	i := q.off + int(r.next-q.base)
+	for ; i < len(q.recs) && len(r.out) < maxRecords; i++ {
+		rec := q.recs[i]
+		if len(r.out) > 0 && size+len(rec) > maxBytes {
+			break
+		}
+		size += len(rec)
+		r.out = append(r.out, rec)
+	}
+	r.next += uint64(len(r.out))
+	r.pending = r.next
+	q.mu.Unlock()
+	return r.out, nil
+}
+
+func (r *memReader) Commit() error {
+	q := r.q
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if r.pending < r.committed {
+		return fmt.Errorf("queue: commit behind position of %s", r.name)
+	}
+	r.committed = r.pending
+	q.freeLocked()
+	return nil
+}
+
+func (r *memReader) Rewind() {
+	r.q.mu.Lock()
+	r.next = r.committed
+	r.pending = r.committed
+	r.q.mu.Unlock()
+}

@@ -1,0 +1,71 @@
+// Package queue holds accepted entries between intake and the outputs, bounded in bytes, with one independent read position per output.
+//
+// The intake appends each message's records as one unit (all or none); every
+// output reads through its own Reader at its own pace and commits what it has
+// delivered. A record is freed once every reader has committed past it. The
+// memory queue here and the disk queue implement the same Queue interface, so
+// the pipeline does not care which one it runs on.
+package queue
+
+import (
+	"context"
+	"errors"
+)
+
+// ErrFull is returned by Append under the reject policy when the records do not fit.
+var ErrFull = errors.New("queue full")
+
+// ErrClosed is returned by Append after Close, and by Reader after Close.
+var ErrClosed = errors.New("queue closed")
+
+// Policy says what Append does when the records do not fit within the byte cap.
+type Policy string
+
+const (
+	// Reject makes Append fail at once with ErrFull, accepting nothing.
+	Reject Policy = "reject"
+	// Block makes Append wait until there is room (or its context ends).
+	Block Policy = "block"
+)
+
+// Queue is the intake side and the factory of per-output readers.
+type Queue interface {
+	// Append adds records as one unit: all of them or, on error, none.
+	Append(ctx context.Context, records [][]byte) error
+	// Sync returns once every record appended before the call is durable
+	// (a no-op for a memory queue, an fsync for a disk queue).
+	Sync(ctx context.Context) error
+	// Reader returns the read position of the output called name, creating
+	// it at the current head if it does not exist yet.
+	Reader(name string) (Reader, error)
+	// CloseWrite refuses further appends; readers then drain what is left and
+	// get ErrClosed from Next once they have read everything.
+	CloseWrite()
+	// Close releases the queue. Records not yet committed by every reader
+	// are kept where the queue is durable and lost where it is not.
+	Close() error
+	// Stats reports the current depth.
+	Stats() Stats
+}
+
+// Reader is one output's position in the queue.
+type Reader interface {
+	// Next waits until at least one record is available and returns up to
+	// maxRecords records totalling at most maxBytes (but always at least one
+	// record). It returns ErrClosed once the queue is closed for writing and
+	// this reader has read everything, or ctx.Err() when ctx ends first.
+	// Records returned are valid until the next call to Next or Commit.
+	Next(ctx context.Context, maxRecords, maxBytes int) ([][]byte, error)
+	// Commit marks every record returned by the previous Next as delivered.
+	Commit() error
+	// Rewind makes the next Next return the uncommitted records again
+	// (used after a failed delivery).
+	Rewind()
+}
+
+// Stats is a snapshot of a queue's depth.
+type Stats struct {
+	Records  int64 // records appended and not yet committed by every reader
+	Bytes    int64 // their size as counted against MaxBytes
+	MaxBytes int64 // the byte cap
+}
