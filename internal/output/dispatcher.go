@@ -31,10 +31,10 @@ type Counters struct {
 type Dispatcher struct {
 	Out        Output
 	Reader     queue.Reader
-	MaxRecords int           // records per Write (default 1000)
-	MaxBytes   int           // bytes per Write (default 4 MiB)
+	MaxRecords int             // records per Write (default 1000)
+	MaxBytes   int             // bytes per Write (default 4 MiB)
 	Backoff    backoff.Backoff // retry delays (default 100 ms doubling to 30 s)
-	DeadLetter DeadLetter    // where permanent failures go; nil: logged and dropped
+	DeadLetter DeadLetter      // where permanent failures go; nil: logged and dropped
 	Log        *slog.Logger
 
 	Counters Counters

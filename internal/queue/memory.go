@@ -11,15 +11,15 @@ type Memory struct {
 	maxBytes int64
 	policy   Policy
 
-	mu       sync.Mutex
-	changed  chan struct{} // closed and replaced whenever records are added or freed
-	recs     [][]byte      // recs[i] has sequence number base+i
-	off      int           // recs[:off] are freed and wait for compaction
-	base     uint64        // sequence number of recs[off]
-	bytes    int64
-	readers  map[string]*memReader
-	closedW  bool
-	closed   bool
+	mu      sync.Mutex
+	changed chan struct{} // closed and replaced whenever records are added or freed
+	recs    [][]byte      // recs[i] has sequence number base+i
+	off     int           // recs[:off] are freed and wait for compaction
+	base    uint64        // sequence number of recs[off]
+	bytes   int64
+	readers map[string]*memReader
+	closedW bool
+	closed  bool
 }
 
 var _ Queue = (*Memory)(nil)
@@ -54,9 +54,7 @@ func (q *Memory) Append(ctx context.Context, records [][]byte) error {
 			q.mu.Unlock()
 			return ErrClosed
 		}
-		if q.bytes+size <= q.maxBytes || (q.bytes == 0 && size > q.maxBytes) {
-			// A unit larger than the whole cap is still taken into an empty
-			// queue; otherwise it could never be accepted at all.
+		if q.bytes+size <= q.maxBytes {
 			break
 		}
 		if q.policy != Block {
@@ -72,7 +70,13 @@ func (q *Memory) Append(ctx context.Context, records [][]byte) error {
 		}
 		q.mu.Lock()
 	}
-	q.recs = append(q.recs, records...)
+	// One allocation holds the whole unit; the records share it.
+	buf := make([]byte, 0, size)
+	for _, r := range records {
+		start := len(buf)
+		buf = append(buf, r...)
+		q.recs = append(q.recs, buf[start:len(buf):len(buf)])
+	}
 	q.bytes += size
 	q.notifyLocked()
 	q.mu.Unlock()

@@ -31,6 +31,8 @@ const (
 // Queue is the intake side and the factory of per-output readers.
 type Queue interface {
 	// Append adds records as one unit: all of them or, on error, none.
+	// The queue copies what it keeps: the caller may reuse the records'
+	// memory as soon as Append returns.
 	Append(ctx context.Context, records [][]byte) error
 	// Sync returns once every record appended before the call is durable
 	// (a no-op for a memory queue, an fsync for a disk queue).

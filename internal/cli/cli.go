@@ -1,0 +1,263 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime"
+	"strings"
+	"syscall"
+
+	"github.com/logflux/agent/internal/agent"
+	"github.com/logflux/agent/internal/config"
+)
+
+// Version is set at build time with -ldflags "-X github.com/logflux/agent/internal/cli.Version=...".
+var Version = "0.1.0-dev"
+
+// Env is what a command sees of the process: arguments, streams, environment.
+type Env struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	Getenv         func(string) string
+}
+
+// OS returns the real process environment.
+func OS() Env {
+	return Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
+}
+
+type command struct {
+	name, summary string
+	run           func(env Env, args []string) int
+}
+
+func commands() []command {
+	return []command{
+		{"run", "run the agent (the default)", runAgent},
+		{"validate", "check a configuration file and report every problem", validate},
+		{"send", "send entries to a running agent, like logger(1)", send},
+		{"ping", "check that an agent answers", ping},
+		{"version", "print the version", version},
+	}
+}
+
+// Main runs the command named by args[0] (run when there is none, or when the
+// first argument is a flag) and returns the exit code.
+func Main(env Env, args []string) int {
+	name := "run"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		name, args = args[0], args[1:]
+	}
+	if name == "help" || name == "-h" || name == "--help" {
+		usage(env.Stdout)
+		return 0
+	}
+	for _, c := range commands() {
+		if c.name == name {
+			return c.run(env, args)
+		}
+	}
+	fmt.Fprintf(env.Stderr, "logflux-agent: unknown command %q\n\n", name)
+	usage(env.Stderr)
+	return 2
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "Usage: logflux-agent [command] [flags]")
+	fmt.Fprintln(w, "\nCommands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nRun 'logflux-agent COMMAND -h' for a command's flags.")
+}
+
+func version(env Env, args []string) int {
+	fmt.Fprintf(env.Stdout, "logflux-agent %s (%s, %s/%s)\n", Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	return 0
+}
+
+// agentFlags are the flags of run and validate that override the configuration.
+type agentFlags struct {
+	fs         *flag.FlagSet
+	configPath string
+	unixPath   string
+	tcpAddr    string
+	secret     string
+	dataDir    string
+	queueType  string
+	logLevel   string
+	logFormat  string
+	stdout     bool
+}
+
+func newAgentFlags(name string, env Env) *agentFlags {
+	f := &agentFlags{fs: flag.NewFlagSet(name, flag.ContinueOnError)}
+	f.fs.SetOutput(env.Stderr)
+	f.fs.StringVar(&f.configPath, "config", env.Getenv("LOGFLUX_AGENT_CONFIG"), "YAML configuration `file` (env LOGFLUX_AGENT_CONFIG)")
+	f.fs.StringVar(&f.unixPath, "unix-path", "", "Unix socket `path` (unix.path)")
+	f.fs.StringVar(&f.tcpAddr, "tcp-address", "", "enable TCP on `host:port` (tcp.address)")
+	f.fs.StringVar(&f.secret, "shared-secret", "", "TCP shared `secret` (tcp.shared_secret; prefer LOGFLUX_SHARED_SECRET or a file)")
+	f.fs.StringVar(&f.dataDir, "data-dir", "", "data `directory` (data_dir)")
+	f.fs.StringVar(&f.queueType, "queue", "", "queue `type`: memory or disk (queue.type)")
+	f.fs.StringVar(&f.logLevel, "log-level", "", "agent log `level`: debug, info, warn, error (log.level)")
+	f.fs.StringVar(&f.logFormat, "log-format", "", "agent log `format`: text or json (log.format)")
+	f.fs.BoolVar(&f.stdout, "stdout", false, "also write every entry to standard output")
+	return f
+}
+
+// load builds the configuration: defaults, file, environment, flags.
+func (f *agentFlags) load(env Env) (*config.Config, error) {
+	cfg, err := config.Load(f.configPath, env.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	set := map[string]bool{}
+	f.fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	if set["unix-path"] {
+		cfg.Unix.Path = f.unixPath
+	}
+	if set["tcp-address"] {
+		cfg.TCP.Address = f.tcpAddr
+	}
+	if set["shared-secret"] {
+		cfg.TCP.SharedSecret = f.secret
+	}
+	if set["data-dir"] {
+		cfg.DataDir = f.dataDir
+	}
+	if set["queue"] {
+		cfg.Queue.Type = f.queueType
+	}
+	if set["log-level"] {
+		cfg.Log.Level = f.logLevel
+	}
+	if set["log-format"] {
+		cfg.Log.Format = f.logFormat
+	}
+	if f.stdout {
+		if cfg.Outputs == nil {
+			cfg.Outputs = []config.OutputConfig{{Type: "file"}}
+		}
+		cfg.Outputs = append(cfg.Outputs, config.OutputConfig{Type: "stdout"})
+	}
+	if err := cfg.Finish(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+func printProblems(w io.Writer, err error) {
+	var joined interface{ Unwrap() []error }
+	if errors.As(err, &joined) {
+		for _, e := range joined.Unwrap() {
+			fmt.Fprintf(w, "  %v\n", e)
+		}
+		return
+	}
+	fmt.Fprintf(w, "  %v\n", err)
+}
+
+func validate(env Env, args []string) int {
+	f := newAgentFlags("validate", env)
+	if err := f.fs.Parse(args); err != nil {
+		return 2
+	}
+	if f.fs.NArg() > 0 && f.configPath == "" {
+		f.configPath = f.fs.Arg(0)
+	}
+	cfg, err := f.load(env)
+	if err == nil {
+		err = cfg.Validate()
+	}
+	name := f.configPath
+	if name == "" {
+		name = "the default configuration"
+	}
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "%s is not valid:\n", name)
+		printProblems(env.Stderr, err)
+		return 1
+	}
+	fmt.Fprintf(env.Stdout, "%s is valid\n", name)
+	return 0
+}
+
+func newLogger(w io.Writer, cfg config.LogConfig) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func runAgent(env Env, args []string) int {
+	f := newAgentFlags("run", env)
+	if err := f.fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := f.load(env)
+	if err == nil {
+		err = cfg.Validate()
+	}
+	if err != nil {
+		fmt.Fprintln(env.Stderr, "logflux-agent: the configuration is not valid:")
+		printProblems(env.Stderr, err)
+		return 2
+	}
+	log := newLogger(env.Stderr, cfg.Log)
+	slog.SetDefault(log)
+
+	a, err := agent.New(cfg, log)
+	if err != nil {
+		log.Error("cannot start", "error", err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	if err := a.Start(ctx); err != nil {
+		log.Error("cannot start", "error", err)
+		sctx, cancel := context.WithTimeout(context.Background(), cfg.Shutdown.Timeout)
+		a.Shutdown(sctx)
+		cancel()
+		return 1
+	}
+	outs := make([]string, len(cfg.Outputs))
+	for i, o := range cfg.Outputs {
+		outs[i] = o.Name
+		if o.Path != "" {
+			outs[i] += "=" + o.Path
+		}
+	}
+	log.Info("logflux-agent started", "version", Version, "queue", cfg.Queue.Type, "outputs", strings.Join(outs, ","))
+	for {
+		select {
+		case <-hup:
+			log.Warn("SIGHUP received; configuration reload is not supported yet, restart the agent to apply changes")
+			continue
+		case <-ctx.Done():
+		}
+		break
+	}
+	stop()
+	log.Info("shutting down", "deadline", cfg.Shutdown.Timeout)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.Shutdown.Timeout)
+	defer cancel()
+	if err := a.Shutdown(sctx); err != nil {
+		log.Error("shutdown was not clean", "error", err)
+		return 1
+	}
+	log.Info("stopped")
+	return 0
+}

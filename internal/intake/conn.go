@@ -1,0 +1,328 @@
+package intake
+
+import (
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"time"
+
+	"github.com/logflux/agent/internal/protocol"
+	"github.com/logflux/agent/internal/queue"
+)
+
+// Pending records are appended to the queue once no further line is
+// buffered, before any response, or when they grow past these.
+const (
+	maxPendingBytes   = 1 << 20
+	maxPendingRecords = 1024
+)
+
+// conn is one client connection. Its lines are handled in order on one
+// goroutine: decode, answer, and append accepted entries to the queue.
+type conn struct {
+	s     *Server
+	nc    net.Conn
+	t     Transport
+	lines *lineReader
+	dec   protocol.Decoder
+
+	authed   bool
+	accepted int64 // entries accepted on this connection
+	rejected int64 // entries (or unreadable lines) refused on this connection
+
+	// Accepted records not yet appended: their bytes, where each ends, and
+	// for each message how many records it holds.
+	pend     []byte
+	pendEnds []int
+	pendMsgs []int
+	recs     [][]byte
+
+	out      []byte // responses not yet written
+	deadline time.Time
+}
+
+func newConn(s *Server, nc net.Conn, t Transport) *conn {
+	c := &conn{s: s, nc: nc, t: t, authed: t != TCP}
+	c.dec.MaxBatch = s.opts.MaxBatch
+	c.lines = newLineReader(readCounter{nc, &s.Counters.BytesIn}, s.opts.MaxLineBytes)
+	return c
+}
+
+type readCounter struct {
+	r io.Reader
+	n interface{ Add(int64) int64 }
+}
+
+func (r readCounter) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	r.n.Add(int64(n))
+	return n, err
+}
+
+// errClose ends a connection after its last response is written.
+var errClose = errors.New("close connection")
+
+// interrupt makes a blocked read return, so that the connection finishes what
+// it has buffered and ends.
+func (c *conn) interrupt() {
+	c.nc.SetReadDeadline(time.Now())
+}
+
+func (c *conn) serve() {
+	defer c.nc.Close()
+	if !c.authed {
+		c.nc.SetReadDeadline(time.Now().Add(c.s.opts.AuthTimeout))
+	} else if c.s.opts.IdleTimeout > 0 {
+		c.nc.SetReadDeadline(time.Now().Add(c.s.opts.IdleTimeout))
+	}
+	for {
+		if !c.lines.hasLine() {
+			// About to block on the network: hand over what was read so
+			// far and answer what needs answering first.
+			if c.commit() != nil || c.flushOut() != nil {
+				return
+			}
+			if c.s.closing.Load() {
+				c.interrupt()
+			} else if c.authed && c.s.opts.IdleTimeout > 0 {
+				c.nc.SetReadDeadline(time.Now().Add(c.s.opts.IdleTimeout))
+			}
+		}
+		line, err := c.lines.next()
+		if err == errLineTooLong {
+			c.s.Counters.Messages.Add(1)
+			if !c.authed {
+				c.fail(protocol.NewError(protocol.CodeAuthRequired, "authenticate first: the first message on a TCP connection must be {\"action\":\"authenticate\",...}"))
+				c.flushOut()
+				return
+			}
+			c.rejected++
+			c.s.Counters.Rejected.Add(1)
+			c.respondErr(protocol.NewError(protocol.CodeMessageTooLarge, fmt.Sprintf("message longer than %d bytes; it was skipped", c.s.opts.MaxLineBytes)))
+			continue
+		}
+		if err != nil {
+			c.commit()
+			if !c.authed && isTimeout(err) && !c.s.closing.Load() {
+				c.fail(protocol.NewError(protocol.CodeAuthTimeout, fmt.Sprintf("no authentication within %s", c.s.opts.AuthTimeout)))
+			}
+			c.flushOut()
+			return
+		}
+		if err := c.handle(line); err != nil {
+			c.flushOut()
+			return
+		}
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded)
+}
+
+// handle answers one line; errClose means the connection must end.
+func (c *conn) handle(line []byte) error {
+	msg, derr := c.dec.Decode(line)
+	if msg == nil && derr == nil {
+		return nil // empty line
+	}
+	c.s.Counters.Messages.Add(1)
+	if !c.authed {
+		if msg == nil || msg.Kind != protocol.KindAuthenticate || msg.Secret == nil {
+			c.fail(protocol.NewError(protocol.CodeAuthRequired, "authenticate first: the first message on a TCP connection must be {\"action\":\"authenticate\",\"shared_secret\":\"...\"}"))
+			return errClose
+		}
+	}
+	if derr != nil && msg == nil {
+		c.rejected += int64(derr.Refused)
+		c.s.Counters.Rejected.Add(int64(derr.Refused))
+		c.respondErr(derr)
+		return nil
+	}
+	switch msg.Kind {
+	case protocol.KindPing:
+		c.respond(protocol.RespPong)
+	case protocol.KindAuthenticate:
+		if c.t == TCP {
+			if subtle.ConstantTimeCompare(msg.Secret, []byte(c.s.opts.SharedSecret)) != 1 {
+				c.s.Counters.AuthFailures.Add(1)
+				c.s.log.Warn("authentication failed", "peer", c.nc.RemoteAddr().String())
+				c.fail(protocol.NewError(protocol.CodeAuthFailed, "authentication failed: wrong shared secret"))
+				return errClose
+			}
+			if !c.authed {
+				c.authed = true
+				var zero time.Time
+				if c.s.opts.IdleTimeout > 0 {
+					zero = time.Now().Add(c.s.opts.IdleTimeout)
+				}
+				c.nc.SetReadDeadline(zero)
+			}
+		}
+		c.respond(protocol.RespAuthSuccess)
+	case protocol.KindFlush:
+		if err := c.commit(); err != nil {
+			return err
+		}
+		if err := c.s.sink.Sync(c.s.stop); err != nil {
+			c.respondErr(protocol.NewError(protocol.CodeUnavailable, "the queue could not confirm durability: "+err.Error()))
+			return nil
+		}
+		c.respond(protocol.AppendFlush(nil, c.accepted, c.rejected))
+	case protocol.KindEntry, protocol.KindBatch:
+		now := c.s.opts.Now()
+		start := len(c.pendEnds)
+		for i := range msg.Entries {
+			c.pend = protocol.AppendRecord(c.pend, &msg.Entries[i], now)
+			c.pendEnds = append(c.pendEnds, len(c.pend))
+		}
+		if n := len(c.pendEnds) - start; n > 0 {
+			c.pendMsgs = append(c.pendMsgs, n)
+		}
+		if derr != nil {
+			// Partly accepted batch: its valid entries go in with the
+			// rest; the error lists the others.
+			bad := msg.Total - len(msg.Entries)
+			c.rejected += int64(bad)
+			c.s.Counters.Rejected.Add(int64(bad))
+			c.respondErr(derr)
+		} else if len(c.pend) >= maxPendingBytes || len(c.pendEnds) >= maxPendingRecords {
+			return c.commit()
+		}
+	}
+	return nil
+}
+
+// commit appends the pending records to the queue. If the queue refuses,
+// every message among them is answered queue_full and nothing of it is kept.
+func (c *conn) commit() error {
+	if len(c.pendEnds) == 0 {
+		return nil
+	}
+	c.recs = c.recs[:0]
+	prev := 0
+	for _, end := range c.pendEnds {
+		c.recs = append(c.recs, c.pend[prev:end])
+		prev = end
+	}
+	err := c.s.sink.Append(c.s.stop, c.recs)
+	if errors.Is(err, queue.ErrFull) && len(c.pendMsgs) > 1 {
+		// The group did not fit; each message on its own still might,
+		// and only the ones that do not are refused.
+		err = nil
+		recs := c.recs
+		for _, n := range c.pendMsgs {
+			if e := c.append1(recs[:n]); e != nil && err == nil && !errors.Is(e, queue.ErrFull) {
+				err = e
+			}
+			recs = recs[n:]
+		}
+		c.resetPending()
+		if err != nil {
+			return c.unavailable(1)
+		}
+		return nil
+	}
+	msgs := len(c.pendMsgs)
+	c.resetPending()
+	n := int64(len(c.recs))
+	clear(c.recs)
+	if err == nil {
+		c.accepted += n
+		c.s.Counters.Accepted.Add(n)
+		return nil
+	}
+	c.rejected += n
+	c.s.Counters.Rejected.Add(n)
+	if errors.Is(err, queue.ErrFull) {
+		c.queueFull()
+		return nil
+	}
+	return c.unavailable(msgs)
+}
+
+// append1 appends one message's records, answering queue_full if they do not fit.
+func (c *conn) append1(recs [][]byte) error {
+	err := c.s.sink.Append(c.s.stop, recs)
+	n := int64(len(recs))
+	if err == nil {
+		c.accepted += n
+		c.s.Counters.Accepted.Add(n)
+		return nil
+	}
+	c.rejected += n
+	c.s.Counters.Rejected.Add(n)
+	if errors.Is(err, queue.ErrFull) {
+		c.queueFull()
+	}
+	return err
+}
+
+func (c *conn) resetPending() {
+	c.pend, c.pendEnds, c.pendMsgs = c.pend[:0], c.pendEnds[:0], c.pendMsgs[:0]
+	if cap(c.pend) > 4*maxPendingBytes {
+		c.pend = nil
+	}
+}
+
+func (c *conn) queueFull() {
+	c.writeErr(protocol.NewError(protocol.CodeQueueFull, "the agent's queue is full; nothing of this message was accepted, retry later"))
+}
+
+// unavailable answers msgs messages refused because the queue is closed or
+// the shutdown deadline passed, and ends the connection.
+func (c *conn) unavailable(msgs int) error {
+	for range msgs {
+		c.writeErr(protocol.NewError(protocol.CodeUnavailable, "the agent is shutting down; nothing of this message was accepted"))
+	}
+	return errClose
+}
+
+// respond queues a response after the entries read before it are committed,
+// so that responses and acceptance keep the order of the messages.
+func (c *conn) respond(b []byte) {
+	if c.commit() != nil {
+		return
+	}
+	c.out = append(c.out, b...)
+}
+
+func (c *conn) respondErr(e *protocol.Error) {
+	if c.commit() != nil {
+		return
+	}
+	c.writeErr(e)
+}
+
+func (c *conn) writeErr(e *protocol.Error) {
+	c.s.Counters.errorCode(e.Code)
+	c.out = e.AppendJSON(c.out)
+}
+
+// fail answers an error that closes the connection.
+func (c *conn) fail(e *protocol.Error) {
+	c.writeErr(e)
+}
+
+// flushOut writes the queued responses. A client that does not read them
+// within the write timeout is closed; it never holds up anyone else.
+func (c *conn) flushOut() error {
+	if len(c.out) == 0 {
+		return nil
+	}
+	c.nc.SetWriteDeadline(time.Now().Add(c.s.opts.WriteTimeout))
+	_, err := c.nc.Write(c.out)
+	c.out = c.out[:0]
+	if cap(c.out) > 1<<20 {
+		c.out = nil
+	}
+	if err != nil {
+		c.s.log.Debug("closing a client that does not read its responses", "transport", c.t, "error", err)
+		return err
+	}
+	return nil
+}

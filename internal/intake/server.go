@@ -1,0 +1,320 @@
+// Package intake accepts client connections on a Unix socket and TCP, reads NDJSON messages, answers them, and appends accepted entries to the queue.
+package intake
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/user"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/logflux/agent/internal/protocol"
+)
+
+// Sink is where accepted entries go: the intake side of the queue.
+type Sink interface {
+	Append(ctx context.Context, records [][]byte) error
+	Sync(ctx context.Context) error
+}
+
+// Options configure a Server.
+type Options struct {
+	MaxLineBytes   int           // longest message line (default 16 MiB)
+	MaxBatch       int           // most entries in a batch (default 100)
+	MaxConnections int           // connections at once (default 4096)
+	WriteTimeout   time.Duration // a client that does not read its responses for this long is closed (default 10 s)
+	IdleTimeout    time.Duration // a connection silent for this long is closed (0: never)
+	AuthTimeout    time.Duration // TCP: time to authenticate (default 10 s)
+	SharedSecret   string        // TCP: the secret clients must send first
+	Log            *slog.Logger
+	Now            func() time.Time // clock for receivedAt (default time.Now)
+}
+
+// Transport names a listener kind, in logs and metrics.
+type Transport string
+
+const (
+	Unix Transport = "unix"
+	TCP  Transport = "tcp"
+)
+
+// Server serves the Agent API on any number of listeners.
+type Server struct {
+	opts Options
+	sink Sink
+	log  *slog.Logger
+
+	// stop ends blocking queue appends and flushes when the shutdown
+	// deadline passes.
+	stop     context.Context
+	stopNow  context.CancelFunc
+	closing  atomic.Bool
+	mu       sync.Mutex
+	lns      map[net.Listener]Transport
+	conns    map[*conn]struct{}
+	wg       sync.WaitGroup
+	Counters Counters
+}
+
+// New returns a server that appends accepted entries to sink.
+func New(opts Options, sink Sink) *Server {
+	if opts.MaxLineBytes <= 0 {
+		opts.MaxLineBytes = 16 << 20
+	}
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = protocol.DefaultMaxBatch
+	}
+	if opts.MaxConnections <= 0 {
+		opts.MaxConnections = 4096
+	}
+	if opts.WriteTimeout <= 0 {
+		opts.WriteTimeout = 10 * time.Second
+	}
+	if opts.AuthTimeout <= 0 {
+		opts.AuthTimeout = 10 * time.Second
+	}
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	s := &Server{
+		opts:  opts,
+		sink:  sink,
+		log:   opts.Log,
+		lns:   map[net.Listener]Transport{},
+		conns: map[*conn]struct{}{},
+	}
+	s.stop, s.stopNow = context.WithCancel(context.Background())
+	return s
+}
+
+var umaskMu sync.Mutex
+
+// ListenUnix listens on a Unix socket at path with the given mode and group
+// (a name or a numeric id; "" keeps the process's group). A stale socket
+// file is replaced; a live agent on the path, or a file that is not a
+// socket, is an error.
+func (s *Server) ListenUnix(path string, mode os.FileMode, group string) (net.Listener, error) {
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode()&os.ModeSocket == 0 {
+			return nil, fmt.Errorf("%s exists and is not a socket; not removing it", path)
+		}
+		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+			c.Close()
+			return nil, fmt.Errorf("another agent is already listening on %s", path)
+		}
+		if err := os.Remove(path); err != nil {
+			return nil, fmt.Errorf("removing stale socket %s: %w", path, err)
+		}
+		s.log.Info("removed stale socket file", "path", path)
+	}
+	gid := -1
+	if group != "" {
+		id, err := lookupGroup(group)
+		if err != nil {
+			return nil, err
+		}
+		gid = id
+	}
+	// Create the socket with the right mode from the start, so that it is
+	// never reachable with looser permissions.
+	umaskMu.Lock()
+	old := syscall.Umask(int(^mode & 0o777))
+	ln, err := net.Listen("unix", path)
+	syscall.Umask(old)
+	umaskMu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("listening on %s: %w", path, err)
+	}
+	if err := os.Chmod(path, mode); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("setting mode of %s: %w", path, err)
+	}
+	if gid >= 0 {
+		if err := os.Chown(path, -1, gid); err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("setting group of %s: %w", path, err)
+		}
+	}
+	ln.(*net.UnixListener).SetUnlinkOnClose(true)
+	return ln, nil
+}
+
+func lookupGroup(group string) (int, error) {
+	if id, err := strconv.Atoi(group); err == nil {
+		return id, nil
+	}
+	g, err := user.LookupGroup(group)
+	if err != nil {
+		return 0, fmt.Errorf("socket group %q: %w", group, err)
+	}
+	return strconv.Atoi(g.Gid)
+}
+
+// ListenTCP listens on a TCP address.
+func (s *Server) ListenTCP(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listening on %s: %w", addr, err)
+	}
+	return ln, nil
+}
+
+// Serve accepts connections on ln in the background until Shutdown.
+// Connections on a TCP listener must authenticate first.
+func (s *Server) Serve(ln net.Listener, t Transport) {
+	s.mu.Lock()
+	if s.closing.Load() {
+		s.mu.Unlock()
+		ln.Close()
+		return
+	}
+	s.lns[ln] = t
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go s.accepting(ln, t)
+}
+
+func (s *Server) accepting(ln net.Listener, t Transport) {
+	defer s.wg.Done()
+	var delay time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if s.closing.Load() || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Out of file descriptors and the like: wait a little and
+			// try again rather than spin.
+			if delay == 0 {
+				delay = 5 * time.Millisecond
+			} else if delay *= 2; delay > time.Second {
+				delay = time.Second
+			}
+			s.log.Warn("accept failed", "transport", t, "error", err, "retry_in", delay)
+			time.Sleep(delay)
+			continue
+		}
+		delay = 0
+		s.admit(nc, t)
+	}
+}
+
+func (s *Server) admit(nc net.Conn, t Transport) {
+	s.mu.Lock()
+	if s.closing.Load() || len(s.conns) >= s.opts.MaxConnections {
+		over := !s.closing.Load()
+		s.mu.Unlock()
+		msg := "the agent is shutting down"
+		if over {
+			msg = fmt.Sprintf("the agent is at its limit of %d connections", s.opts.MaxConnections)
+			s.Counters.Refused.Add(1)
+		}
+		nc.SetWriteDeadline(time.Now().Add(time.Second))
+		nc.Write(protocol.NewError(protocol.CodeUnavailable, msg).AppendJSON(nil))
+		nc.Close()
+		return
+	}
+	c := newConn(s, nc, t)
+	s.conns[c] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	s.Counters.opened(t)
+	go func() {
+		defer s.wg.Done()
+		c.serve()
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+		s.Counters.closed(t)
+	}()
+}
+
+// Shutdown stops accepting, lets every connection finish the messages it has
+// already read, and waits for them until ctx ends; then it cuts them off.
+// Unix socket files are removed. It is safe to call more than once.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing.Store(true)
+	for ln := range s.lns {
+		ln.Close()
+	}
+	clear(s.lns)
+	for c := range s.conns {
+		c.interrupt()
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		s.stopNow()
+		s.mu.Lock()
+		for c := range s.conns {
+			c.nc.Close()
+		}
+		s.mu.Unlock()
+		<-done
+		return ctx.Err()
+	}
+}
+
+// Counters are the intake's running totals, safe to read at any time.
+type Counters struct {
+	UnixOpen, UnixTotal atomic.Int64
+	TCPOpen, TCPTotal   atomic.Int64
+	Refused             atomic.Int64 // connections refused over the limit
+	AuthFailures        atomic.Int64
+	Messages            atomic.Int64 // lines read as messages
+	BytesIn             atomic.Int64
+	Accepted            atomic.Int64 // entries
+	Rejected            atomic.Int64 // entries (or unreadable lines)
+	byCode              sync.Map     // code → *atomic.Int64 of error responses
+}
+
+func (c *Counters) opened(t Transport) {
+	if t == TCP {
+		c.TCPOpen.Add(1)
+		c.TCPTotal.Add(1)
+	} else {
+		c.UnixOpen.Add(1)
+		c.UnixTotal.Add(1)
+	}
+}
+
+func (c *Counters) closed(t Transport) {
+	if t == TCP {
+		c.TCPOpen.Add(-1)
+	} else {
+		c.UnixOpen.Add(-1)
+	}
+}
+
+func (c *Counters) errorCode(code string) {
+	v, ok := c.byCode.Load(code)
+	if !ok {
+		v, _ = c.byCode.LoadOrStore(code, new(atomic.Int64))
+	}
+	v.(*atomic.Int64).Add(1)
+}
+
+// Errors returns the number of error responses sent, by code.
+func (c *Counters) Errors() map[string]int64 {
+	m := map[string]int64{}
+	c.byCode.Range(func(k, v any) bool {
+		m[k.(string)] = v.(*atomic.Int64).Load()
+		return true
+	})
+	return m
+}

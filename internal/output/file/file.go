@@ -1,0 +1,161 @@
+// Package file is the output that appends entries as NDJSON to a local file, rotating it by size.
+package file
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+
+	"github.com/logflux/agent/internal/output"
+)
+
+// Options configure a file output.
+type Options struct {
+	Name     string
+	Path     string
+	MaxSize  int64 // rotate before the file would grow past this many bytes
+	MaxFiles int   // rotated files kept beside the current one (path.1 is the newest)
+	Sync     bool  // fsync after every write, so delivered entries survive a machine crash
+}
+
+// Output appends one normalised entry per line to a file.
+type Output struct {
+	opts Options
+
+	mu   sync.Mutex
+	f    *os.File
+	w    *bufio.Writer
+	size int64
+}
+
+var _ output.Output = (*Output)(nil)
+
+// New opens (creating if needed) the file and its directory.
+func New(opts Options) (*Output, error) {
+	if opts.Name == "" {
+		opts.Name = "file"
+	}
+	o := &Output{opts: opts}
+	if err := os.MkdirAll(filepath.Dir(opts.Path), 0o750); err != nil {
+		return nil, fmt.Errorf("file output: %w", err)
+	}
+	if err := o.open(); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+func (o *Output) open() error {
+	f, err := os.OpenFile(o.opts.Path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	if err != nil {
+		return fmt.Errorf("file output: %w", err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("file output: %w", err)
+	}
+	o.f, o.size = f, st.Size()
+	if o.w == nil {
+		o.w = bufio.NewWriterSize(f, 256<<10)
+	} else {
+		o.w.Reset(f)
+	}
+	return nil
+}
+
+// Name identifies the output.
+func (o *Output) Name() string { return o.opts.Name }
+
+// Write appends the records, one per line, and hands them to the operating
+// system before it returns (and to the disk, with Sync).
+func (o *Output) Write(_ context.Context, records [][]byte) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.f == nil {
+		if err := o.open(); err != nil {
+			return err // retryable: the directory may come back
+		}
+	}
+	for _, r := range records {
+		n := int64(len(r) + 1)
+		if o.size > 0 && o.opts.MaxSize > 0 && o.size+n > o.opts.MaxSize {
+			if err := o.rotate(); err != nil {
+				return err
+			}
+		}
+		o.w.Write(r)
+		o.w.WriteByte('\n')
+		o.size += n
+	}
+	if err := o.w.Flush(); err != nil {
+		o.reset()
+		return fmt.Errorf("file output: %w", err)
+	}
+	if o.opts.Sync {
+		if err := o.f.Sync(); err != nil {
+			o.reset()
+			return fmt.Errorf("file output: %w", err)
+		}
+	}
+	return nil
+}
+
+// reset drops the open file after a failure so that the next Write reopens
+// it; the failed batch is written again in full.
+func (o *Output) reset() {
+	o.w.Reset(nil)
+	o.f.Close()
+	o.f = nil
+}
+
+// rotate renames path to path.1 (shifting older ones up, dropping the oldest
+// beyond MaxFiles) and starts a new file.
+func (o *Output) rotate() error {
+	if err := o.w.Flush(); err != nil {
+		o.reset()
+		return fmt.Errorf("file output: %w", err)
+	}
+	if err := o.f.Close(); err != nil {
+		o.f = nil
+		return fmt.Errorf("file output: %w", err)
+	}
+	o.f = nil
+	keep := o.opts.MaxFiles
+	os.Remove(o.opts.Path + "." + strconv.Itoa(keep))
+	for i := keep - 1; i >= 1; i-- {
+		err := os.Rename(o.opts.Path+"."+strconv.Itoa(i), o.opts.Path+"."+strconv.Itoa(i+1))
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("file output: rotating: %w", err)
+		}
+	}
+	if keep >= 1 {
+		if err := os.Rename(o.opts.Path, o.opts.Path+".1"); err != nil {
+			return fmt.Errorf("file output: rotating: %w", err)
+		}
+	} else {
+		os.Remove(o.opts.Path)
+	}
+	return o.open()
+}
+
+// Close flushes and closes the file.
+func (o *Output) Close(context.Context) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.f == nil {
+		return nil
+	}
+	err := o.w.Flush()
+	if o.opts.Sync {
+		err = errors.Join(err, o.f.Sync())
+	}
+	err = errors.Join(err, o.f.Close())
+	o.f = nil
+	return err
+}

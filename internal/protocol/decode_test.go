@@ -1,0 +1,123 @@
+package protocol
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+func decodeOne(t *testing.T, line string) (*Message, *Error) {
+	t.Helper()
+	var d Decoder
+	return d.Decode([]byte(line))
+}
+
+func TestDecodeSingleEntry(t *testing.T) {
+	m, err := decodeOne(t, `{"version":"1.0","payload":"User login \"ok\" \u00e9\ud83d\ude00","entryType":1,"source":"auth","logLevel":6,"timestamp":"2025-08-31T12:30:00.5+02:00","payloadType":"generic","metadata":{"service":"authentication","env":"prod"}}`)
+	if err != nil {
+		t.Fatalf("unexpected error %v", err)
+	}
+	if m.Kind != KindEntry || len(m.Entries) != 1 {
+		t.Fatalf("kind %v entries %d", m.Kind, len(m.Entries))
+	}
+	e := m.Entries[0]
+	if got, want := string(e.Payload), "User login \"ok\" é😀"; got != want {
+		t.Errorf("payload %q, want %q", got, want)
+	}
+	if want := time.Date(2025, 8, 31, 10, 30, 0, 5e8, time.UTC); !e.Timestamp.Equal(want) {
+		t.Errorf("timestamp %v, want %v", e.Timestamp, want)
+	}
+	if len(e.Metadata) != 2 || string(e.Metadata[1].Value) != "prod" {
+		t.Errorf("metadata %q", e.Metadata)
+	}
+	rec := AppendRecord(nil, &e, time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC))
+	var out map[string]any
+	if err := json.Unmarshal(rec, &out); err != nil {
+		t.Fatalf("record is not JSON: %v\n%s", err, rec)
+	}
+	if out["payload"] != "User login \"ok\" é😀" || out["timestamp"] != "2025-08-31T10:30:00.5Z" || out["receivedAt"] != "2026-01-02T03:04:05.000000006Z" || out["entryType"] != 1.0 {
+		t.Errorf("record %s", rec)
+	}
+	if id, _ := out["id"].(string); len(id) != 36 || id[14] != '7' {
+		t.Errorf("id %q is not a UUIDv7", id)
+	}
+}
+
+func TestDecodeErrors(t *testing.T) {
+	cases := []struct {
+		line, code, field string
+	}{
+		{`{"payload":"x","entryType":1,"source":"s","logLevel":"6"}`, CodeInvalidEntry, "logLevel"},
+		{`{"payload":"x","entryType":1,"source":"s","logLevel":6.5}`, CodeInvalidEntry, "logLevel"},
+		{`{"payload":"x","entryType":1,"source":"s","logLevel":99999999999999999999999}`, CodeInvalidEntry, "logLevel"},
+		{`{"payload":"x","entryType":1,"source":"s","logLevel":6,"metadata":{"n":1}}`, CodeInvalidEntry, "metadata.n"},
+		{`{"payload":"x","payload":"y","entryType":1,"source":"s","logLevel":6}`, CodeInvalidJSON, ""},
+		{"{\"payload\":\"\xff\",\"entryType\":1,\"source\":\"s\",\"logLevel\":6}", CodeInvalidJSON, ""},
+		{`{"payload":"\ud800","entryType":1,"source":"s","logLevel":6}`, CodeInvalidJSON, ""},
+		{`[1,2]`, CodeInvalidMessage, ""},
+		{`{"a":` + strings.Repeat("[", 100) + strings.Repeat("]", 100) + `}`, CodeInvalidJSON, ""},
+		{`{"version":"2.0","action":"ping"}`, CodeUnsupportedVersion, ""},
+		{`{"action":"nope"}`, CodeUnknownAction, ""},
+		{`{"entries":[]}`, CodeInvalidMessage, ""},
+		{`{"payload":"x"} {}`, CodeInvalidJSON, ""},
+	}
+	for _, c := range cases {
+		m, err := decodeOne(t, c.line)
+		if err == nil || err.Code != c.code {
+			t.Errorf("%.60s: got %v, %v; want code %s", c.line, m, err, c.code)
+			continue
+		}
+		if c.field != "" && (len(err.Errors) == 0 || err.Errors[0].Field != c.field) {
+			t.Errorf("%.60s: errors %+v, want field %s", c.line, err.Errors, c.field)
+		}
+	}
+}
+
+func TestDecodeBatchPartial(t *testing.T) {
+	m, err := decodeOne(t, `{"version":"1.0","entries":[{"payload":"a","entryType":1,"source":"s","logLevel":6},{"payload":"b","entryType":9,"source":"s","logLevel":6},7,{"payload":"d","entryType":1,"source":"s","logLevel":6,"version":"2.0"}]}`)
+	if m == nil || len(m.Entries) != 1 || m.Total != 4 {
+		t.Fatalf("msg %+v", m)
+	}
+	if err == nil || err.Code != CodeInvalidEntry || len(err.Errors) != 3 {
+		t.Fatalf("err %+v", err)
+	}
+	for i, want := range []int{1, 2, 3} {
+		if err.Errors[i].Index != want {
+			t.Errorf("error %d index %d, want %d", i, err.Errors[i].Index, want)
+		}
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	f.Add([]byte(`{"version":"1.0","payload":"x","entryType":1,"source":"s","logLevel":6,"metadata":{"a":"b"}}`))
+	f.Add([]byte(`{"entries":[{"payload":"x","entryType":1,"source":"s","logLevel":6},{}]}`))
+	f.Add([]byte(`{"action":"authenticate","shared_secret":"\u0041"}`))
+	f.Add([]byte(`{"payload":"\ud83d\ude00","timestamp":"2025-01-01T00:00:00+01:00"}`))
+	f.Fuzz(func(t *testing.T, line []byte) {
+		var d Decoder
+		m, err := d.Decode(line)
+		if m == nil && err == nil {
+			return
+		}
+		valid := json.Valid(line)
+		if err != nil && err.Code == CodeInvalidJSON {
+			return // the decoder is stricter than encoding/json (duplicates, surrogates, depth)
+		}
+		if !valid {
+			t.Fatalf("accepted invalid JSON %q", line)
+		}
+		if m != nil {
+			for i := range m.Entries {
+				rec := AppendRecord(nil, &m.Entries[i], time.Now())
+				if !json.Valid(rec) {
+					t.Fatalf("record is not JSON: %s", rec)
+				}
+			}
+		}
+		_ = err
+		if err != nil && !json.Valid(err.AppendJSON(nil)) {
+			t.Fatalf("error response is not JSON")
+		}
+	})
+}

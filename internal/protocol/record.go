@@ -1,0 +1,231 @@
+package protocol
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"strconv"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+)
+
+// parseTime parses an RFC 3339 date-time ("2006-01-02T15:04:05.999999999Z07:00",
+// 'T' and 'Z' in either case) without allocating.
+func parseTime(b []byte) (time.Time, bool) {
+	// YYYY-MM-DDTHH:MM:SS
+	if len(b) < 20 || b[4] != '-' || b[7] != '-' || (b[10] != 'T' && b[10] != 't') || b[13] != ':' || b[16] != ':' {
+		return time.Time{}, false
+	}
+	year, ok1 := digits(b[0:4])
+	month, ok2 := digits(b[5:7])
+	day, ok3 := digits(b[8:10])
+	hour, ok4 := digits(b[11:13])
+	minute, ok5 := digits(b[14:16])
+	sec, ok6 := digits(b[17:19])
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || sec > 59 {
+		return time.Time{}, false
+	}
+	i := 19
+	nsec := 0
+	if b[i] == '.' {
+		i++
+		j := i
+		scale := 100000000
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			if i-j < 9 {
+				nsec += int(b[i]-'0') * scale
+				scale /= 10
+			}
+			i++
+		}
+		if i == j {
+			return time.Time{}, false
+		}
+	}
+	if i >= len(b) {
+		return time.Time{}, false
+	}
+	offset := 0
+	switch b[i] {
+	case 'Z', 'z':
+		i++
+	case '+', '-':
+		if len(b)-i != 6 || b[i+3] != ':' {
+			return time.Time{}, false
+		}
+		oh, ok1 := digits(b[i+1 : i+3])
+		om, ok2 := digits(b[i+4 : i+6])
+		if !ok1 || !ok2 || oh > 23 || om > 59 {
+			return time.Time{}, false
+		}
+		offset = (oh*60 + om) * 60
+		if b[i] == '-' {
+			offset = -offset
+		}
+		i += 6
+	default:
+		return time.Time{}, false
+	}
+	if i != len(b) {
+		return time.Time{}, false
+	}
+	t := time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC)
+	if t.Day() != day { // 2025-02-30 and the like
+		return time.Time{}, false
+	}
+	return t.Add(-time.Duration(offset) * time.Second), true
+}
+
+func digits(b []byte) (int, bool) {
+	n := 0
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
+}
+
+// IDs are UUID version 7: 48 bits of Unix milliseconds, then 74 bits that
+// start at a random value for each process and count up, so they are unique
+// within a process and, with overwhelming probability, across restarts.
+var (
+	idRandA uint16 // 12 bits
+	idSeq   atomic.Uint64
+)
+
+func init() {
+	var b [10]byte
+	_, _ = rand.Read(b[:])
+	idRandA = binary.BigEndian.Uint16(b[0:2]) & 0x0fff
+	idSeq.Store(binary.BigEndian.Uint64(b[2:10]))
+}
+
+const hexDigits = "0123456789abcdef"
+
+// AppendID appends a new unique id in the 36-character UUID text form.
+func AppendID(dst []byte, now time.Time) []byte {
+	ms := uint64(now.UnixMilli())
+	seq := idSeq.Add(1)
+	var u [16]byte
+	u[0], u[1], u[2], u[3], u[4], u[5] = byte(ms>>40), byte(ms>>32), byte(ms>>24), byte(ms>>16), byte(ms>>8), byte(ms)
+	u[6] = 0x70 | byte(idRandA>>8)
+	u[7] = byte(idRandA)
+	binary.BigEndian.PutUint64(u[8:], seq)
+	u[8] = 0x80 | (u[8] & 0x3f)
+	for i, c := range u {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			dst = append(dst, '-')
+		}
+		dst = append(dst, hexDigits[c>>4], hexDigits[c&0xf])
+	}
+	return dst
+}
+
+// AppendRecord appends the normalised form of e: one JSON object with the
+// contract's field names plus id and receivedAt, defaults applied and times
+// in UTC. This is what the queue stores and the outputs receive.
+func AppendRecord(dst []byte, e *Entry, receivedAt time.Time) []byte {
+	dst = append(dst, `{"id":"`...)
+	dst = AppendID(dst, receivedAt)
+	dst = append(dst, `","receivedAt":"`...)
+	dst = receivedAt.UTC().AppendFormat(dst, time.RFC3339Nano)
+	dst = append(dst, `","version":"1.0","timestamp":"`...)
+	ts := receivedAt
+	if e.HasTimestamp {
+		ts = e.Timestamp
+	}
+	dst = ts.UTC().AppendFormat(dst, time.RFC3339Nano)
+	dst = append(dst, `","entryType":`...)
+	dst = strconv.AppendInt(dst, int64(e.EntryType), 10)
+	dst = append(dst, `,"logLevel":`...)
+	dst = strconv.AppendInt(dst, int64(e.LogLevel), 10)
+	dst = append(dst, `,"source":`...)
+	dst = appendStringBytes(dst, e.Source)
+	dst = append(dst, `,"payloadType":`...)
+	if len(e.PayloadType) == 0 {
+		dst = append(dst, `"generic"`...)
+	} else {
+		dst = appendStringBytes(dst, e.PayloadType)
+	}
+	dst = append(dst, `,"payload":`...)
+	dst = appendStringBytes(dst, e.Payload)
+	if len(e.Metadata) > 0 {
+		dst = append(dst, `,"metadata":{`...)
+		for i, kv := range e.Metadata {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendStringBytes(dst, kv.Key)
+			dst = append(dst, ':')
+			dst = appendStringBytes(dst, kv.Value)
+		}
+		dst = append(dst, '}')
+	}
+	return append(dst, '}')
+}
+
+// AppendString appends s as a JSON string.
+func AppendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+			i++
+			continue
+		}
+		if c >= utf8.RuneSelf {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				dst = append(dst, s[start:i]...)
+				dst = append(dst, `\ufffd`...)
+				i++
+				start = i
+				continue
+			}
+			i += size
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		dst = appendEscape(dst, c)
+		i++
+		start = i
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// appendStringBytes appends b, which is valid UTF-8, as a JSON string.
+func appendStringBytes(dst []byte, b []byte) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i, c := range b {
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
+		}
+		dst = append(dst, b[start:i]...)
+		dst = appendEscape(dst, c)
+		start = i + 1
+	}
+	dst = append(dst, b[start:]...)
+	return append(dst, '"')
+}
+
+func appendEscape(dst []byte, c byte) []byte {
+	switch c {
+	case '"':
+		return append(dst, '\\', '"')
+	case '\\':
+		return append(dst, '\\', '\\')
+	case '\n':
+		return append(dst, '\\', 'n')
+	case '\r':
+		return append(dst, '\\', 'r')
+	case '\t':
+		return append(dst, '\\', 't')
+	default:
+		return append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+	}
+}
