@@ -89,9 +89,9 @@ func (m metaFlag) Set(s string) error {
 
 // item is one line sent, remembered to match the agent's errors to input.
 type item struct {
-	firstLine int // input line of the first entry
-	lines     []int
-	entries   int
+	lines   []int // input line of each entry (0: none)
+	raw     bool  // sent as read: a batch's indexes are its own
+	entries int
 }
 
 func send(env Env, args []string) int {
@@ -261,7 +261,7 @@ func (s *sender) addNDJSON(text []byte, line int) {
 		}
 	}
 	s.sendBatch()
-	s.write(text, item{firstLine: line, lines: []int{line}, entries: 1})
+	s.write(text, item{lines: []int{line}, raw: true, entries: 1})
 }
 
 func (s *sender) sendBatch() {
@@ -319,14 +319,19 @@ func (s *sender) reading() error {
 
 func (s *sender) report(resp *client.Response, it item) {
 	s.errs++
-	where := func(idx int) string {
-		if idx < len(it.lines) && it.lines[idx] > 0 {
+	where := func(idx int, hasIdx bool) string {
+		switch {
+		case it.raw && it.lines[0] > 0 && hasIdx:
+			return fmt.Sprintf("line %d: entry %d: ", it.lines[0], idx)
+		case it.raw && it.lines[0] > 0:
+			return fmt.Sprintf("line %d: ", it.lines[0])
+		case idx < len(it.lines) && it.lines[idx] > 0:
 			return fmt.Sprintf("line %d: ", it.lines[idx])
 		}
 		return ""
 	}
 	if len(resp.Errors) == 0 {
-		fmt.Fprintf(s.env.Stderr, "%s%s: %s\n", where(0), resp.Code, resp.Message)
+		fmt.Fprintf(s.env.Stderr, "%s%s: %s\n", where(0, false), resp.Code, resp.Message)
 		return
 	}
 	for _, fe := range resp.Errors {
@@ -338,7 +343,7 @@ func (s *sender) report(resp *client.Response, it item) {
 		if field == "" {
 			field = "entry"
 		}
-		fmt.Fprintf(s.env.Stderr, "%s%s: %s %s\n", where(idx), resp.Code, field, fe.Message)
+		fmt.Fprintf(s.env.Stderr, "%s%s: %s %s\n", where(idx, fe.Index != nil), resp.Code, field, fe.Message)
 	}
 }
 

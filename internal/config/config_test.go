@@ -1,0 +1,117 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func noEnv(string) string { return "" }
+
+func TestDefaultIsValid(t *testing.T) {
+	c, err := Load("", noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("the default configuration is not valid: %v", err)
+	}
+	if c.TCPEnabled() {
+		t.Error("TCP must be off by default")
+	}
+	if len(c.Outputs) != 1 || c.Outputs[0].Path != filepath.Join("logflux-data", "entries.ndjson") {
+		t.Errorf("default outputs %+v", c.Outputs)
+	}
+}
+
+// TestExampleFile keeps docs/logflux-agent.example.yaml true: it must load,
+// be valid, and say what the defaults say.
+func TestExampleFile(t *testing.T) {
+	c, err := Load("../../docs/logflux-agent.example.yaml", noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("example is not valid: %v", err)
+	}
+	d := Default()
+	if c.Unix != d.Unix && (c.Unix.Path != d.Unix.Path || c.Unix.Mode != d.Unix.Mode) {
+		t.Errorf("example unix %+v, defaults %+v", c.Unix, d.Unix)
+	}
+	if c.Limits != d.Limits || c.Queue.MaxBytes != d.Queue.MaxBytes || c.Queue.WhenFull != d.Queue.WhenFull || c.Log != d.Log || c.Shutdown != d.Shutdown {
+		t.Errorf("example disagrees with the defaults:\n%+v\n%+v", c, d)
+	}
+}
+
+func TestEnvOverridesFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(path, []byte("unix:\n  path: /tmp/from-file.sock\nqueue:\n  max_bytes: 64MiB\n"), 0o644)
+	env := map[string]string{"LOGFLUX_UNIX_PATH": "/tmp/from-env.sock", "LOGFLUX_QUEUE_MAX_BYTES": "512MiB"}
+	c, err := Load(path, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Unix.Path != "/tmp/from-env.sock" || c.Queue.MaxBytes != 512<<20 {
+		t.Errorf("env did not override: %+v %v", c.Unix, c.Queue.MaxBytes)
+	}
+	env["LOGFLUX_QUEUE_MAX_BYTES"] = "lots"
+	if _, err := Load(path, func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), "LOGFLUX_QUEUE_MAX_BYTES") {
+		t.Errorf("bad env value: %v", err)
+	}
+}
+
+func TestValidateReportsAllWithLines(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(path, []byte(`tcp:
+  address: 10.0.0.1:9999
+  shared_secret: x
+limits:
+  max_batch_entries: 0
+outputs:
+  - type: file
+    max_files: -1
+  - {type: stdout, name: file}
+`), 0o644)
+	c, err := Load(path, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	err = c.Validate()
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{
+		path + ":2: tcp.address: 10.0.0.1:9999 is not a loopback address",
+		path + ":3: tcp.shared_secret: must be at least 32 characters",
+		path + ":5: limits.max_batch_entries",
+		path + ":8: outputs[0].max_files",
+		path + `:9: outputs[1].name: "file" is used by two outputs`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+}
+
+func TestByteSize(t *testing.T) {
+	for in, want := range map[string]int64{"512": 512, "64KiB": 64 << 10, "16MiB": 16 << 20, "1GiB": 1 << 30, "2MB": 2000000, "1.5MiB": 3 << 19} {
+		var b ByteSize
+		if err := b.Set(in); err != nil || int64(b) != want {
+			t.Errorf("%s: %d %v, want %d", in, b, err, want)
+		}
+	}
+	var b ByteSize
+	if err := b.Set("-1"); err == nil {
+		t.Error("negative size accepted")
+	}
+}
