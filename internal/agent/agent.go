@@ -64,7 +64,9 @@ func New(cfg *config.Config, log *slog.Logger) (*Agent, error) {
 		IdleTimeout:    cfg.Limits.IdleTimeout,
 		AuthTimeout:    cfg.TCP.AuthTimeout,
 		SharedSecret:   cfg.TCP.SharedSecret,
-		Log:            log,
+		// Gather at most a quarter of the queue into one append.
+		MaxPendingBytes: int(min(1<<20, int64(cfg.Queue.MaxBytes)/4)),
+		Log:             log,
 	}, q)
 	return a, nil
 }

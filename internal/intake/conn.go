@@ -14,11 +14,9 @@ import (
 )
 
 // Pending records are appended to the queue once no further line is
-// buffered, before any response, or when they grow past these.
-const (
-	maxPendingBytes   = 1 << 20
-	maxPendingRecords = 1024
-)
+// buffered, before any response, or when they grow past Options.MaxPendingBytes
+// or this many records.
+const maxPendingRecords = 1024
 
 // conn is one client connection. Its lines are handled in order on one
 // goroutine: decode, answer, and append accepted entries to the queue.
@@ -174,6 +172,12 @@ func (c *conn) handle(line []byte) error {
 		}
 		c.respond(protocol.AppendFlush(nil, c.accepted, c.rejected))
 	case protocol.KindEntry, protocol.KindBatch:
+		if len(c.pend) > 0 && len(c.pend)+len(line) > c.s.opts.MaxPendingBytes {
+			// A large message goes in on its own, not stacked on others.
+			if err := c.commit(); err != nil {
+				return err
+			}
+		}
 		now := c.s.opts.Now()
 		start := len(c.pendEnds)
 		for i := range msg.Entries {
@@ -190,7 +194,7 @@ func (c *conn) handle(line []byte) error {
 			c.rejected += int64(bad)
 			c.s.Counters.Rejected.Add(int64(bad))
 			c.respondErr(derr)
-		} else if len(c.pend) >= maxPendingBytes || len(c.pendEnds) >= maxPendingRecords {
+		} else if len(c.pend) >= c.s.opts.MaxPendingBytes || len(c.pendEnds) >= maxPendingRecords {
 			return c.commit()
 		}
 	}
@@ -264,7 +268,7 @@ func (c *conn) append1(recs [][]byte) error {
 
 func (c *conn) resetPending() {
 	c.pend, c.pendEnds, c.pendMsgs = c.pend[:0], c.pendEnds[:0], c.pendMsgs[:0]
-	if cap(c.pend) > 4*maxPendingBytes {
+	if cap(c.pend) > 4<<20 {
 		c.pend = nil
 	}
 }

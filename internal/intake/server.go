@@ -33,6 +33,11 @@ type Options struct {
 	IdleTimeout    time.Duration // a connection silent for this long is closed (0: never)
 	AuthTimeout    time.Duration // TCP: time to authenticate (default 10 s)
 	SharedSecret   string        // TCP: the secret clients must send first
+	// MaxPendingBytes bounds how many bytes of entries from consecutive
+	// messages are gathered into one queue append (default 1 MiB). Keep it
+	// well under the queue's byte cap, or a blocking queue could wait for
+	// room that never comes.
+	MaxPendingBytes int
 	Log            *slog.Logger
 	Now            func() time.Time // clock for receivedAt (default time.Now)
 }
@@ -76,6 +81,9 @@ func New(opts Options, sink Sink) *Server {
 	}
 	if opts.WriteTimeout <= 0 {
 		opts.WriteTimeout = 10 * time.Second
+	}
+	if opts.MaxPendingBytes <= 0 {
+		opts.MaxPendingBytes = 1 << 20
 	}
 	if opts.AuthTimeout <= 0 {
 		opts.AuthTimeout = 10 * time.Second
