@@ -1,0 +1,112 @@
+package output_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/logflux/agent/internal/backoff"
+	"github.com/logflux/agent/internal/output"
+	"github.com/logflux/agent/internal/queue"
+)
+
+// flaky fails a set number of times, then records what it gets.
+type flaky struct {
+	mu       sync.Mutex
+	failures []error
+	got      []string
+}
+
+func (f *flaky) Name() string { return "flaky" }
+func (f *flaky) Close(context.Context) error { return nil }
+func (f *flaky) Write(_ context.Context, recs [][]byte) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.failures) > 0 {
+		err := f.failures[0]
+		f.failures = f.failures[1:]
+		return err
+	}
+	for _, r := range recs {
+		f.got = append(f.got, string(r))
+	}
+	return nil
+}
+
+type dlq struct {
+	got    []string
+	reason error
+}
+
+func (d *dlq) Put(_ string, recs [][]byte, reason error) error {
+	for _, r := range recs {
+		d.got = append(d.got, string(r))
+	}
+	d.reason = reason
+	return nil
+}
+
+func run(t *testing.T, out output.Output, dl output.DeadLetter, recs ...string) *output.Dispatcher {
+	t.Helper()
+	q := queue.NewMemory(1<<20, queue.Reject)
+	r, _ := q.Reader(out.Name())
+	for _, s := range recs {
+		q.Append(context.Background(), [][]byte{[]byte(s)})
+	}
+	q.CloseWrite()
+	d := &output.Dispatcher{Out: out, Reader: r, DeadLetter: dl, MaxRecords: 2,
+		Backoff: backoff.Backoff{Base: time.Millisecond, Max: 5 * time.Millisecond}}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := d.Run(ctx); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	return d
+}
+
+func TestRetriesUntilDelivered(t *testing.T) {
+	f := &flaky{failures: []error{errors.New("down"), output.Retryable(errors.New("busy"), 2*time.Millisecond), errors.New("down")}}
+	d := run(t, f, nil, "a", "b", "c")
+	if len(f.got) != 3 || f.got[0] != "a" || f.got[2] != "c" {
+		t.Fatalf("delivered %q", f.got)
+	}
+	if d.Counters.Failed.Load() != 3 || d.Counters.Sent.Load() != 3 || d.Counters.Retried.Load() != 6 { // three retries of the first two
+		t.Errorf("counters failed=%d sent=%d retried=%d", d.Counters.Failed.Load(), d.Counters.Sent.Load(), d.Counters.Retried.Load())
+	}
+}
+
+func TestPermanentGoesToDeadLetter(t *testing.T) {
+	f := &flaky{failures: []error{output.Permanent(errors.New("400 bad request"))}}
+	dl := &dlq{}
+	d := run(t, f, dl, "a", "b", "c")
+	if len(dl.got) != 2 || !output.IsPermanent(dl.reason) {
+		t.Fatalf("dead letters %q (%v)", dl.got, dl.reason)
+	}
+	if len(f.got) != 1 || f.got[0] != "c" {
+		t.Fatalf("later entries not delivered: %q", f.got)
+	}
+	if d.Counters.DeadLetter.Load() != 2 {
+		t.Errorf("dead-letter counter %d", d.Counters.DeadLetter.Load())
+	}
+}
+
+func TestRunStopsOnContextKeepingEntries(t *testing.T) {
+	f := &flaky{failures: make([]error, 1000)}
+	for i := range f.failures {
+		f.failures[i] = errors.New("down")
+	}
+	q := queue.NewMemory(1<<20, queue.Reject)
+	r, _ := q.Reader("flaky")
+	q.Append(context.Background(), [][]byte{[]byte("kept")})
+	d := &output.Dispatcher{Out: f, Reader: r, Backoff: backoff.Backoff{Base: time.Millisecond, Max: 2 * time.Millisecond}}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := d.Run(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("run: %v", err)
+	}
+	if st := q.Stats(); st.Records != 1 {
+		t.Fatalf("undelivered entry dropped: %+v", st)
+	}
+}

@@ -1,0 +1,81 @@
+package file
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestRotationKeepsAtMostMaxFiles(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "sub", "entries.ndjson")
+	o, err := New(Options{Path: path, MaxSize: 100, MaxFiles: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for i := 0; i < 10; i++ {
+		rec := []byte(fmt.Sprintf(`{"n":%d,"pad":"%s"}`, i, strings.Repeat("x", 30)))
+		if err := o.Write(ctx, [][]byte{rec}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := o.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	names, _ := filepath.Glob(path + "*")
+	if len(names) != 3 {
+		t.Fatalf("files %v, want the current one and 2 rotated", names)
+	}
+	for _, name := range names {
+		st, _ := os.Stat(name)
+		if st.Size() > 100 {
+			t.Errorf("%s has %d bytes, over max_size", name, st.Size())
+		}
+	}
+	cur, _ := os.ReadFile(path)
+	newest, _ := os.ReadFile(path + ".1")
+	if !strings.Contains(string(cur), `"n":9`) || !strings.Contains(string(newest), `"n":7`) {
+		t.Errorf("rotation order wrong:\ncurrent %s\n.1 %s", cur, newest)
+	}
+}
+
+func TestAppendsAcrossRestarts(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "e.ndjson")
+	ctx := context.Background()
+	for i := 0; i < 2; i++ {
+		o, err := New(Options{Path: path, MaxSize: 1 << 20, MaxFiles: 1, Sync: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Write(ctx, [][]byte{[]byte(fmt.Sprintf(`{"run":%d}`, i))})
+		o.Close(ctx)
+	}
+	b, _ := os.ReadFile(path)
+	if string(b) != "{\"run\":0}\n{\"run\":1}\n" {
+		t.Fatalf("file %q", b)
+	}
+}
+
+func TestWriteErrorIsRetryableAndRecovers(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "gone", "e.ndjson")
+	o, err := New(Options{Path: path, MaxSize: 1 << 20, MaxFiles: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	o.Close(ctx) // simulate a lost file handle
+	os.RemoveAll(filepath.Dir(path))
+	if err := o.Write(ctx, [][]byte{[]byte(`{}`)}); err == nil {
+		t.Fatal("write into a missing directory succeeded")
+	}
+	os.MkdirAll(filepath.Dir(path), 0o750)
+	if err := o.Write(ctx, [][]byte{[]byte(`{"ok":1}`)}); err != nil {
+		t.Fatalf("did not recover: %v", err)
+	}
+	o.Close(ctx)
+}
