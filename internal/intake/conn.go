@@ -2,8 +2,10 @@ package intake
 
 import (
 	"crypto/subtle"
+
 	"errors"
 	"fmt"
+	"golang.org/x/time/rate"
 	"io"
 	"net"
 	"os"
@@ -22,6 +24,9 @@ const maxPendingRecords = 1024
 // goroutine: decode, answer, and append accepted entries to the queue.
 type conn struct {
 	s     *Server
+	o     *Options // the options in force when the connection opened
+	peer  string
+	limit *rate.Limiter // nil: no rate limit
 	nc    net.Conn
 	t     Transport
 	lines *lineReader
@@ -42,10 +47,13 @@ type conn struct {
 	deadline time.Time
 }
 
-func newConn(s *Server, nc net.Conn, t Transport) *conn {
-	c := &conn{s: s, nc: nc, t: t, authed: t != TCP}
-	c.dec.MaxBatch = s.opts.MaxBatch
-	c.lines = newLineReader(readCounter{nc, &s.Counters.BytesIn}, s.opts.MaxLineBytes)
+func newConn(s *Server, o *Options, nc net.Conn, t Transport) *conn {
+	c := &conn{s: s, o: o, nc: nc, t: t, authed: t != TCP}
+	c.dec.MaxBatch = o.MaxBatch
+	c.lines = newLineReader(readCounter{nc, &s.Counters.BytesIn}, o.MaxLineBytes)
+	if o.RateLimit > 0 {
+		c.limit = rate.NewLimiter(rate.Limit(o.RateLimit), max(int(o.RateLimit), o.MaxBatch))
+	}
 	return c
 }
 
@@ -72,9 +80,9 @@ func (c *conn) interrupt() {
 func (c *conn) serve() {
 	defer c.nc.Close()
 	if !c.authed {
-		c.nc.SetReadDeadline(time.Now().Add(c.s.opts.AuthTimeout))
-	} else if c.s.opts.IdleTimeout > 0 {
-		c.nc.SetReadDeadline(time.Now().Add(c.s.opts.IdleTimeout))
+		c.nc.SetReadDeadline(time.Now().Add(c.o.AuthTimeout))
+	} else if c.o.IdleTimeout > 0 {
+		c.nc.SetReadDeadline(time.Now().Add(c.o.IdleTimeout))
 	}
 	for {
 		if !c.lines.hasLine() {
@@ -85,8 +93,8 @@ func (c *conn) serve() {
 			}
 			if c.s.closing.Load() {
 				c.interrupt()
-			} else if c.authed && c.s.opts.IdleTimeout > 0 {
-				c.nc.SetReadDeadline(time.Now().Add(c.s.opts.IdleTimeout))
+			} else if c.authed && c.o.IdleTimeout > 0 {
+				c.nc.SetReadDeadline(time.Now().Add(c.o.IdleTimeout))
 			}
 		}
 		line, err := c.lines.next()
@@ -99,13 +107,13 @@ func (c *conn) serve() {
 			}
 			c.rejected++
 			c.s.Counters.Rejected.Add(1)
-			c.respondErr(protocol.NewError(protocol.CodeMessageTooLarge, fmt.Sprintf("message longer than %d bytes; it was skipped", c.s.opts.MaxLineBytes)))
+			c.respondErr(protocol.NewError(protocol.CodeMessageTooLarge, fmt.Sprintf("message longer than %d bytes; it was skipped", c.o.MaxLineBytes)))
 			continue
 		}
 		if err != nil {
 			c.commit()
 			if !c.authed && isTimeout(err) && !c.s.closing.Load() {
-				c.fail(protocol.NewError(protocol.CodeAuthTimeout, fmt.Sprintf("no authentication within %s", c.s.opts.AuthTimeout)))
+				c.fail(protocol.NewError(protocol.CodeAuthTimeout, fmt.Sprintf("no authentication within %s", c.o.AuthTimeout)))
 			}
 			c.flushOut()
 			return
@@ -146,17 +154,18 @@ func (c *conn) handle(line []byte) error {
 		c.respond(protocol.RespPong)
 	case protocol.KindAuthenticate:
 		if c.t == TCP {
-			if subtle.ConstantTimeCompare(msg.Secret, []byte(c.s.opts.SharedSecret)) != 1 {
-				c.s.Counters.AuthFailures.Add(1)
+			if subtle.ConstantTimeCompare(msg.Secret, []byte(c.o.SharedSecret)) != 1 {
+				c.s.authFailed(peerID(c.nc, c.t), c.o)
 				c.s.log.Warn("authentication failed", "peer", c.nc.RemoteAddr().String())
 				c.fail(protocol.NewError(protocol.CodeAuthFailed, "authentication failed: wrong shared secret"))
 				return errClose
 			}
 			if !c.authed {
 				c.authed = true
+				c.s.authSucceeded(peerID(c.nc, c.t))
 				var zero time.Time
-				if c.s.opts.IdleTimeout > 0 {
-					zero = time.Now().Add(c.s.opts.IdleTimeout)
+				if c.o.IdleTimeout > 0 {
+					zero = time.Now().Add(c.o.IdleTimeout)
 				}
 				c.nc.SetReadDeadline(zero)
 			}
@@ -172,13 +181,13 @@ func (c *conn) handle(line []byte) error {
 		}
 		c.respond(protocol.AppendFlush(nil, c.accepted, c.rejected))
 	case protocol.KindEntry, protocol.KindBatch:
-		if len(c.pend) > 0 && len(c.pend)+len(line) > c.s.opts.MaxPendingBytes {
+		if len(c.pend) > 0 && len(c.pend)+len(line) > c.o.MaxPendingBytes {
 			// A large message goes in on its own, not stacked on others.
 			if err := c.commit(); err != nil {
 				return err
 			}
 		}
-		now := c.s.opts.Now()
+		now := c.o.Now()
 		start := len(c.pendEnds)
 		for i := range msg.Entries {
 			c.pend = protocol.AppendRecord(c.pend, &msg.Entries[i], now)
@@ -194,7 +203,7 @@ func (c *conn) handle(line []byte) error {
 			c.rejected += int64(bad)
 			c.s.Counters.Rejected.Add(int64(bad))
 			c.respondErr(derr)
-		} else if len(c.pend) >= c.s.opts.MaxPendingBytes || len(c.pendEnds) >= maxPendingRecords {
+		} else if len(c.pend) >= c.o.MaxPendingBytes || len(c.pendEnds) >= maxPendingRecords {
 			return c.commit()
 		}
 	}
@@ -238,15 +247,32 @@ func (c *conn) commit() error {
 	if err == nil {
 		c.accepted += n
 		c.s.Counters.Accepted.Add(n)
-		return nil
+		return c.pace(int(n))
 	}
 	c.rejected += n
 	c.s.Counters.Rejected.Add(n)
 	if errors.Is(err, queue.ErrFull) {
+		c.s.Counters.QueueFull.Add(n)
 		c.queueFull()
 		return nil
 	}
 	return c.unavailable(msgs)
+}
+
+// pace holds the connection back when it goes over its rate limit: the
+// client is read more slowly rather than refused.
+func (c *conn) pace(n int) error {
+	if c.limit == nil {
+		return nil
+	}
+	for n > 0 {
+		k := min(n, c.limit.Burst())
+		if err := c.limit.WaitN(c.s.stop, k); err != nil {
+			return errClose
+		}
+		n -= k
+	}
+	return nil
 }
 
 // append1 appends one message's records, answering queue_full if they do not fit.
@@ -256,11 +282,12 @@ func (c *conn) append1(recs [][]byte) error {
 	if err == nil {
 		c.accepted += n
 		c.s.Counters.Accepted.Add(n)
-		return nil
+		return c.pace(int(n))
 	}
 	c.rejected += n
 	c.s.Counters.Rejected.Add(n)
 	if errors.Is(err, queue.ErrFull) {
+		c.s.Counters.QueueFull.Add(n)
 		c.queueFull()
 	}
 	return err
@@ -318,7 +345,7 @@ func (c *conn) flushOut() error {
 	if len(c.out) == 0 {
 		return nil
 	}
-	c.nc.SetWriteDeadline(time.Now().Add(c.s.opts.WriteTimeout))
+	c.nc.SetWriteDeadline(time.Now().Add(c.o.WriteTimeout))
 	_, err := c.nc.Write(c.out)
 	c.out = c.out[:0]
 	if cap(c.out) > 1<<20 {

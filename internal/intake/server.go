@@ -33,13 +33,17 @@ type Options struct {
 	IdleTimeout    time.Duration // a connection silent for this long is closed (0: never)
 	AuthTimeout    time.Duration // TCP: time to authenticate (default 10 s)
 	SharedSecret   string        // TCP: the secret clients must send first
+	MaxPerPeer     int           // connections at once from one peer: TCP address, or Unix user id (0: no limit)
+	RateLimit      float64       // entries per second per connection (0: no limit); over it, the agent reads more slowly
+	AuthFailLimit  int           // TCP: failed authentications from one address before it is refused for AuthFailBlock (default 5)
+	AuthFailBlock  time.Duration // TCP: how long such an address is refused (default 1 minute)
 	// MaxPendingBytes bounds how many bytes of entries from consecutive
 	// messages are gathered into one queue append (default 1 MiB). Keep it
 	// well under the queue's byte cap, or a blocking queue could wait for
 	// room that never comes.
 	MaxPendingBytes int
-	Log            *slog.Logger
-	Now            func() time.Time // clock for receivedAt (default time.Now)
+	Log             *slog.Logger
+	Now             func() time.Time // clock for receivedAt (default time.Now)
 }
 
 // Transport names a listener kind, in logs and metrics.
@@ -52,7 +56,7 @@ const (
 
 // Server serves the Agent API on any number of listeners.
 type Server struct {
-	opts Options
+	opts atomic.Pointer[Options] // replaced whole on reload; connections keep the one they started with
 	sink Sink
 	log  *slog.Logger
 
@@ -64,12 +68,37 @@ type Server struct {
 	mu       sync.Mutex
 	lns      map[net.Listener]Transport
 	conns    map[*conn]struct{}
+	peers    map[string]int         // open connections per peer
+	authFail map[string]*authRecord // failed authentications per TCP address
 	wg       sync.WaitGroup
 	Counters Counters
 }
 
+type authRecord struct {
+	fails int
+	until time.Time
+}
+
 // New returns a server that appends accepted entries to sink.
 func New(opts Options, sink Sink) *Server {
+	s := &Server{
+		sink:     sink,
+		lns:      map[net.Listener]Transport{},
+		conns:    map[*conn]struct{}{},
+		peers:    map[string]int{},
+		authFail: map[string]*authRecord{},
+	}
+	s.SetOptions(opts)
+	s.log = s.options().Log
+	s.stop, s.stopNow = context.WithCancel(context.Background())
+	return s
+}
+
+func (s *Server) options() *Options { return s.opts.Load() }
+
+// SetOptions replaces the options: new connections use them, open ones keep
+// theirs. This is how a reload applies new limits and secrets.
+func (s *Server) SetOptions(opts Options) {
 	if opts.MaxLineBytes <= 0 {
 		opts.MaxLineBytes = 16 << 20
 	}
@@ -94,15 +123,13 @@ func New(opts Options, sink Sink) *Server {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	s := &Server{
-		opts:  opts,
-		sink:  sink,
-		log:   opts.Log,
-		lns:   map[net.Listener]Transport{},
-		conns: map[*conn]struct{}{},
+	if opts.AuthFailLimit <= 0 {
+		opts.AuthFailLimit = 5
 	}
-	s.stop, s.stopNow = context.WithCancel(context.Background())
-	return s
+	if opts.AuthFailBlock <= 0 {
+		opts.AuthFailBlock = time.Minute
+	}
+	s.opts.Store(&opts)
 }
 
 var umaskMu sync.Mutex
@@ -218,22 +245,33 @@ func (s *Server) accepting(ln net.Listener, t Transport) {
 }
 
 func (s *Server) admit(nc net.Conn, t Transport) {
+	o := s.options()
+	peer := peerID(nc, t)
 	s.mu.Lock()
-	if s.closing.Load() || len(s.conns) >= s.opts.MaxConnections {
-		over := !s.closing.Load()
+	var refuse string
+	switch {
+	case s.closing.Load():
+		refuse = "the agent is shutting down"
+	case len(s.conns) >= o.MaxConnections:
+		refuse = fmt.Sprintf("the agent is at its limit of %d connections", o.MaxConnections)
+		s.Counters.Refused.Add(1)
+	case o.MaxPerPeer > 0 && s.peers[peer] >= o.MaxPerPeer:
+		refuse = fmt.Sprintf("this client is at its limit of %d connections", o.MaxPerPeer)
+		s.Counters.RefusedPeer.Add(1)
+	case t == TCP && s.blockedLocked(peer, o):
+		refuse = "too many failed authentications from this address; try again later"
+		s.Counters.Throttled.Add(1)
+	}
+	if refuse != "" {
 		s.mu.Unlock()
-		msg := "the agent is shutting down"
-		if over {
-			msg = fmt.Sprintf("the agent is at its limit of %d connections", s.opts.MaxConnections)
-			s.Counters.Refused.Add(1)
-		}
 		nc.SetWriteDeadline(time.Now().Add(time.Second))
-		nc.Write(protocol.NewError(protocol.CodeUnavailable, msg).AppendJSON(nil))
+		nc.Write(protocol.NewError(protocol.CodeUnavailable, refuse).AppendJSON(nil))
 		nc.Close()
 		return
 	}
-	c := newConn(s, nc, t)
+	c := newConn(s, o, nc, t)
 	s.conns[c] = struct{}{}
+	s.peers[peer]++
 	s.wg.Add(1)
 	s.mu.Unlock()
 	s.Counters.opened(t)
@@ -242,9 +280,78 @@ func (s *Server) admit(nc net.Conn, t Transport) {
 		c.serve()
 		s.mu.Lock()
 		delete(s.conns, c)
+		if s.peers[peer]--; s.peers[peer] <= 0 {
+			delete(s.peers, peer)
+		}
 		s.mu.Unlock()
 		s.Counters.closed(t)
 	}()
+}
+
+// peerID names the client for per-peer limits: its IP address on TCP, its
+// user id on the Unix socket.
+func peerID(nc net.Conn, t Transport) string {
+	if t == TCP {
+		if host, _, err := net.SplitHostPort(nc.RemoteAddr().String()); err == nil {
+			return "tcp:" + host
+		}
+		return "tcp:" + nc.RemoteAddr().String()
+	}
+	if uc, ok := nc.(*net.UnixConn); ok {
+		if raw, err := uc.SyscallConn(); err == nil {
+			var cred *syscall.Ucred
+			raw.Control(func(fd uintptr) {
+				cred, _ = syscall.GetsockoptUcred(int(fd), syscall.SOL_SOCKET, syscall.SO_PEERCRED)
+			})
+			if cred != nil {
+				return "uid:" + strconv.Itoa(int(cred.Uid))
+			}
+		}
+	}
+	return "unix"
+}
+
+// blockedLocked reports whether peer failed to authenticate too often lately.
+func (s *Server) blockedLocked(peer string, o *Options) bool {
+	r := s.authFail[peer]
+	if r == nil {
+		return false
+	}
+	if r.fails < o.AuthFailLimit {
+		return false
+	}
+	if time.Now().Before(r.until) {
+		return true
+	}
+	delete(s.authFail, peer) // the block has passed: a clean slate
+	return false
+}
+
+// authFailed records a failed authentication from peer.
+func (s *Server) authFailed(peer string, o *Options) {
+	s.Counters.AuthFailures.Add(1)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.authFail) > 100000 {
+		clear(s.authFail) // bounded memory under a spray of addresses
+	}
+	r := s.authFail[peer]
+	if r == nil {
+		r = &authRecord{}
+		s.authFail[peer] = r
+	}
+	r.fails++
+	if r.fails >= o.AuthFailLimit {
+		r.until = time.Now().Add(o.AuthFailBlock)
+		s.log.Warn("refusing an address after repeated failed authentications", "peer", peer, "failures", r.fails, "for", o.AuthFailBlock)
+	}
+}
+
+// authSucceeded forgets peer's earlier failures.
+func (s *Server) authSucceeded(peer string) {
+	s.mu.Lock()
+	delete(s.authFail, peer)
+	s.mu.Unlock()
 }
 
 // Shutdown stops accepting, lets every connection finish the messages it has
@@ -282,7 +389,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 type Counters struct {
 	UnixOpen, UnixTotal atomic.Int64
 	TCPOpen, TCPTotal   atomic.Int64
-	Refused             atomic.Int64 // connections refused over the limit
+	Refused             atomic.Int64 // connections refused over the total limit
+	RefusedPeer         atomic.Int64 // connections refused over the per-peer limit
+	Throttled           atomic.Int64 // connections refused after failed authentications
+	QueueFull           atomic.Int64 // entries refused because the queue was full
 	AuthFailures        atomic.Int64
 	Messages            atomic.Int64 // lines read as messages
 	BytesIn             atomic.Int64

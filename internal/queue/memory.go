@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // Memory is a Queue held in memory: fast, bounded in bytes, and lost on a crash.
@@ -14,6 +15,7 @@ type Memory struct {
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced whenever records are added or freed
 	recs    [][]byte      // recs[i] has sequence number base+i
+	times   []int64       // times[i]: when recs[i] was appended, Unix nanoseconds
 	off     int           // recs[:off] are freed and wait for compaction
 	base    uint64        // sequence number of recs[off]
 	bytes   int64
@@ -72,7 +74,9 @@ func (q *Memory) Append(ctx context.Context, records [][]byte) error {
 	}
 	// One allocation holds the whole unit; the records share it.
 	buf := make([]byte, 0, size)
+	now := time.Now().UnixNano()
 	for _, r := range records {
+		q.times = append(q.times, now)
 		start := len(buf)
 		buf = append(buf, r...)
 		q.recs = append(q.recs, buf[start:len(buf):len(buf)])
@@ -113,7 +117,7 @@ func (q *Memory) CloseWrite() {
 func (q *Memory) Close() error {
 	q.mu.Lock()
 	q.closed, q.closedW = true, true
-	q.recs, q.off = nil, 0
+	q.recs, q.times, q.off = nil, nil, 0
 	q.notifyLocked()
 	q.mu.Unlock()
 	return nil
@@ -123,7 +127,11 @@ func (q *Memory) Close() error {
 func (q *Memory) Stats() Stats {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return Stats{Records: int64(len(q.recs) - q.off), Bytes: q.bytes, MaxBytes: q.maxBytes}
+	st := Stats{Records: int64(len(q.recs) - q.off), Bytes: q.bytes, MaxBytes: q.maxBytes}
+	if st.Records > 0 {
+		st.Oldest = time.Unix(0, q.times[q.off])
+	}
+	return st
 }
 
 // freeLocked drops the records every reader has committed.
@@ -149,6 +157,7 @@ func (q *Memory) freeLocked() {
 	q.base = low
 	if q.off > 1024 && q.off > len(q.recs)/2 {
 		q.recs = append(q.recs[:0:0], q.recs[q.off:]...)
+		q.times = append(q.times[:0:0], q.times[q.off:]...)
 		q.off = 0
 	}
 	q.notifyLocked()

@@ -10,6 +10,7 @@ package queue
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // ErrFull is returned by Append under the reject policy when the records do not fit.
@@ -70,4 +71,7 @@ type Stats struct {
 	Records  int64 // records appended and not yet committed by every reader
 	Bytes    int64 // their size as counted against MaxBytes
 	MaxBytes int64 // the byte cap
+	// Oldest is when the oldest record still waiting was appended (zero
+	// when the queue is empty).
+	Oldest time.Time
 }

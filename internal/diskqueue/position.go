@@ -1,0 +1,187 @@
+package diskqueue
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// pos is a place in the queue: a record boundary in a segment, and the
+// sequence number expected there. Records found with a smaller sequence
+// number are skipped as already read, so a position may point at the start
+// of a segment with seq set further on (used when the exact offset is lost).
+type pos struct {
+	seg uint64 // segment id
+	off int64  // byte offset in the segment
+	seq uint64 // sequence number of the next record wanted
+}
+
+// before reports whether p comes before q in the queue.
+func (p pos) before(q pos) bool {
+	return p.seg < q.seg || (p.seg == q.seg && p.off < q.off)
+}
+
+// Position file: one reader's committed position, replaced atomically
+// (temp file, fsync, rename, fsync of the directory).
+//
+//	+-------+--------+---------+--------+--------+
+//	| magic | crc32c | segment | offset |  seq   |
+//	|   4   |   4    |    8    |   8    |   8    |
+//	+-------+--------+---------+--------+--------+
+//
+// magic is "LQP" and version 1; crc32c covers bytes 8..32.
+const posSize = 32
+
+var posMagic = [4]byte{'L', 'Q', 'P', 1}
+
+const (
+	posPrefix = "reader-"
+	posSuffix = ".pos"
+	tmpSuffix = ".tmp"
+	segSuffix = ".seg"
+)
+
+func encodePos(p pos) []byte {
+	b := make([]byte, posSize)
+	copy(b, posMagic[:])
+	binary.LittleEndian.PutUint64(b[8:], p.seg)
+	binary.LittleEndian.PutUint64(b[16:], uint64(p.off))
+	binary.LittleEndian.PutUint64(b[24:], p.seq)
+	binary.LittleEndian.PutUint32(b[4:], crc32.Checksum(b[8:], castagnoli))
+	return b
+}
+
+func decodePos(b []byte) (pos, error) {
+	if len(b) != posSize {
+		return pos{}, fmt.Errorf("position file has %d bytes, want %d", len(b), posSize)
+	}
+	if !bytes.Equal(b[:4], posMagic[:]) {
+		return pos{}, errors.New("position file has a bad magic number")
+	}
+	if crc32.Checksum(b[8:], castagnoli) != binary.LittleEndian.Uint32(b[4:]) {
+		return pos{}, errors.New("position file checksum mismatch")
+	}
+	p := pos{
+		seg: binary.LittleEndian.Uint64(b[8:]),
+		off: int64(binary.LittleEndian.Uint64(b[16:])),
+		seq: binary.LittleEndian.Uint64(b[24:]),
+	}
+	if p.off < 0 {
+		return pos{}, errors.New("position file has a negative offset")
+	}
+	return p, nil
+}
+
+// readPos loads a position file.
+func readPos(fsys FS, path string) (pos, error) {
+	f, err := fsys.OpenFile(path, os.O_RDONLY, 0)
+	if err != nil {
+		return pos{}, err
+	}
+	defer f.Close()
+	size, err := f.Size()
+	if err != nil {
+		return pos{}, err
+	}
+	if size != posSize {
+		return pos{}, fmt.Errorf("position file has %d bytes, want %d", size, posSize)
+	}
+	b := make([]byte, posSize)
+	if n, err := f.ReadAt(b, 0); n < posSize {
+		return pos{}, fmt.Errorf("read position file: %w", err)
+	}
+	return decodePos(b)
+}
+
+// writePosTemp writes p to the temp file beside path and fsyncs it; renaming
+// it over path is left to the caller, so several can share one directory fsync.
+func writePosTemp(fsys FS, path string, p pos) error {
+	tmp := path + tmpSuffix
+	f, err := fsys.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteAt(encodePos(p), 0)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = fsys.Remove(tmp)
+	}
+	return err
+}
+
+// posFile returns the path of the position file of reader name. Bytes other
+// than letters, digits, '-' and '_' are escaped as %XX so any name is safe.
+func posFile(dir, name string) string {
+	var b strings.Builder
+	b.WriteString(posPrefix)
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	b.WriteString(posSuffix)
+	return filepath.Join(dir, b.String())
+}
+
+// readerName inverts posFile for a file name (without directory).
+func readerName(file string) (string, bool) {
+	s, ok := strings.CutPrefix(file, posPrefix)
+	if !ok {
+		return "", false
+	}
+	if s, ok = strings.CutSuffix(s, posSuffix); !ok || s == "" {
+		return "", false
+	}
+	var b []byte
+	for i := 0; i < len(s); i++ {
+		if s[i] != '%' {
+			b = append(b, s[i])
+			continue
+		}
+		if i+2 >= len(s) {
+			return "", false
+		}
+		c, err := strconv.ParseUint(s[i+1:i+3], 16, 8)
+		if err != nil {
+			return "", false
+		}
+		b = append(b, byte(c))
+		i += 2
+	}
+	return string(b), true
+}
+
+// segFile returns the path of segment id.
+func segFile(dir string, id uint64) string {
+	return filepath.Join(dir, fmt.Sprintf("%020d%s", id, segSuffix))
+}
+
+// segID parses a segment file name (without directory).
+func segID(file string) (uint64, bool) {
+	s, ok := strings.CutSuffix(file, segSuffix)
+	if !ok || len(s) != 20 {
+		return 0, false
+	}
+	var id uint64
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+		id = id*10 + uint64(s[i]-'0')
+	}
+	return id, true
+}

@@ -1,0 +1,210 @@
+package diskqueue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+
+	"github.com/logflux/agent/internal/queue"
+)
+
+// reader is one output's position. It reads segment files through its own
+// handle and buffer, outside the queue lock, so readers never wait for each
+// other and memory does not grow with the queue.
+type reader struct {
+	q    *Queue
+	name string
+
+	// Guarded by q.mu:
+	committed pos  // everything before it is delivered
+	dirty     bool // committed changed since it was last written to disk
+	dropped   bool // DropReader removed this reader
+
+	// Guarded by mu, which the caller's goroutine holds for a whole Next,
+	// Commit or Rewind (lock order: mu, then q.mu):
+	mu      sync.Mutex
+	next    pos // where Next reads from
+	pending pos // end of the records the last Next returned
+	f       File
+	fseg    uint64 // segment f is open on
+	sr      *segReader
+	arena   []byte   // payloads of the records last returned
+	out     [][]byte // the records last returned
+}
+
+var _ queue.Reader = (*reader)(nil)
+
+func (q *Queue) newReader(name string) *reader {
+	return &reader{q: q, name: name, sr: newSegReader(q.opts.ReadBufferBytes)}
+}
+
+// Next returns up to maxRecords records totalling at most maxBytes (at least
+// one), waiting until one is available; see queue.Reader. If records are
+// available it returns them even when ctx is already done.
+func (r *reader) Next(ctx context.Context, maxRecords, maxBytes int) ([][]byte, error) {
+	maxRecords = max(maxRecords, 1)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.out, r.arena = r.out[:0], r.arena[:0]
+	total := 0
+	for len(r.out) < maxRecords {
+		// Wait only for the first record; then take what is there.
+		limit, ok, err := r.wait(ctx, len(r.out) == 0)
+		if err != nil {
+			if errors.Is(err, queue.ErrClosed) {
+				r.closeFile()
+			}
+			return nil, err
+		}
+		if !ok {
+			break
+		}
+		full, err := r.read(limit, maxRecords, maxBytes, &total)
+		if err != nil {
+			r.next = r.pending // hand nothing out: the next call starts over
+			return nil, fmt.Errorf("diskqueue: reader %s: %w", r.name, err)
+		}
+		if full {
+			break
+		}
+	}
+	r.pending = r.next
+	return r.out, nil
+}
+
+// wait returns the readable limit of the segment r.next is in, waiting for
+// records when block is set; ok is false when there are none.
+func (r *reader) wait(ctx context.Context, block bool) (limit int64, ok bool, err error) {
+	q := r.q
+	q.mu.Lock()
+	for {
+		if q.closed || r.dropped {
+			q.mu.Unlock()
+			return 0, false, queue.ErrClosed
+		}
+		if limit, ok := q.locateLocked(&r.next); ok {
+			q.mu.Unlock()
+			return limit, true, nil
+		}
+		if !block {
+			q.mu.Unlock()
+			return 0, false, nil
+		}
+		if q.closedW {
+			q.mu.Unlock()
+			return 0, false, queue.ErrClosed
+		}
+		ch := waitCh(&q.dataCh)
+		q.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return 0, false, ctx.Err()
+		}
+		q.mu.Lock()
+	}
+}
+
+// read appends records from r.next's segment, below limit, to r.out; full
+// reports that maxRecords or maxBytes was reached.
+func (r *reader) read(limit int64, maxRecords, maxBytes int, total *int) (full bool, err error) {
+	seg := r.next.seg
+	if r.f == nil || r.fseg != seg {
+		r.closeFile()
+		f, err := r.q.fs.OpenFile(segFile(r.q.dir, seg), os.O_RDONLY, 0)
+		if err != nil {
+			return false, fmt.Errorf("open segment: %w", err)
+		}
+		r.f, r.fseg = f, seg
+		r.sr.reset(f)
+	}
+	for r.next.off < limit {
+		if len(r.out) >= maxRecords {
+			return true, nil
+		}
+		off := r.next.off
+		h, err := r.sr.header(off, limit)
+		if err == nil {
+			end := off + headerSize + h.length
+			if h.seq < r.next.seq {
+				r.next.off = end // read before (the position was rebuilt from its seq)
+				continue
+			}
+			if len(r.out) > 0 && *total+int(h.length) > maxBytes {
+				return true, nil
+			}
+			var arena []byte
+			arena, err = r.sr.payload(&h, off, limit, r.arena)
+			if err == nil {
+				n := len(r.arena)
+				r.out = append(r.out, arena[n:len(arena):len(arena)])
+				r.arena = arena
+				*total += int(h.length)
+				r.next = pos{seg: seg, off: end, seq: h.seq + 1}
+				continue
+			}
+		}
+		if !errors.Is(err, errBad) {
+			return false, err
+		}
+		next, ok, err := r.sr.resync(off+1, limit)
+		if err != nil {
+			return false, err
+		}
+		if !ok {
+			next = limit
+		}
+		r.q.mu.Lock()
+		r.q.noteCorruptLocked(seg, off, next)
+		r.q.mu.Unlock()
+		r.next.off = next
+	}
+	return len(r.out) >= maxRecords, nil
+}
+
+// Commit marks the records returned by the last Next as delivered. The
+// position reaches disk within CommitInterval (and at Close).
+func (r *reader) Commit() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	q := r.q
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed || r.dropped {
+		return queue.ErrClosed
+	}
+	if r.pending.before(r.committed) {
+		return fmt.Errorf("diskqueue: commit behind position of %s", r.name)
+	}
+	if r.pending == r.committed {
+		return nil
+	}
+	r.committed, r.dirty = r.pending, true
+	old := q.low
+	q.recomputeLowLocked()
+	if q.low != old {
+		notify(&q.spaceCh)
+		if len(q.segs) > 1 && q.segs[0].id < q.low.seg {
+			q.wake() // a segment can be removed
+		}
+	}
+	return nil
+}
+
+// Rewind makes the next Next start again at the last committed record.
+func (r *reader) Rewind() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.q.mu.Lock()
+	r.next, r.pending = r.committed, r.committed
+	r.q.mu.Unlock()
+}
+
+func (r *reader) closeFile() {
+	if r.f != nil {
+		_ = r.f.Close() // read-only: nothing to lose
+		r.f = nil
+	}
+}

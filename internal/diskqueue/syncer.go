@@ -1,0 +1,233 @@
+package diskqueue
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// syncLoop is the background syncer, owned by the Queue (started by Open,
+// stopped and waited for by Close). Each round fsyncs what was appended
+// since the last one, for every Sync caller waiting at once (group commit),
+// then writes committed positions and removes segments every reader is done
+// with. Rounds run when a caller asks (kick) and every SyncInterval.
+func (q *Queue) syncLoop() {
+	defer q.wg.Done()
+	t := time.NewTicker(q.opts.SyncInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-q.stop:
+			q.round(true)
+			q.mu.Lock()
+			q.syncerDone = true
+			notify(&q.syncDone)
+			q.mu.Unlock()
+			return
+		case <-q.kick:
+		case <-t.C:
+		}
+		q.round(false)
+	}
+}
+
+type posUpdate struct {
+	r *reader
+	p pos
+}
+
+// round runs one fsync round; final writes every dirty position whatever
+// CommitInterval says.
+func (q *Queue) round(final bool) {
+	q.mu.Lock()
+	gen := q.appendGen
+	files := q.toSync
+	q.toSync = nil
+	var active File
+	var activeTarget int64
+	if q.wf != nil {
+		if s := q.segs[len(q.segs)-1]; s.size > q.activeSynced {
+			active, activeTarget = q.wf, s.size
+		}
+	}
+	dir := q.dirDirty
+	q.dirDirty = false
+	needData := len(files) > 0 || active != nil || dir || gen > q.syncedGen
+	// Positions are taken now, before the fsync: they point at data written
+	// before it, so they are written to disk only once that data is durable.
+	var updates []posUpdate
+	if final || time.Since(q.lastPersist) >= q.opts.CommitInterval {
+		for _, r := range q.readers {
+			if r.dirty {
+				updates = append(updates, posUpdate{r: r, p: r.committed})
+				r.dirty = false
+			}
+		}
+		q.lastPersist = time.Now()
+	}
+	q.mu.Unlock()
+
+	if needData {
+		if err := q.syncData(gen, files, active, activeTarget, dir); err != nil {
+			q.mu.Lock()
+			for _, u := range updates {
+				u.r.dirty = true
+			}
+			q.mu.Unlock()
+			return
+		}
+	}
+	q.persist(updates)
+	q.removeSegments()
+}
+
+// syncData fsyncs the given files (and the directory) and reports the
+// result to Sync callers.
+func (q *Queue) syncData(gen uint64, files []File, active File, activeTarget int64, dir bool) error {
+	var errs []error
+	n := int64(0)
+	for _, f := range files {
+		errs = append(errs, f.Sync())
+		n++
+	}
+	if active != nil {
+		errs = append(errs, active.Sync())
+		n++
+	}
+	if dir {
+		errs = append(errs, q.fs.SyncDir(q.dir))
+	}
+	err := errors.Join(errs...)
+
+	q.mu.Lock()
+	q.fsyncs += n
+	q.rounds++
+	wasFailing := q.failRound > 0 && q.failRound == q.rounds-1
+	if err == nil {
+		q.syncedGen = max(q.syncedGen, gen)
+		if active != nil && active == q.wf {
+			q.activeSynced = max(q.activeSynced, activeTarget)
+		}
+	} else {
+		// Try these again next round. The segment being written is given up:
+		// after a failed fsync the kernel may have dropped its dirty pages,
+		// so new records go to a fresh file.
+		q.toSync = append(files, q.toSync...)
+		if dir {
+			q.dirDirty = true
+		}
+		if active != nil && active == q.wf {
+			q.sealActive = true
+		}
+		q.failRound, q.failGen = q.rounds, gen
+		q.syncErr = fmt.Errorf("diskqueue: fsync: %w", err)
+	}
+	notify(&q.syncDone)
+	q.mu.Unlock()
+
+	switch {
+	case err != nil && !wasFailing:
+		q.log.Error("fsync failed; records appended since the last good fsync may not survive a crash", "error", err)
+	case err == nil && wasFailing:
+		q.log.Info("fsync works again")
+	}
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		if cerr := f.Close(); cerr != nil {
+			q.log.Warn("cannot close segment after fsync", "error", cerr)
+		}
+	}
+	return nil
+}
+
+// persist writes positions: each to a temp file, fsynced, renamed over the
+// old one, then one fsync of the directory for all.
+func (q *Queue) persist(updates []posUpdate) {
+	if len(updates) == 0 {
+		return
+	}
+	q.persistMu.Lock()
+	defer q.persistMu.Unlock()
+	redirty := func(r *reader) {
+		q.mu.Lock()
+		r.dirty = true
+		q.mu.Unlock()
+	}
+	var errs []error
+	renamed := 0
+	for _, u := range updates {
+		q.mu.Lock()
+		dropped := u.r.dropped
+		q.mu.Unlock()
+		if dropped {
+			continue // DropReader removed its file; do not bring it back
+		}
+		path := posFile(q.dir, u.r.name)
+		err := writePosTemp(q.fs, path, u.p)
+		if err == nil {
+			err = q.fs.Rename(path+tmpSuffix, path)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("reader %s: %w", u.r.name, err))
+			redirty(u.r)
+			continue
+		}
+		renamed++
+	}
+	if renamed > 0 {
+		if err := q.fs.SyncDir(q.dir); err != nil {
+			errs = append(errs, err)
+			for _, u := range updates {
+				redirty(u.r)
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		q.log.Warn("cannot write reader positions; will retry (a restart may repeat more records)", "error", err)
+	}
+}
+
+// removeSegments deletes the segment files that every reader has committed past.
+func (q *Queue) removeSegments() {
+	q.mu.Lock()
+	if len(q.readers) == 0 {
+		q.mu.Unlock()
+		return
+	}
+	n := 0
+	for n < len(q.segs)-1 && q.segs[n].id < q.low.seg {
+		n++
+	}
+	if n == 0 {
+		q.mu.Unlock()
+		return
+	}
+	dels := slices.Clone(q.segs[:n])
+	q.segs = slices.Delete(q.segs, 0, n)
+	for _, s := range dels {
+		q.total -= s.size
+	}
+	for k := range q.corruptSeen {
+		if k.seg < q.segs[0].id {
+			delete(q.corruptSeen, k)
+		}
+	}
+	q.recomputeLowLocked()
+	q.mu.Unlock()
+
+	var errs []error
+	for _, s := range dels {
+		if err := q.fs.Remove(segFile(q.dir, s.id)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := q.fs.SyncDir(q.dir); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		q.log.Warn("cannot remove consumed segments; they are retried at the next start", "error", err)
+	}
+}

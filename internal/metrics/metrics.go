@@ -1,0 +1,156 @@
+// Package metrics exposes the agent's counters in the Prometheus format, reading them only when scraped so that the hot path pays nothing.
+package metrics
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/logflux/agent/internal/intake"
+	"github.com/logflux/agent/internal/output"
+	"github.com/logflux/agent/internal/queue"
+)
+
+// Output is one output's name and counters.
+type Output struct {
+	Name     string
+	Counters *output.Counters
+}
+
+// Sources are what the collector reads at scrape time. Functions let the
+// pipeline change (on reload) without re-registering.
+type Sources struct {
+	Intake  func() *intake.Counters
+	Queue   func() queue.Stats
+	Outputs func() []Output
+	Reloads *Reloads
+	Drops   func() map[string]int64 // extra drops by reason (dead-letter overflow, …)
+}
+
+// Reloads counts configuration reloads by outcome.
+type Reloads struct {
+	Success, Failure atomic.Int64
+	LastSuccess      atomic.Int64 // Unix seconds
+}
+
+const ns = "logflux_agent_"
+
+var (
+	dConnOpen     = prometheus.NewDesc(ns+"connections_open", "Client connections open now.", []string{"transport"}, nil)
+	dConnTotal    = prometheus.NewDesc(ns+"connections_total", "Client connections accepted since start.", []string{"transport"}, nil)
+	dConnRefused  = prometheus.NewDesc(ns+"connections_refused_total", "Connections refused, by reason.", []string{"reason"}, nil)
+	dAuthFail     = prometheus.NewDesc(ns+"auth_failures_total", "Failed TCP authentications.", nil, nil)
+	dMessages     = prometheus.NewDesc(ns+"messages_received_total", "Message lines read from clients.", nil, nil)
+	dBytesIn      = prometheus.NewDesc(ns+"received_bytes_total", "Bytes read from clients.", nil, nil)
+	dAccepted     = prometheus.NewDesc(ns+"entries_accepted_total", "Entries accepted into the queue.", nil, nil)
+	dRejected     = prometheus.NewDesc(ns+"entries_rejected_total", "Entries refused (a line that could not be read counts as one).", nil, nil)
+	dErrors       = prometheus.NewDesc(ns+"error_responses_total", "Error responses sent to clients, by error code.", []string{"code"}, nil)
+	dQueueEntries = prometheus.NewDesc(ns+"queue_entries", "Entries in the queue not yet delivered to every output.", nil, nil)
+	dQueueBytes   = prometheus.NewDesc(ns+"queue_bytes", "Bytes in the queue, counted against queue.max_bytes.", nil, nil)
+	dQueueMax     = prometheus.NewDesc(ns+"queue_max_bytes", "The queue's byte cap.", nil, nil)
+	dQueueAge     = prometheus.NewDesc(ns+"queue_oldest_entry_age_seconds", "Age of the oldest entry waiting in the queue (0 when empty).", nil, nil)
+	dOutSent      = prometheus.NewDesc(ns+"output_entries_sent_total", "Entries delivered, by output.", []string{"output"}, nil)
+	dOutFailed    = prometheus.NewDesc(ns+"output_send_failures_total", "Failed delivery attempts, by output.", []string{"output"}, nil)
+	dOutRetried   = prometheus.NewDesc(ns+"output_entries_retried_total", "Entries sent again after a failure, by output.", []string{"output"}, nil)
+	dOutDead      = prometheus.NewDesc(ns+"output_entries_dead_lettered_total", "Entries refused permanently by an output and moved to the dead-letter store.", []string{"output"}, nil)
+	dOutLatency   = prometheus.NewDesc(ns+"output_send_duration_seconds", "Time spent in successful deliveries, by output.", []string{"output"}, nil)
+	dOutLast      = prometheus.NewDesc(ns+"output_last_success_timestamp_seconds", "When an output last delivered (Unix time; 0: never).", []string{"output"}, nil)
+	dDrops        = prometheus.NewDesc(ns+"entries_dropped_total", "Entries not delivered to an output, by reason.", []string{"reason"}, nil)
+	dReloads      = prometheus.NewDesc(ns+"reloads_total", "Configuration reloads, by outcome.", []string{"outcome"}, nil)
+	dReloadLast   = prometheus.NewDesc(ns+"reload_last_success_timestamp_seconds", "When the configuration was last (re)loaded successfully.", nil, nil)
+)
+
+type collector struct{ src Sources }
+
+// NewRegistry returns a registry with the agent's metrics plus the standard
+// Go runtime and process metrics.
+func NewRegistry(src Sources) *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(&collector{src: src})
+	reg.MustRegister(collectors.NewGoCollector())
+	reg.MustRegister(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{dConnOpen, dConnTotal, dConnRefused, dAuthFail, dMessages, dBytesIn, dAccepted, dRejected,
+		dErrors, dQueueEntries, dQueueBytes, dQueueMax, dQueueAge, dOutSent, dOutFailed, dOutRetried, dOutDead, dOutLatency,
+		dOutLast, dDrops, dReloads, dReloadLast} {
+		ch <- d
+	}
+}
+
+func counter(ch chan<- prometheus.Metric, d *prometheus.Desc, v int64, labels ...string) {
+	ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+}
+
+func gauge(ch chan<- prometheus.Metric, d *prometheus.Desc, v float64, labels ...string) {
+	ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+}
+
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	drops := map[string]int64{}
+	if c.src.Intake != nil {
+		in := c.src.Intake()
+		gauge(ch, dConnOpen, float64(in.UnixOpen.Load()), "unix")
+		gauge(ch, dConnOpen, float64(in.TCPOpen.Load()), "tcp")
+		counter(ch, dConnTotal, in.UnixTotal.Load(), "unix")
+		counter(ch, dConnTotal, in.TCPTotal.Load(), "tcp")
+		counter(ch, dConnRefused, in.Refused.Load(), "max_connections")
+		counter(ch, dConnRefused, in.RefusedPeer.Load(), "max_connections_per_peer")
+		counter(ch, dConnRefused, in.Throttled.Load(), "auth_throttled")
+		counter(ch, dAuthFail, in.AuthFailures.Load())
+		counter(ch, dMessages, in.Messages.Load())
+		counter(ch, dBytesIn, in.BytesIn.Load())
+		counter(ch, dAccepted, in.Accepted.Load())
+		counter(ch, dRejected, in.Rejected.Load())
+		for code, n := range in.Errors() {
+			counter(ch, dErrors, n, code)
+		}
+		drops["queue_full"] = in.QueueFull.Load()
+	}
+	if c.src.Queue != nil {
+		st := c.src.Queue()
+		gauge(ch, dQueueEntries, float64(st.Records))
+		gauge(ch, dQueueBytes, float64(st.Bytes))
+		gauge(ch, dQueueMax, float64(st.MaxBytes))
+		age := 0.0
+		if !st.Oldest.IsZero() {
+			age = time.Since(st.Oldest).Seconds()
+		}
+		gauge(ch, dQueueAge, age)
+	}
+	if c.src.Outputs != nil {
+		var dead int64
+		for _, o := range c.src.Outputs() {
+			oc := o.Counters
+			counter(ch, dOutSent, oc.Sent.Load(), o.Name)
+			counter(ch, dOutFailed, oc.Failed.Load(), o.Name)
+			counter(ch, dOutRetried, oc.Retried.Load(), o.Name)
+			counter(ch, dOutDead, oc.DeadLetter.Load(), o.Name)
+			dead += oc.DeadLetter.Load()
+			ch <- prometheus.MustNewConstSummary(dOutLatency, uint64(oc.Batches.Load()), float64(oc.SendNanos.Load())/1e9, nil, o.Name)
+			last := 0.0
+			if ns := oc.LastSend.Load(); ns > 0 {
+				last = float64(ns) / 1e9
+			}
+			gauge(ch, dOutLast, last, o.Name)
+		}
+		drops["dead_letter"] = dead
+	}
+	if c.src.Drops != nil {
+		for reason, n := range c.src.Drops() {
+			drops[reason] += n
+		}
+	}
+	for reason, n := range drops {
+		counter(ch, dDrops, n, reason)
+	}
+	if r := c.src.Reloads; r != nil {
+		counter(ch, dReloads, r.Success.Load(), "success")
+		counter(ch, dReloads, r.Failure.Load(), "failure")
+		gauge(ch, dReloadLast, float64(r.LastSuccess.Load()))
+	}
+}
