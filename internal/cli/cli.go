@@ -12,9 +12,12 @@ import (
 	"runtime"
 	"strings"
 	"syscall"
+	"time"
 
+	"github.com/logflux/agent/internal/admin"
 	"github.com/logflux/agent/internal/agent"
 	"github.com/logflux/agent/internal/config"
+	"github.com/logflux/agent/internal/metrics"
 )
 
 // Version is set at build time with -ldflags "-X github.com/logflux/agent/internal/cli.Version=...".
@@ -93,6 +96,7 @@ type agentFlags struct {
 	queueType  string
 	logLevel   string
 	logFormat  string
+	adminAddr  string
 	stdout     bool
 }
 
@@ -107,6 +111,7 @@ func newAgentFlags(name string, env Env) *agentFlags {
 	f.fs.StringVar(&f.queueType, "queue", "", "queue `type`: memory or disk (queue.type)")
 	f.fs.StringVar(&f.logLevel, "log-level", "", "agent log `level`: debug, info, warn, error (log.level)")
 	f.fs.StringVar(&f.logFormat, "log-format", "", "agent log `format`: text or json (log.format)")
+	f.fs.StringVar(&f.adminAddr, "admin-address", "", "admin HTTP server `host:port`, or off (admin.address)")
 	f.fs.BoolVar(&f.stdout, "stdout", false, "also write every entry to standard output")
 	return f
 }
@@ -139,6 +144,9 @@ func (f *agentFlags) load(env Env) (*config.Config, error) {
 	}
 	if set["log-format"] {
 		cfg.Log.Format = f.logFormat
+	}
+	if set["admin-address"] {
+		cfg.SetAdminAddress(f.adminAddr)
 	}
 	if f.stdout {
 		if cfg.Outputs == nil {
@@ -188,9 +196,10 @@ func validate(env Env, args []string) int {
 	return 0
 }
 
-func newLogger(w io.Writer, cfg config.LogConfig) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(cfg.Level))
+func newLogger(w io.Writer, cfg config.LogConfig, level *slog.LevelVar) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(cfg.Level))
+	level.Set(l)
 	opts := &slog.HandlerOptions{Level: level}
 	if cfg.Format == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
@@ -198,24 +207,36 @@ func newLogger(w io.Writer, cfg config.LogConfig) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
+// loadValid loads the configuration from its sources and validates it.
+func (f *agentFlags) loadValid(env Env) (*config.Config, error) {
+	cfg, err := f.load(env)
+	if err != nil {
+		return nil, err
+	}
+	return cfg, cfg.Validate()
+}
+
 func runAgent(env Env, args []string) int {
 	f := newAgentFlags("run", env)
 	if err := f.fs.Parse(args); err != nil {
 		return 2
 	}
-	cfg, err := f.load(env)
-	if err == nil {
-		err = cfg.Validate()
-	}
+	cfg, err := f.loadValid(env)
 	if err != nil {
 		fmt.Fprintln(env.Stderr, "logflux-agent: the configuration is not valid:")
 		printProblems(env.Stderr, err)
 		return 2
 	}
-	log := newLogger(env.Stderr, cfg.Log)
+	level := new(slog.LevelVar)
+	log := newLogger(env.Stderr, cfg.Log, level)
 	slog.SetDefault(log)
 
-	a, err := agent.New(cfg, log)
+	inherited, err := agent.InheritedListeners()
+	if err != nil {
+		log.Error("cannot start", "error", err)
+		return 1
+	}
+	a, err := agent.New(cfg, agent.Options{Log: log, LogLevel: level, Inherited: inherited})
 	if err != nil {
 		log.Error("cannot start", "error", err)
 		return 1
@@ -226,12 +247,36 @@ func runAgent(env Env, args []string) int {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
+	shutdown := func() int {
+		stop()
+		log.Info("shutting down", "deadline", a.Config().Shutdown.Timeout)
+		sctx, cancel := context.WithTimeout(context.Background(), a.Config().Shutdown.Timeout)
+		defer cancel()
+		if err := a.Shutdown(sctx); err != nil {
+			log.Error("shutdown was not clean", "error", err)
+			return 1
+		}
+		log.Info("stopped")
+		return 0
+	}
 	if err := a.Start(ctx); err != nil {
 		log.Error("cannot start", "error", err)
-		sctx, cancel := context.WithTimeout(context.Background(), cfg.Shutdown.Timeout)
-		a.Shutdown(sctx)
-		cancel()
+		shutdown()
 		return 1
+	}
+	var adm *admin.Server
+	if cfg.Admin.Address != "" {
+		ln, err := admin.Listen(cfg.Admin.Address)
+		switch {
+		case err == nil:
+			adm = admin.Serve(ln, admin.Handler(&adminView{a: a, reload: func() error { return reload(env, f, a) }}, metrics.NewRegistry(a.MetricSources())), log)
+		case cfg.Admin.Explicit():
+			log.Error("cannot start", "error", err)
+			shutdown()
+			return 1
+		default:
+			log.Warn("admin server not started (set admin.address to choose another address)", "error", err)
+		}
 	}
 	outs := make([]string, len(cfg.Outputs))
 	for i, o := range cfg.Outputs {
@@ -244,20 +289,37 @@ func runAgent(env Env, args []string) int {
 	for {
 		select {
 		case <-hup:
-			log.Warn("SIGHUP received; configuration reload is not supported yet, restart the agent to apply changes")
+			log.Info("SIGHUP: reloading the configuration")
+			reload(env, f, a)
 			continue
 		case <-ctx.Done():
 		}
 		break
 	}
-	stop()
-	log.Info("shutting down", "deadline", cfg.Shutdown.Timeout)
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.Shutdown.Timeout)
-	defer cancel()
-	if err := a.Shutdown(sctx); err != nil {
-		log.Error("shutdown was not clean", "error", err)
-		return 1
-	}
-	log.Info("stopped")
-	return 0
+	actx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	adm.Shutdown(actx)
+	cancel()
+	return shutdown()
 }
+
+// reload loads the configuration again from the same file, environment and
+// flags, and applies it whole or not at all.
+func reload(env Env, f *agentFlags, a *agent.Agent) error {
+	cfg, err := f.loadValid(env)
+	if err != nil {
+		a.Reloads.Failure.Add(1)
+		slog.Error("configuration reload failed; nothing changed", "error", err)
+		return fmt.Errorf("the new configuration is not valid: %w", err)
+	}
+	return a.Reload(cfg)
+}
+
+// adminView adapts the agent to what the admin server asks.
+type adminView struct {
+	a      *agent.Agent
+	reload func() error
+}
+
+func (v *adminView) Ready() (bool, []string) { return v.a.Ready(v.a.Config().Admin.StallAfter) }
+func (v *adminView) Status() any             { return v.a.Status(v.a.Config().Admin.StallAfter) }
+func (v *adminView) Reload() error           { return v.reload() }

@@ -18,14 +18,16 @@ import (
 
 // Config is the whole agent configuration.
 type Config struct {
-	DataDir  string         `yaml:"data_dir"`
-	Unix     UnixConfig     `yaml:"unix"`
-	TCP      TCPConfig      `yaml:"tcp"`
-	Limits   LimitsConfig   `yaml:"limits"`
-	Queue    QueueConfig    `yaml:"queue"`
-	Outputs  []OutputConfig `yaml:"outputs"`
-	Shutdown ShutdownConfig `yaml:"shutdown"`
-	Log      LogConfig      `yaml:"log"`
+	DataDir    string           `yaml:"data_dir"`
+	Unix       UnixConfig       `yaml:"unix"`
+	TCP        TCPConfig        `yaml:"tcp"`
+	Limits     LimitsConfig     `yaml:"limits"`
+	Queue      QueueConfig      `yaml:"queue"`
+	DeadLetter DeadLetterConfig `yaml:"dead_letter"`
+	Outputs    []OutputConfig   `yaml:"outputs"`
+	Admin      AdminConfig      `yaml:"admin"`
+	Shutdown   ShutdownConfig   `yaml:"shutdown"`
+	Log        LogConfig        `yaml:"log"`
 
 	// Source is the file the configuration came from ("" for none); lines
 	// maps dotted key paths to their line in it, for error messages.
@@ -49,15 +51,48 @@ type TCPConfig struct {
 	SharedSecretFile string        `yaml:"shared_secret_file"`
 	AllowNonLoopback bool          `yaml:"allow_non_loopback"`
 	AuthTimeout      time.Duration `yaml:"auth_timeout"`
+	TLS              TLSConfig     `yaml:"tls"`
 }
+
+// TLSConfig turns on TLS for the TCP listener.
+type TLSConfig struct {
+	CertFile     string `yaml:"cert_file"`
+	KeyFile      string `yaml:"key_file"`
+	ClientCAFile string `yaml:"client_ca_file"` // set: clients must present a certificate it signed (mutual TLS)
+}
+
+// Enabled reports whether TLS is configured.
+func (t TLSConfig) Enabled() bool { return t.CertFile != "" || t.KeyFile != "" }
+
+// DeadLetterConfig is where entries refused permanently by an output go.
+type DeadLetterConfig struct {
+	Dir      string   `yaml:"dir"`
+	MaxBytes ByteSize `yaml:"max_bytes"`
+}
+
+// AdminConfig is the admin HTTP server: metrics, health, status, reload.
+type AdminConfig struct {
+	Address    string        `yaml:"address"`
+	StallAfter time.Duration `yaml:"stall_after"` // not ready when an output made no progress this long while entries wait
+
+	explicit bool // the address was configured, not defaulted
+}
+
+// Explicit reports whether the admin address was set by the operator (then
+// failing to listen on it is an error, not a warning).
+func (a AdminConfig) Explicit() bool { return a.explicit }
 
 // LimitsConfig bounds what one client can make the agent do.
 type LimitsConfig struct {
 	MaxLineBytes    ByteSize      `yaml:"max_line_bytes"`
 	MaxBatchEntries int           `yaml:"max_batch_entries"`
 	MaxConnections  int           `yaml:"max_connections"`
+	MaxPerPeer      int           `yaml:"max_connections_per_peer"`
 	WriteTimeout    time.Duration `yaml:"write_timeout"`
 	IdleTimeout     time.Duration `yaml:"idle_timeout"`
+	RateLimit       float64       `yaml:"rate_limit"` // entries/s per connection, 0 = off
+	AuthFailures    int           `yaml:"auth_failures"`
+	AuthBlock       time.Duration `yaml:"auth_block"`
 }
 
 // QueueConfig is the queue between intake and outputs.
@@ -100,7 +135,9 @@ const (
 	DefaultUnixPath    = "/tmp/logflux-agent.sock"
 	DefaultTCPAddress  = "127.0.0.1:9999"
 	DefaultMaxLine     = 16 << 20
-	DefaultQueueBytes  = 256 << 20
+	DefaultQueueBytes  = 1 << 30
+	DefaultDLQBytes    = 64 << 20
+	DefaultAdmin       = "127.0.0.1:9464"
 	DefaultFileMaxSize = 100 << 20
 	DefaultFileKeep    = 5
 	MinSecretLen       = 32
@@ -116,11 +153,16 @@ func Default() *Config {
 			MaxLineBytes:    DefaultMaxLine,
 			MaxBatchEntries: 100,
 			MaxConnections:  4096,
+			MaxPerPeer:      1024,
 			WriteTimeout:    10 * time.Second,
+			AuthFailures:    5,
+			AuthBlock:       time.Minute,
 		},
-		Queue:    QueueConfig{Type: "memory", MaxBytes: DefaultQueueBytes, WhenFull: "reject"},
-		Shutdown: ShutdownConfig{Timeout: 30 * time.Second},
-		Log:      LogConfig{Level: "info", Format: "text"},
+		Queue:      QueueConfig{Type: "disk", MaxBytes: DefaultQueueBytes, WhenFull: "reject"},
+		DeadLetter: DeadLetterConfig{MaxBytes: DefaultDLQBytes},
+		Admin:      AdminConfig{Address: DefaultAdmin, StallAfter: 5 * time.Minute},
+		Shutdown:   ShutdownConfig{Timeout: 30 * time.Second},
+		Log:        LogConfig{Level: "info", Format: "text"},
 	}
 }
 
@@ -157,6 +199,9 @@ func (c *Config) decode(data []byte) error {
 	}
 	c.lines = map[string]int{}
 	collectLines(root.Content[0], "", c.lines)
+	if _, ok := c.lines["admin.address"]; ok {
+		c.Admin.explicit = true
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
@@ -198,7 +243,17 @@ var envVars = []struct {
 	{"LOGFLUX_QUEUE_MAX_BYTES", func(c *Config, v string) error { return c.Queue.MaxBytes.Set(v) }},
 	{"LOGFLUX_QUEUE_WHEN_FULL", func(c *Config, v string) error { c.Queue.WhenFull = v; return nil }},
 	{"LOGFLUX_LOG_LEVEL", func(c *Config, v string) error { c.Log.Level = v; return nil }},
+	{"LOGFLUX_ADMIN_ADDRESS", func(c *Config, v string) error { c.SetAdminAddress(v); return nil }},
 	{"LOGFLUX_LOG_FORMAT", func(c *Config, v string) error { c.Log.Format = v; return nil }},
+}
+
+// SetAdminAddress sets the admin address as the operator's choice ("" or
+// "off" turns the admin server off).
+func (c *Config) SetAdminAddress(v string) {
+	if v == "off" {
+		v = ""
+	}
+	c.Admin.Address, c.Admin.explicit = v, true
 }
 
 // EnvNames lists the environment variables the agent reads, for docs and help.
@@ -228,6 +283,9 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 func (c *Config) Finish() error {
 	if c.Queue.Dir == "" {
 		c.Queue.Dir = filepath.Join(c.DataDir, "queue")
+	}
+	if c.DeadLetter.Dir == "" {
+		c.DeadLetter.Dir = filepath.Join(c.DataDir, "deadletter")
 	}
 	if c.Outputs == nil {
 		c.Outputs = []OutputConfig{{Type: "file"}}
@@ -345,6 +403,21 @@ func (c *Config) Validate() error {
 		if c.TCP.AuthTimeout <= 0 {
 			bad("tcp.auth_timeout", "must be positive")
 		}
+		if t := c.TCP.TLS; t.Enabled() {
+			if t.CertFile == "" || t.KeyFile == "" {
+				bad("tcp.tls", "needs both cert_file and key_file")
+			}
+			for key, f := range map[string]string{"tcp.tls.cert_file": t.CertFile, "tcp.tls.key_file": t.KeyFile, "tcp.tls.client_ca_file": t.ClientCAFile} {
+				if f == "" {
+					continue
+				}
+				if _, err := os.Stat(f); err != nil {
+					bad(key, "%v", err)
+				}
+			}
+		}
+	} else if c.TCP.TLS.Enabled() {
+		bad("tcp.tls", "is set but TCP is not enabled")
 	}
 	if c.Limits.MaxLineBytes < 1024 {
 		bad("limits.max_line_bytes", "must be at least 1KiB")
@@ -360,6 +433,29 @@ func (c *Config) Validate() error {
 	}
 	if c.Limits.IdleTimeout < 0 {
 		bad("limits.idle_timeout", "must not be negative (0 turns it off)")
+	}
+	if c.Limits.MaxPerPeer < 0 {
+		bad("limits.max_connections_per_peer", "must not be negative (0 turns it off)")
+	}
+	if c.Limits.RateLimit < 0 {
+		bad("limits.rate_limit", "must not be negative (0 turns it off)")
+	}
+	if c.Limits.AuthFailures < 1 {
+		bad("limits.auth_failures", "must be at least 1")
+	}
+	if c.Limits.AuthBlock <= 0 {
+		bad("limits.auth_block", "must be positive")
+	}
+	if c.DeadLetter.MaxBytes < 1<<20 {
+		bad("dead_letter.max_bytes", "must be at least 1MiB")
+	}
+	if c.Admin.Address != "" {
+		if _, _, err := net.SplitHostPort(c.Admin.Address); err != nil {
+			bad("admin.address", "must be host:port (or empty to turn the admin server off): %v", err)
+		}
+		if c.Admin.StallAfter <= 0 {
+			bad("admin.stall_after", "must be positive")
+		}
 	}
 	switch c.Queue.Type {
 	case "memory", "disk":
