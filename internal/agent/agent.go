@@ -186,7 +186,9 @@ func openQueue(cfg *config.Config, log *slog.Logger) (queue.Queue, error) {
 	case "memory":
 		return queue.NewMemory(int64(cfg.Queue.MaxBytes), policy), nil
 	case "disk":
-		q, err := diskqueue.Open(diskqueue.Options{Dir: cfg.Queue.Dir, MaxBytes: int64(cfg.Queue.MaxBytes), Policy: policy, Logger: log})
+		// Positions are persisted every 20 ms: after a crash, at most that much
+		// delivered work is delivered again.
+		q, err := diskqueue.Open(diskqueue.Options{Dir: cfg.Queue.Dir, MaxBytes: int64(cfg.Queue.MaxBytes), Policy: policy, Logger: log, CommitInterval: 20 * time.Millisecond})
 		if err != nil {
 			return nil, fmt.Errorf("disk queue: %w", err)
 		}

@@ -46,6 +46,7 @@ func commands() []command {
 		{"validate", "check a configuration file and report every problem", validate},
 		{"send", "send entries to a running agent, like logger(1)", send},
 		{"ping", "check that an agent answers", ping},
+		{"dlq", "list or replay the entries outputs refused (dead-letter store)", dlq},
 		{"version", "print the version", version},
 	}
 }

@@ -553,6 +553,19 @@ func (s *Store) readSpan(sp span, fn func(it Item, ok bool, end int64) error) er
 // lines are skipped and count as handled). Entries stored while Replay runs
 // are left for the next one. It returns the number of entries sent.
 func (s *Store) Replay(ctx context.Context, send func(ctx context.Context, records [][]byte) error, progress func(done, total int)) (int, error) {
+	var records [][]byte
+	return s.ReplayItems(ctx, func(ctx context.Context, items []Item) error {
+		records = records[:0]
+		for _, it := range items {
+			records = append(records, it.Entry)
+		}
+		return send(ctx, records)
+	}, progress)
+}
+
+// ReplayItems is Replay with the whole items, so that the caller can send
+// each entry back to the output that refused it.
+func (s *Store) ReplayItems(ctx context.Context, send func(ctx context.Context, items []Item) error, progress func(done, total int)) (int, error) {
 	s.replayMu.Lock()
 	defer s.replayMu.Unlock()
 	s.mu.Lock()
@@ -567,7 +580,7 @@ func (s *Store) Replay(ctx context.Context, send func(ctx context.Context, recor
 
 	sent, handled := 0, 0
 	for _, sp := range spans {
-		var batch [][]byte
+		var batch []Item
 		lines, batchBytes := 0, 0
 		flush := func(end int64) error {
 			if err := ctx.Err(); err != nil {
@@ -592,7 +605,7 @@ func (s *Store) Replay(ctx context.Context, send func(ctx context.Context, recor
 		end := sp.start
 		err := s.readSpan(sp, func(it Item, ok bool, off int64) error {
 			if ok {
-				batch = append(batch, it.Entry)
+				batch = append(batch, it)
 				batchBytes += len(it.Entry)
 			}
 			lines++

@@ -1,0 +1,166 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/logflux/agent/internal/agent"
+	"github.com/logflux/agent/internal/deadletter"
+	"github.com/logflux/agent/internal/output"
+)
+
+func dlq(env Env, args []string) int {
+	if len(args) == 0 || (args[0] != "list" && args[0] != "replay") {
+		fmt.Fprintln(env.Stderr, `Usage: logflux-agent dlq list|replay [flags]
+
+  list     show the entries that outputs refused permanently, oldest first
+  replay   send them back through the outputs that refused them (stop the agent first)
+
+Flags: the same --config, --data-dir and environment as 'run'; 'list --json'
+prints one JSON object per entry; 'replay --output NAME' sends everything to NAME.`)
+		return 2
+	}
+	sub := args[0]
+	f := newAgentFlags("dlq "+sub, env)
+	asJSON := f.fs.Bool("json", false, "list: print each entry as a JSON line")
+	only := f.fs.String("output", "", "replay: send every entry to this output instead of the one that refused it")
+	if err := f.fs.Parse(args[1:]); err != nil {
+		return 2
+	}
+	cfg, err := f.loadValid(env)
+	if err != nil {
+		fmt.Fprintln(env.Stderr, "logflux-agent dlq: the configuration is not valid:")
+		printProblems(env.Stderr, err)
+		return 2
+	}
+	lock, err := agent.LockDir(cfg.DeadLetter.Dir)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "logflux-agent dlq: %v\nStop the agent first: it owns the dead-letter store while it runs.\n", err)
+		return 1
+	}
+	defer lock.Close()
+	store, err := deadletter.Open(deadletter.Options{Dir: cfg.DeadLetter.Dir, MaxBytes: int64(cfg.DeadLetter.MaxBytes)})
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "logflux-agent dlq: %v\n", err)
+		return 1
+	}
+	defer store.Close()
+
+	if sub == "list" {
+		n := 0
+		err := store.List(func(it deadletter.Item) error {
+			n++
+			if *asJSON {
+				b, _ := json.Marshal(map[string]any{"output": it.Output, "reason": it.Reason, "at": it.At, "entry": it.Entry})
+				fmt.Fprintf(env.Stdout, "%s\n", b)
+				return nil
+			}
+			fmt.Fprintf(env.Stdout, "%s  %-10s  %s\n    %s\n", it.At.Format(time.RFC3339), it.Output, it.Reason, excerpt(it.Entry, 160))
+			return nil
+		})
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "logflux-agent dlq: %v\n", err)
+			return 1
+		}
+		st := store.Stats()
+		fmt.Fprintf(env.Stderr, "%d entries (%d bytes) in %s; %d dropped over the cap since the store was opened\n", n, st.Bytes, cfg.DeadLetter.Dir, st.Dropped)
+		return 0
+	}
+
+	outs := map[string]output.Output{}
+	for _, oc := range cfg.Outputs {
+		o, err := agent.BuildOutput(oc, nil)
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "logflux-agent dlq: output %s: %v\n", oc.Name, err)
+			return 1
+		}
+		defer o.Close(context.Background())
+		outs[oc.Name] = o
+	}
+	if *only != "" && outs[*only] == nil {
+		fmt.Fprintf(env.Stderr, "logflux-agent dlq: no output named %q in the configuration\n", *only)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	bar := newProgress(env.Stderr)
+	sent, err := store.ReplayItems(ctx, func(ctx context.Context, items []deadletter.Item) error {
+		byOut := map[string][][]byte{}
+		var order []string
+		for _, it := range items {
+			name := it.Output
+			if *only != "" {
+				name = *only
+			}
+			if outs[name] == nil {
+				return fmt.Errorf("entry refused by output %q, which is not in the configuration any more; use --output NAME", name)
+			}
+			if byOut[name] == nil {
+				order = append(order, name)
+			}
+			byOut[name] = append(byOut[name], it.Entry)
+		}
+		for _, name := range order {
+			if err := outs[name].Write(ctx, byOut[name]); err != nil {
+				return fmt.Errorf("output %s: %w", name, err)
+			}
+		}
+		return nil
+	}, bar.update)
+	bar.done()
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "logflux-agent dlq replay: %v (%d entries sent; the rest stay in the store)\n", err, sent)
+		return 1
+	}
+	fmt.Fprintf(env.Stderr, "%d entries replayed\n", sent)
+	return 0
+}
+
+func excerpt(b []byte, n int) string {
+	s := strings.ReplaceAll(string(b), "\n", " ")
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+// progress draws a one-line progress bar on a terminal, and nothing
+// elsewhere (a log file should not fill up with carriage returns).
+type progress struct {
+	w    io.Writer
+	tty  bool
+	last time.Time
+}
+
+func newProgress(w io.Writer) *progress {
+	p := &progress{w: w}
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			p.tty = true
+		}
+	}
+	return p
+}
+
+func (p *progress) update(done, total int) {
+	if !p.tty || total == 0 || (time.Since(p.last) < 100*time.Millisecond && done < total) {
+		return
+	}
+	p.last = time.Now()
+	const width = 40
+	filled := width * done / total
+	fmt.Fprintf(p.w, "\r[%s%s] %d/%d", strings.Repeat("#", filled), strings.Repeat(".", width-filled), done, total)
+}
+
+func (p *progress) done() {
+	if p.tty && !p.last.IsZero() {
+		fmt.Fprintln(p.w)
+	}
+}
