@@ -18,6 +18,7 @@ import (
 	"github.com/logflux/agent/internal/config"
 	"github.com/logflux/agent/internal/deadletter"
 	"github.com/logflux/agent/internal/diskqueue"
+	"github.com/logflux/agent/internal/forward"
 	"github.com/logflux/agent/internal/intake"
 	"github.com/logflux/agent/internal/metrics"
 	"github.com/logflux/agent/internal/output"
@@ -205,6 +206,10 @@ func BuildOutput(oc config.OutputConfig, log *slog.Logger) (output.Output, error
 		return file.New(file.Options{Name: oc.Name, Path: oc.Path, MaxSize: int64(oc.MaxSize), MaxFiles: oc.MaxFiles})
 	case "stdout":
 		return stdout.New(oc.Name, nil), nil
+	case "logflux":
+		fc := oc.Forward()
+		fc.Logger = log
+		return forward.New(fc)
 	default:
 		if b := extraOutputs[oc.Type]; b != nil {
 			return b(oc, log)

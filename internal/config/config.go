@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/logflux/agent/internal/forward"
 )
 
 // Config is the whole agent configuration.
@@ -31,8 +33,9 @@ type Config struct {
 
 	// Source is the file the configuration came from ("" for none); lines
 	// maps dotted key paths to their line in it, for error messages.
-	Source string         `yaml:"-"`
-	lines  map[string]int `yaml:"-"`
+	Source    string         `yaml:"-"`
+	lines     map[string]int `yaml:"-"`
+	envAPIKey string         // LOGFLUX_API_KEY: turns the logflux output on
 }
 
 // UnixConfig is the Unix socket listener.
@@ -183,6 +186,7 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
+	c.envAPIKey = strings.TrimSpace(getenv(forward.EnvAPIKey))
 	if err := c.applyEnv(getenv); err != nil {
 		return nil, err
 	}
@@ -290,6 +294,11 @@ func (c *Config) Finish() error {
 	if c.Outputs == nil {
 		c.Outputs = []OutputConfig{{Type: "file"}}
 	}
+	// An API key in the environment turns forwarding to LogFlux on with
+	// nothing else to configure.
+	if c.envAPIKey != "" && c.countType("logflux") == 0 {
+		c.Outputs = append(c.Outputs, OutputConfig{Type: "logflux"})
+	}
 	for i := range c.Outputs {
 		o := &c.Outputs[i]
 		if o.Name == "" {
@@ -297,6 +306,9 @@ func (c *Config) Finish() error {
 			if n := c.countType(o.Type); n > 1 {
 				o.Name = fmt.Sprintf("%s-%d", o.Type, i)
 			}
+		}
+		if o.Type == "logflux" && o.APIKey == "" && o.APIKeyFile == "" {
+			o.APIKey = c.envAPIKey
 		}
 		if o.Type == "file" {
 			if o.Path == "" {
@@ -331,6 +343,11 @@ func (c *Config) countType(t string) int {
 		}
 	}
 	return n
+}
+
+// Forward returns the logflux output's settings in the forwarder's terms.
+func (o OutputConfig) Forward() forward.Config {
+	return forward.Config{Name: o.Name, APIKey: o.APIKey, APIKeyFile: o.APIKeyFile, Endpoint: o.Endpoint, DiscoveryURL: o.DiscoveryURL, Timeout: o.Timeout}
 }
 
 // UnixEnabled reports whether the Unix socket listener is on.
@@ -496,8 +513,15 @@ func (c *Config) Validate() error {
 			}
 		case "stdout":
 		case "logflux":
-			if o.APIKey == "" && o.APIKeyFile == "" {
-				bad(key+".api_key", "is required for a logflux output (or api_key_file, or LOGFLUX_API_KEY)")
+			if err := o.Forward().Validate(); err != nil {
+				var joined interface{ Unwrap() []error }
+				if errors.As(err, &joined) {
+					for _, e := range joined.Unwrap() {
+						bad(key, "%v", e)
+					}
+				} else {
+					bad(key, "%v", err)
+				}
 			}
 		case "":
 			bad(key+".type", "is required: file, stdout or logflux")

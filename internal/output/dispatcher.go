@@ -89,6 +89,17 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			}
 		case IsPermanent(err):
 			d.Counters.Failed.Add(1)
+			var partial PartialRefusal
+			if errors.As(err, &partial) {
+				refused := make([][]byte, 0, len(partial.RefusedIndexes()))
+				for _, i := range partial.RefusedIndexes() {
+					if i >= 0 && i < len(recs) {
+						refused = append(refused, recs[i])
+					}
+				}
+				d.Counters.Sent.Add(int64(len(recs) - len(refused)))
+				recs = refused
+			}
 			d.Counters.DeadLetter.Add(int64(len(recs)))
 			if d.DeadLetter != nil {
 				if dlErr := d.DeadLetter.Put(d.Out.Name(), recs, err); dlErr != nil {

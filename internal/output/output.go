@@ -44,6 +44,14 @@ func IsPermanent(err error) bool {
 	return errors.As(err, &p)
 }
 
+// PartialRefusal is implemented by a permanent error that refused only some
+// of the records of a Write: the others were delivered, and only the refused
+// ones go to the dead-letter store.
+type PartialRefusal interface {
+	error
+	RefusedIndexes() []int
+}
+
 // RetryableError marks a transient failure, optionally with the delay a server asked for.
 type RetryableError struct {
 	Err   error
