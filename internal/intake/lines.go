@@ -11,8 +11,9 @@ import (
 var errLineTooLong = errors.New("line too long")
 
 const (
-	initialBuffer = 64 << 10
-	keptBuffer    = 1 << 20 // a buffer grown past this is dropped when empty
+	initialBuffer = 4 << 10  // an idle connection costs little memory…
+	streamBuffer  = 64 << 10 // …and a busy one grows to read in large chunks
+	keptBuffer    = 1 << 20  // a buffer grown past this is dropped when empty
 )
 
 // lineReader splits a stream into lines without copying them: a line is
@@ -113,8 +114,17 @@ func (l *lineReader) fill() {
 			l.buf = nb
 		}
 	}
+	free := len(l.buf) - l.end
 	n, err := l.r.Read(l.buf[l.end:])
 	l.end += n
+	if n == free && len(l.buf) < streamBuffer {
+		// The read filled all the room there was: more is coming than
+		// the buffer holds, so make it bigger for the next read.
+		nb := make([]byte, 2*len(l.buf))
+		copy(nb, l.buf[l.start:l.end])
+		l.start, l.end = 0, l.end-l.start
+		l.buf = nb
+	}
 	if err != nil {
 		l.err = err
 	}

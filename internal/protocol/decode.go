@@ -31,6 +31,9 @@ type Decoder struct {
 	errs    []FieldError // batch entry errors
 	topErrs []FieldError // errors of the top-level object read as an entry
 	err     Error
+
+	metaSet   map[string]struct{} // metadata keys seen, for objects with many keys
+	metaStart int                 // the kvs index that metaSet's object starts at
 }
 
 // Decode reads one line (without its newline). It returns:
@@ -131,6 +134,7 @@ func (d *Decoder) release() {
 		d.arena = nil
 	}
 	d.line = nil
+	d.metaSet = nil
 }
 
 func (d *Decoder) fail(code, msg string) *Error {
@@ -564,11 +568,9 @@ func (d *Decoder) metadata(e *Entry, addErr func(field, msg string)) {
 		if !good || !d.expect(':') {
 			return
 		}
-		for _, kv := range d.kvs[start:] {
-			if string(kv.Key) == string(key) {
-				d.syntax(fmt.Sprintf("duplicate key %q in metadata", key))
-				return
-			}
+		if d.metaDuplicate(start, key) {
+			d.syntax(fmt.Sprintf("duplicate key %q in metadata", key))
+			return
 		}
 		d.skipWS()
 		if d.pos >= len(d.line) {
@@ -615,6 +617,34 @@ func (d *Decoder) metadata(e *Entry, addErr func(field, msg string)) {
 	if ok {
 		e.Metadata = d.kvs[start:len(d.kvs):len(d.kvs)]
 	}
+}
+
+// metaDuplicate reports whether key is already among the metadata keys
+// from start: a linear scan for the usual few keys, a set for many (so that
+// a hostile object with 100,000 keys costs linear time, not quadratic).
+func (d *Decoder) metaDuplicate(start int, key []byte) bool {
+	keys := d.kvs[start:]
+	if len(keys) < 16 {
+		for _, kv := range keys {
+			if string(kv.Key) == string(key) {
+				return true
+			}
+		}
+		return false
+	}
+	if d.metaSet == nil || d.metaStart != start || len(d.metaSet) != len(keys)-1 {
+		d.metaSet = make(map[string]struct{}, 2*len(keys))
+		d.metaStart = start
+		for _, kv := range keys[:len(keys)-1] {
+			d.metaSet[string(kv.Key)] = struct{}{}
+		}
+	}
+	// The set holds every key but the newest one from the previous call.
+	d.metaSet[string(keys[len(keys)-1].Key)] = struct{}{}
+	if _, dup := d.metaSet[string(key)]; dup {
+		return true
+	}
+	return false
 }
 
 // stringField reads any value; it returns the string and true when the value

@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -120,4 +121,28 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("error response is not JSON")
 		}
 	})
+}
+
+func TestManyMetadataKeys(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`{"payload":"x","entryType":1,"source":"s","logLevel":6,"metadata":{`)
+	for i := 0; i < 100000; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `"k%d":"v"`, i)
+	}
+	ok := b.String() + "}}"
+	if _, err := decodeOne(t, ok); err != nil {
+		t.Fatalf("100,000 distinct keys: %v", err)
+	}
+	dup := b.String() + `,"k77":"again"}}`
+	if _, err := decodeOne(t, dup); err == nil || err.Code != CodeInvalidJSON {
+		t.Fatalf("duplicate among many keys: %v", err)
+	}
+	var d Decoder // a batch: each entry's metadata is its own object
+	batch := `{"entries":[` + strings.TrimPrefix(ok, "") + `,` + ok + `]}`
+	if _, err := d.Decode([]byte(batch)); err != nil {
+		t.Fatalf("two entries with the same many keys: %v", err)
+	}
 }
