@@ -275,6 +275,7 @@ func (s *Server) admit(nc net.Conn, t Transport) {
 	s.wg.Add(1)
 	s.mu.Unlock()
 	s.Counters.opened(t)
+	s.log.Debug("client connected", "transport", t, "peer", peer)
 	go func() {
 		defer s.wg.Done()
 		c.serve()
