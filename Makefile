@@ -1,6 +1,6 @@
 # The README's test command is `make test`; .ci/run calls it.
 GO ?= go
-FUZZTIME ?= 10s
+FUZZTIME ?= 8s
 
 .PHONY: test test-go test-sdk-go fuzz build bench
 
@@ -21,8 +21,21 @@ test-sdk-go:
 	done
 
 # Every parser's fuzz target, for a short fixed time each.
+FUZZ_TARGETS = \
+	./internal/protocol:FuzzDecode \
+	./internal/config:FuzzDecode \
+	./internal/config:FuzzByteSize \
+	./internal/diskqueue:FuzzRecover \
+	./internal/ingestsim:FuzzIngest \
+	./internal/ingestsim:FuzzValidatePayload \
+	./internal/forward:FuzzMappingLossless
+
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./internal/protocol
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "== fuzz $$name in $$pkg for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	done
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/...

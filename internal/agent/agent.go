@@ -276,6 +276,9 @@ func (a *Agent) openListeners(cfg, old *config.Config) (unixLn, tcpLn net.Listen
 				tcpLn = ln
 			}
 		}
+		if tcpLn != nil && len(cfg.TCP.SharedSecret) < config.MinSecretLen {
+			return nil, nil, errors.New("the service manager passed a TCP socket, but tcp.shared_secret (at least 32 characters) is not configured")
+		}
 		if tcpLn != nil && cfg.TCP.TLS.Enabled() {
 			a.tls, err = newTLSSource(cfg.TCP.TLS, a.log)
 			if err != nil {

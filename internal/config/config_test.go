@@ -115,3 +115,32 @@ func TestByteSize(t *testing.T) {
 		t.Error("negative size accepted")
 	}
 }
+
+// FuzzDecode: no YAML input may crash the loader or the validator.
+func FuzzDecode(f *testing.F) {
+	f.Add([]byte("unix:\n  path: /tmp/a.sock\n  mode: \"0660\"\nqueue:\n  max_bytes: 64MiB\n"))
+	f.Add([]byte("outputs:\n  - {type: file, path: x, max_size: 1KiB}\n  - type: logflux\n    api_key: eu-lf_abc\n"))
+	f.Add([]byte("tcp: {enabled: true, address: '[::1]:9', shared_secret: x}\nlimits: {max_line_bytes: -1}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c := Default()
+		if err := c.decode(data); err != nil {
+			return
+		}
+		if err := c.Finish(); err != nil {
+			return
+		}
+		_ = c.Validate()
+	})
+}
+
+func FuzzByteSize(f *testing.F) {
+	for _, s := range []string{"1", "16MiB", "1.5GiB", "2KB", "-3", "1e30", "NaN", "9999999999999TiB"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var b ByteSize
+		if err := b.Set(s); err == nil && b < 0 {
+			t.Fatalf("%q parsed to a negative size %d", s, b)
+		}
+	})
+}

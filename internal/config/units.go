@@ -33,10 +33,14 @@ func (b *ByteSize) Set(s string) error {
 		}
 	}
 	n, err := strconv.ParseFloat(s, 64)
-	if err != nil || n < 0 {
+	if err != nil || !(n >= 0) { // !(n >= 0) also catches NaN
 		return fmt.Errorf("%q is not a size such as 64MiB", s)
 	}
-	*b = ByteSize(n * float64(mult))
+	if v := n * float64(mult); v >= 1<<62 {
+		return fmt.Errorf("%q is too large a size", s)
+	} else {
+		*b = ByteSize(v)
+	}
 	return nil
 }
 

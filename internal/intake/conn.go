@@ -154,7 +154,8 @@ func (c *conn) handle(line []byte) error {
 		c.respond(protocol.RespPong)
 	case protocol.KindAuthenticate:
 		if c.t == TCP {
-			if subtle.ConstantTimeCompare(msg.Secret, []byte(c.o.SharedSecret)) != 1 {
+			// An empty configured secret never matches: no secret, no TCP.
+			if c.o.SharedSecret == "" || subtle.ConstantTimeCompare(msg.Secret, []byte(c.o.SharedSecret)) != 1 {
 				c.s.authFailed(peerID(c.nc, c.t), c.o)
 				c.s.log.Warn("authentication failed", "peer", c.nc.RemoteAddr().String())
 				c.fail(protocol.NewError(protocol.CodeAuthFailed, "authentication failed: wrong shared secret"))
