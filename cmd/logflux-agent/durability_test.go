@@ -35,6 +35,7 @@ func TestKill9NeverLosesFlushedEntries(t *testing.T) {
 		flushed = map[int]bool{} // entries whose flush was answered
 		sent    int
 	)
+	sock := p.sock // the same path across restarts
 	stop := make(chan struct{})
 	clientDone := make(chan struct{})
 	go func() {
@@ -46,7 +47,7 @@ func TestKill9NeverLosesFlushedEntries(t *testing.T) {
 				return
 			default:
 			}
-			c, err := net.Dial("unix", p.sock)
+			c, err := net.Dial("unix", sock)
 			if err != nil {
 				time.Sleep(5 * time.Millisecond)
 				continue

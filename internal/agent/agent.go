@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/logflux/agent/internal/backoff"
 	"github.com/logflux/agent/internal/config"
 	"github.com/logflux/agent/internal/deadletter"
 	"github.com/logflux/agent/internal/diskqueue"
@@ -43,6 +44,9 @@ type Options struct {
 	// Listeners handed over by the service manager (socket activation),
 	// used instead of opening the configured ones.
 	Inherited []net.Listener
+	// Retry overrides the outputs' retry delays (zero: the dispatcher's
+	// defaults); tests use it to make outages short.
+	Retry backoff.Backoff
 }
 
 // Agent is one running pipeline.
@@ -248,7 +252,7 @@ func (a *Agent) startOutput(ro *runningOutput) error {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ro.cancel, ro.done = cancel, make(chan struct{})
-	ro.disp = &output.Dispatcher{Out: ro.out, Reader: r, Log: a.log, DeadLetter: a.DeadLetter}
+	ro.disp = &output.Dispatcher{Out: ro.out, Reader: r, Log: a.log, DeadLetter: a.DeadLetter, Backoff: a.opts.Retry}
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logflux/agent/internal/backoff"
 	"github.com/logflux/agent/internal/config"
 	"github.com/logflux/agent/internal/output"
 )
@@ -65,7 +66,7 @@ func TestOutputOutage(t *testing.T) {
 	out := &switchable{got: map[string]int{}}
 	extraOutputs["test"] = func(config.OutputConfig, *slog.Logger) (output.Output, error) { return out, nil }
 	defer delete(extraOutputs, "test")
-	a, err := New(cfg, Options{})
+	a, err := New(cfg, Options{Retry: backoff.Backoff{Base: 5 * time.Millisecond, Max: 50 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,9 +74,6 @@ func TestOutputOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Shutdown(context.Background())
-	for _, ro := range a.outputs {
-		ro.disp.Backoff.Base, ro.disp.Backoff.Max = 5*time.Millisecond, 50*time.Millisecond
-	}
 
 	c, err := net.Dial("unix", cfg.Unix.Path)
 	if err != nil {
