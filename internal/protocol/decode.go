@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"encoding/binary"
 	"fmt"
 	"strconv"
 	"unicode/utf8"
@@ -200,6 +201,9 @@ func (d *Decoder) syntax(msg string) bool {
 }
 
 func (d *Decoder) skipWS() {
+	if d.pos < len(d.line) && d.line[d.pos] > ' ' {
+		return // the usual case: no white space at all
+	}
 	for d.pos < len(d.line) {
 		switch d.line[d.pos] {
 		case ' ', '\t', '\n', '\r':
@@ -824,6 +828,10 @@ func (d *Decoder) str() ([]byte, bool) {
 	line := d.line
 	start := d.pos + 1
 	i := start
+	// Eight bytes at a time while none of them needs a closer look.
+	for i+8 <= len(line) && plainWord(binary.LittleEndian.Uint64(line[i:])) {
+		i += 8
+	}
 	for i < len(line) {
 		c := line[i]
 		switch {
@@ -848,6 +856,20 @@ func (d *Decoder) str() ([]byte, bool) {
 	}
 	d.pos = i
 	return nil, d.syntax("unterminated string")
+}
+
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// plainWord reports whether the eight bytes of w are all plain ASCII string
+// content: no '"', no '\\', no control character, no byte of a multi-byte
+// UTF-8 sequence.
+func plainWord(w uint64) bool {
+	zero := func(x uint64) uint64 { return (x - ones) & ^x & highs }
+	special := zero(w^(ones*'"')) | zero(w^(ones*'\\')) | (w-ones*0x20)&^w&highs | w&highs
+	return special == 0
 }
 
 // strEscaped finishes a string that has escapes, unescaping it into the arena.
