@@ -1,0 +1,5 @@
+//go:build !race
+
+package logflux
+
+const raceEnabled = false
