@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -233,6 +234,12 @@ func runAgent(env Env, args []string) int {
 	level := new(slog.LevelVar)
 	log := newLogger(env.Stderr, cfg.Log, level)
 	slog.SetDefault(log)
+	if path := env.Getenv("LOGFLUX_CPUPROFILE"); path != "" {
+		// For performance work: a CPU profile of the whole run.
+		if f, err := os.Create(path); err == nil && pprof.StartCPUProfile(f) == nil {
+			defer func() { pprof.StopCPUProfile(); f.Close() }()
+		}
+	}
 
 	inherited, err := agent.InheritedListeners()
 	if err != nil {

@@ -45,6 +45,11 @@ type conn struct {
 
 	out      []byte // responses not yet written
 	deadline time.Time
+
+	// The time of receipt of the lines of the latest read, formatted once
+	// for all of them.
+	stamp     protocol.Stamp
+	stampFill int
 }
 
 func newConn(s *Server, o *Options, nc net.Conn, t Transport) *conn {
@@ -188,10 +193,13 @@ func (c *conn) handle(line []byte) error {
 				return err
 			}
 		}
-		now := c.o.Now()
+		if c.stampFill != c.lines.fills || c.stamp.T.IsZero() {
+			c.stamp.Set(c.o.Now())
+			c.stampFill = c.lines.fills
+		}
 		start := len(c.pendEnds)
 		for i := range msg.Entries {
-			c.pend = protocol.AppendRecord(c.pend, &msg.Entries[i], now)
+			c.pend = protocol.AppendRecordStamp(c.pend, &msg.Entries[i], &c.stamp)
 			c.pendEnds = append(c.pendEnds, len(c.pend))
 		}
 		if n := len(c.pendEnds) - start; n > 0 {

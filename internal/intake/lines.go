@@ -11,9 +11,9 @@ import (
 var errLineTooLong = errors.New("line too long")
 
 const (
-	initialBuffer = 4 << 10  // an idle connection costs little memory…
-	streamBuffer  = 64 << 10 // …and a busy one grows to read in large chunks
-	keptBuffer    = 1 << 20  // a buffer grown past this is dropped when empty
+	initialBuffer = 4 << 10   // an idle connection costs little memory…
+	streamBuffer  = 256 << 10 // …and a busy one grows to read in large chunks
+	keptBuffer    = 1 << 20   // a buffer grown past this is dropped when empty
 )
 
 // lineReader splits a stream into lines without copying them: a line is
@@ -27,6 +27,7 @@ type lineReader struct {
 	max      int   // longest line accepted, without its newline
 	skipping bool  // discarding the rest of an over-long line
 	err      error // read error to return once the buffered lines are done
+	fills    int   // reads so far: lines from the same read arrived together
 }
 
 func newLineReader(r io.Reader, max int) *lineReader {
@@ -115,6 +116,7 @@ func (l *lineReader) fill() {
 		}
 	}
 	free := len(l.buf) - l.end
+	l.fills++
 	n, err := l.r.Read(l.buf[l.end:])
 	l.end += n
 	if n == free && len(l.buf) < streamBuffer {

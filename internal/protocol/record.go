@@ -3,7 +3,6 @@ package protocol
 import (
 	"crypto/rand"
 	"encoding/binary"
-	"strconv"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -123,24 +122,48 @@ func AppendID(dst []byte, now time.Time) []byte {
 	return dst
 }
 
+// Stamp is a time of receipt with its RFC 3339 text, formatted once and
+// shared by every entry received at that moment.
+type Stamp struct {
+	T    time.Time
+	text []byte
+}
+
+// NewStamp returns the stamp for t.
+func NewStamp(t time.Time) *Stamp {
+	t = t.UTC()
+	return &Stamp{T: t, text: t.AppendFormat(make([]byte, 0, 40), time.RFC3339Nano)}
+}
+
+// Set makes s the stamp for t, reusing its memory.
+func (s *Stamp) Set(t time.Time) {
+	s.T = t.UTC()
+	s.text = s.T.AppendFormat(s.text[:0], time.RFC3339Nano)
+}
+
 // AppendRecord appends the normalised form of e: one JSON object with the
 // contract's field names plus id and receivedAt, defaults applied and times
 // in UTC. This is what the queue stores and the outputs receive.
 func AppendRecord(dst []byte, e *Entry, receivedAt time.Time) []byte {
+	return AppendRecordStamp(dst, e, NewStamp(receivedAt))
+}
+
+// AppendRecordStamp is AppendRecord with the time of receipt already formatted.
+func AppendRecordStamp(dst []byte, e *Entry, recv *Stamp) []byte {
 	dst = append(dst, `{"id":"`...)
-	dst = AppendID(dst, receivedAt)
+	dst = AppendID(dst, recv.T)
 	dst = append(dst, `","receivedAt":"`...)
-	dst = receivedAt.UTC().AppendFormat(dst, time.RFC3339Nano)
+	dst = append(dst, recv.text...)
 	dst = append(dst, `","version":"1.0","timestamp":"`...)
-	ts := receivedAt
 	if e.HasTimestamp {
-		ts = e.Timestamp
+		dst = e.Timestamp.UTC().AppendFormat(dst, time.RFC3339Nano)
+	} else {
+		dst = append(dst, recv.text...)
 	}
-	dst = ts.UTC().AppendFormat(dst, time.RFC3339Nano)
 	dst = append(dst, `","entryType":`...)
-	dst = strconv.AppendInt(dst, int64(e.EntryType), 10)
+	dst = append(dst, byte('0'+e.EntryType))
 	dst = append(dst, `,"logLevel":`...)
-	dst = strconv.AppendInt(dst, int64(e.LogLevel), 10)
+	dst = append(dst, byte('0'+e.LogLevel))
 	dst = append(dst, `,"source":`...)
 	dst = appendStringBytes(dst, e.Source)
 	dst = append(dst, `,"payloadType":`...)
@@ -201,7 +224,16 @@ func AppendString(dst []byte, s string) []byte {
 func appendStringBytes(dst []byte, b []byte) []byte {
 	dst = append(dst, '"')
 	start := 0
-	for i, c := range b {
+	for i := 0; i < len(b); i++ {
+		// Eight bytes at a time while none needs escaping (bytes of
+		// multi-byte characters are copied as they are).
+		for i+8 <= len(b) && !needsEscape(binary.LittleEndian.Uint64(b[i:])) {
+			i += 8
+		}
+		if i >= len(b) {
+			break
+		}
+		c := b[i]
 		if c >= 0x20 && c != '"' && c != '\\' {
 			continue
 		}
@@ -211,6 +243,13 @@ func appendStringBytes(dst []byte, b []byte) []byte {
 	}
 	dst = append(dst, b[start:]...)
 	return append(dst, '"')
+}
+
+// needsEscape reports whether any of the eight bytes of w is '"', '\\' or a
+// control character.
+func needsEscape(w uint64) bool {
+	zero := func(x uint64) uint64 { return (x - ones) & ^x & highs }
+	return zero(w^(ones*'"'))|zero(w^(ones*'\\'))|((w-ones*0x20)&^w&highs) != 0
 }
 
 func appendEscape(dst []byte, c byte) []byte {
