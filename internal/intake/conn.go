@@ -238,21 +238,24 @@ func (c *conn) commit() error {
 		err = nil
 		recs := c.recs
 		for _, n := range c.pendMsgs {
-			if e := c.append1(recs[:n]); e != nil && err == nil && !errors.Is(e, queue.ErrFull) {
+			if e := c.settle(int64(n), c.s.sink.Append(c.s.stop, recs[:n])); e != nil && err == nil {
 				err = e
 			}
 			recs = recs[n:]
 		}
 		c.resetPending()
-		if err != nil {
-			return c.unavailable(1)
-		}
-		return nil
+		return c.fatal(err, 1)
 	}
 	msgs := len(c.pendMsgs)
 	c.resetPending()
 	n := int64(len(c.recs))
 	clear(c.recs)
+	return c.fatal(c.settle(n, err), msgs)
+}
+
+// settle counts the outcome of appending n records and answers queue_full
+// when they did not fit (the client may retry). It returns any other error.
+func (c *conn) settle(n int64, err error) error {
 	if err == nil {
 		c.accepted += n
 		c.s.Counters.Accepted.Add(n)
@@ -265,7 +268,21 @@ func (c *conn) commit() error {
 		c.queueFull()
 		return nil
 	}
-	return c.unavailable(msgs)
+	return err
+}
+
+// fatal turns an error from settle into the end of the connection: the
+// queue is closed or the shutdown deadline passed, so msgs messages are
+// answered unavailable.
+func (c *conn) fatal(err error, msgs int) error {
+	switch {
+	case err == nil:
+		return nil
+	case err == errClose:
+		return err
+	default:
+		return c.unavailable(msgs)
+	}
 }
 
 // pace holds the connection back when it goes over its rate limit: the
@@ -282,24 +299,6 @@ func (c *conn) pace(n int) error {
 		n -= k
 	}
 	return nil
-}
-
-// append1 appends one message's records, answering queue_full if they do not fit.
-func (c *conn) append1(recs [][]byte) error {
-	err := c.s.sink.Append(c.s.stop, recs)
-	n := int64(len(recs))
-	if err == nil {
-		c.accepted += n
-		c.s.Counters.Accepted.Add(n)
-		return c.pace(int(n))
-	}
-	c.rejected += n
-	c.s.Counters.Rejected.Add(n)
-	if errors.Is(err, queue.ErrFull) {
-		c.s.Counters.QueueFull.Add(n)
-		c.queueFull()
-	}
-	return err
 }
 
 func (c *conn) resetPending() {

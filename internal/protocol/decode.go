@@ -408,19 +408,9 @@ func (d *Decoder) object(top *topFields, index int, errs *[]FieldError) Entry {
 					e.Source = v
 				}
 			case bit == fEntryType:
-				n, ok := d.intField()
-				if !ok || n < 1 || n > 5 {
-					addErr("entryType", "must be an integer from 1 to 5")
-				} else {
-					e.EntryType = n
-				}
+				e.EntryType = d.intIn("entryType", 5, addErr)
 			case bit == fLogLevel:
-				n, ok := d.intField()
-				if !ok || n < 1 || n > 8 {
-					addErr("logLevel", "must be an integer from 1 to 8")
-				} else {
-					e.LogLevel = n
-				}
+				e.LogLevel = d.intIn("logLevel", 8, addErr)
 			case bit == fTimestamp:
 				v, isStr := d.stringField()
 				t, ok := parseTime(v)
@@ -660,6 +650,17 @@ func (d *Decoder) stringField() ([]byte, bool) {
 	}
 	v, ok := d.str()
 	return v, ok
+}
+
+// intIn reads a field that must be an integer from 1 to max; it returns 0,
+// after reporting the problem, when it is not.
+func (d *Decoder) intIn(field string, max int, addErr func(field, msg string)) int {
+	n, ok := d.intField()
+	if !ok || n < 1 || n > max {
+		addErr(field, "must be an integer from 1 to "+strconv.Itoa(max))
+		return 0
+	}
+	return n
 }
 
 // intField reads any value; it returns the number and true when the value is
