@@ -258,3 +258,85 @@ func TestManyConcurrentClients(t *testing.T) {
 	}
 	_ = r
 }
+
+func TestRateLimitSlowsAClientDown(t *testing.T) {
+	q := queue.NewMemory(1<<30, queue.Reject)
+	srv, path := startServer(t, intake.Options{RateLimit: 100, MaxBatch: 100}, q)
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var b strings.Builder
+	for i := 0; i < 400; i++ {
+		b.WriteString(validEntry + "\n")
+	}
+	b.WriteString(`{"action":"flush"}` + "\n")
+	start := time.Now()
+	go c.Write([]byte(b.String()))
+	c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil || !strings.Contains(line, `"accepted":400,"rejected":0`) {
+		t.Fatalf("flush: %q %v", line, err)
+	}
+	// 400 entries at 100/s with a burst of 100 cannot take less than 3 s;
+	// nothing was refused, the client was only read more slowly.
+	if d := time.Since(start); d < 2900*time.Millisecond {
+		t.Fatalf("400 entries at 100/s were taken in %s", d)
+	}
+	if srv.Counters.Rejected.Load() != 0 {
+		t.Fatal("the rate limit refused entries")
+	}
+}
+
+func TestIdleTimeoutClosesSilentConnections(t *testing.T) {
+	q := queue.NewMemory(1<<20, queue.Reject)
+	_, path := startServer(t, intake.Options{IdleTimeout: 200 * time.Millisecond}, q)
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintln(c, `{"action":"ping"}`)
+	r := bufio.NewReader(c)
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if line, _ := r.ReadString('\n'); !strings.Contains(line, "pong") {
+		t.Fatalf("ping: %q", line)
+	}
+	if _, err := r.ReadString('\n'); err == nil || isTimeoutErr(err) {
+		t.Fatalf("a silent connection was not closed: %v", err)
+	}
+}
+
+func isTimeoutErr(err error) bool {
+	ne, ok := err.(net.Error)
+	return ok && ne.Timeout()
+}
+
+func TestPerPeerLimit(t *testing.T) {
+	q := queue.NewMemory(1<<20, queue.Reject)
+	_, path := startServer(t, intake.Options{MaxPerPeer: 2}, q)
+	var conns []net.Conn
+	for i := 0; i < 2; i++ {
+		c, err := net.Dial("unix", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		fmt.Fprintln(c, `{"action":"ping"}`)
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if line, _ := bufio.NewReader(c).ReadString('\n'); !strings.Contains(line, "pong") {
+			t.Fatalf("connection %d: %q", i, line)
+		}
+		conns = append(conns, c)
+	}
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if line, _ := bufio.NewReader(c).ReadString('\n'); !strings.Contains(line, `"code":"unavailable"`) || !strings.Contains(line, "this client") {
+		t.Fatalf("third connection from the same user got %q", line)
+	}
+}
