@@ -87,3 +87,56 @@ admin:
 		}
 	}
 }
+
+// TestDeadLetterListAndReplay: the simulator reports every entry failed, so
+// after its retries the agent moves them to the dead-letter store; with the agent stopped,
+// dlq list shows them and dlq replay sends them to the file output.
+func TestDeadLetterListAndReplay(t *testing.T) {
+	dir := t.TempDir()
+	simAddr := freePort(t)
+	sim := exec.Command(bin, "ingest-sim", "--listen", simAddr, "--part-failure-rate", "1")
+	if err := sim.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { sim.Process.Kill(); sim.Wait() }()
+	cfg := filepath.Join(dir, "agent.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`outputs:
+  - type: logflux
+    api_key: eu-lf_a1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p6
+    endpoint: http://%s
+  - type: file
+    name: archive
+    path: %s
+admin:
+  address: ""
+`, simAddr, filepath.Join(dir, "archive.ndjson"))), 0o644)
+	p := startAgent(t, dir, "--config", cfg)
+	if _, errOut, code := run(t, dir, "", "send", "--addr", "unix://"+p.sock, "refused by the cloud"); code != 0 {
+		t.Fatalf("send: %s", errOut)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(p.stderr.String(), "refused") && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	// The store is the running agent's: dlq must refuse to touch it.
+	if _, errOut, code := run(t, dir, "", "dlq", "list", "--config", cfg); code == 0 || !strings.Contains(errOut, "Stop the agent first") {
+		t.Fatalf("dlq list while the agent runs: %d %s", code, errOut)
+	}
+	p.stop(t)
+	out, errOut, code := run(t, dir, "", "dlq", "list", "--config", cfg)
+	if code != 0 || !strings.Contains(out, "refused by the cloud") || !strings.Contains(out, "logflux") || !strings.Contains(errOut, "1 entries") {
+		t.Fatalf("dlq list: %d\n%s\n%s", code, out, errOut)
+	}
+	_, errOut, code = run(t, dir, "", "dlq", "replay", "--config", cfg, "--output", "archive")
+	if code != 0 || !strings.Contains(errOut, "1 entries replayed") {
+		t.Fatalf("dlq replay: %d %s", code, errOut)
+	}
+	archive := readEntries(t, filepath.Join(dir, "archive.ndjson"))
+	if len(archive) != 2 || archive[1]["payload"] != "refused by the cloud" {
+		t.Fatalf("archive after replay: %v", archive)
+	}
+	out, _, _ = run(t, dir, "", "dlq", "list", "--config", cfg)
+	if strings.TrimSpace(out) != "" {
+		t.Fatalf("the store still lists entries after the replay: %s", out)
+	}
+}

@@ -62,7 +62,7 @@ prints one JSON object per entry; 'replay --output NAME' sends everything to NAM
 				fmt.Fprintf(env.Stdout, "%s\n", b)
 				return nil
 			}
-			fmt.Fprintf(env.Stdout, "%s  %-10s  %s\n    %s\n", it.At.Format(time.RFC3339), it.Output, it.Reason, excerpt(it.Entry, 160))
+			fmt.Fprintf(env.Stdout, "%s  %-10s  %s\n    %s\n", it.At.Format(time.RFC3339), it.Output, it.Reason, describe(it.Entry))
 			return nil
 		})
 		if err != nil {
@@ -121,6 +121,20 @@ prints one JSON object per entry; 'replay --output NAME' sends everything to NAM
 	}
 	fmt.Fprintf(env.Stderr, "%d entries replayed\n", sent)
 	return 0
+}
+
+// describe shows an entry as a person reads it: id, source, level, payload.
+func describe(entry []byte) string {
+	var e struct {
+		ID       string `json:"id"`
+		Source   string `json:"source"`
+		LogLevel int    `json:"logLevel"`
+		Payload  string `json:"payload"`
+	}
+	if json.Unmarshal(entry, &e) != nil || e.ID == "" {
+		return excerpt(entry, 200)
+	}
+	return fmt.Sprintf("id=%s source=%s level=%d: %s", e.ID, e.Source, e.LogLevel, excerpt([]byte(e.Payload), 160))
 }
 
 func excerpt(b []byte, n int) string {

@@ -39,11 +39,12 @@ Flags:`)
 	fs.StringVar(&o.Region, "region", "eu", "region named in the discovery document")
 	var keys, fails, quotas listFlag
 	fs.Var(&keys, "api-key", "accept only this API `key` (repeatable; default: any well-formed key)")
-	fs.Var(&fails, "fail", "answer `status=rate` of ingest requests with that status, e.g. 503=0.3 (repeatable)")
+	fs.Var(&fails, "fail", "answer `status=rate` of /v1/ requests (handshake and ingest) with that status, e.g. 503=0.3 (repeatable)")
 	fs.Var(&quotas, "quota", "answer 507 for a `category`: events, traces or audit (repeatable)")
 	fs.DurationVar(&o.Faults.RetryAfter, "retry-after", 0, "Retry-After sent with 429 and 507")
 	fs.DurationVar(&o.Faults.Latency, "latency", 0, "added to every ingest request")
-	fs.Float64Var(&o.Faults.DropRate, "drop-rate", 0, "fraction of ingest connections dropped without an answer")
+	fs.Float64Var(&o.Faults.DropRate, "drop-rate", 0, "fraction of requests whose connection is dropped without an answer")
+	fs.Float64Var(&o.Faults.PartFailureRate, "part-failure-rate", 0, "fraction of valid entries reported failed in an ingest answer (the rest of the request succeeds)")
 	seed := fs.Uint64("seed", 1, "seed of the fault injection")
 	if err := fs.Parse(args); err != nil {
 		return 2

@@ -309,6 +309,7 @@ func (c *conn) resetPending() {
 }
 
 func (c *conn) queueFull() {
+	c.s.logQueueFull()
 	c.writeErr(protocol.NewError(protocol.CodeQueueFull, "the agent's queue is full; nothing of this message was accepted, retry later"))
 }
 

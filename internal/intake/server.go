@@ -70,8 +70,10 @@ type Server struct {
 	conns    map[*conn]struct{}
 	peers    map[string]int         // open connections per peer
 	authFail map[string]*authRecord // failed authentications per TCP address
-	wg       sync.WaitGroup
-	Counters Counters
+
+	queueFullLogged atomic.Int64 // when queue_full was last logged, Unix nanoseconds
+	wg              sync.WaitGroup
+	Counters        Counters
 }
 
 type authRecord struct {
@@ -346,6 +348,18 @@ func (s *Server) authFailed(peer string, o *Options) {
 		r.until = time.Now().Add(o.AuthFailBlock)
 		s.log.Warn("refusing an address after repeated failed authentications", "peer", peer, "failures", r.fails, "for", o.AuthFailBlock)
 	}
+}
+
+// logQueueFull says, at most every ten seconds, that entries are being
+// refused because the queue is full, with how many so far.
+func (s *Server) logQueueFull() {
+	now := time.Now().UnixNano()
+	last := s.queueFullLogged.Load()
+	if now-last < int64(10*time.Second) || !s.queueFullLogged.CompareAndSwap(last, now) {
+		return
+	}
+	s.log.Warn("queue full: refusing entries (queue.when_full: reject); an output is slow or down, or queue.max_bytes is too small",
+		"entries_refused_so_far", s.Counters.QueueFull.Load())
 }
 
 // authSucceeded forgets peer's earlier failures.
