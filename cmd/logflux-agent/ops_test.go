@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -285,5 +286,31 @@ func TestSocketActivation(t *testing.T) {
 	cmd.Wait()
 	if e := readEntries(t, filepath.Join(dir, "logflux-data", "entries.ndjson")); len(e) != 1 || e[0]["payload"] != "activated" {
 		t.Fatalf("entries: %v\n%s", e, stderr)
+	}
+}
+
+// TestSocketModeAndGroup: unix.mode and unix.group are applied on every start.
+func TestSocketModeAndGroup(t *testing.T) {
+	grp := "daemon"
+	g, err := user.LookupGroup(grp)
+	if err != nil {
+		t.Skipf("no %q group on this machine: %v", grp, err)
+	}
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "agent.yaml")
+	os.WriteFile(cfg, []byte("unix:\n  mode: \"0620\"\n  group: "+grp+"\nadmin: {address: \"\"}\n"), 0o644)
+	for i := 0; i < 2; i++ { // the second start replaces the socket and applies both again
+		p := startAgent(t, dir, "--config", cfg)
+		st, err := os.Stat(p.sock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != 0o620 {
+			t.Errorf("start %d: mode %v, want 0620", i, st.Mode().Perm())
+		}
+		if gid := st.Sys().(*syscall.Stat_t).Gid; fmt.Sprint(gid) != g.Gid {
+			t.Errorf("start %d: group %d, want %s (%s)", i, gid, g.Gid, grp)
+		}
+		p.stop(t)
 	}
 }

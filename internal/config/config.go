@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -400,6 +401,13 @@ func (c *Config) Validate() error {
 		}
 		if len(c.Unix.Path) > 107 {
 			bad("unix.path", "is %d bytes; a Unix socket path must be at most 107", len(c.Unix.Path))
+		}
+		if g := c.Unix.Group; g != "" {
+			if _, err := strconv.Atoi(g); err != nil {
+				if _, err := user.LookupGroup(g); err != nil {
+					bad("unix.group", "%v (create it, or use a numeric group id)", err)
+				}
+			}
 		}
 	}
 	if c.TCPEnabled() {
