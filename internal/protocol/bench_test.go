@@ -37,7 +37,7 @@ func BenchmarkDecodeBatch100(b *testing.B) {
 func BenchmarkDecodeAndNormalise(b *testing.B) {
 	var d Decoder
 	var rec []byte
-	now := time.Now()
+	stamp := NewStamp(time.Now())
 	b.SetBytes(int64(len(benchLine)))
 	b.ReportAllocs()
 	for b.Loop() {
@@ -45,7 +45,7 @@ func BenchmarkDecodeAndNormalise(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		rec = AppendRecord(rec[:0], &m.Entries[0], now)
+		rec = AppendRecordStamp(rec[:0], &m.Entries[0], stamp)
 	}
 	_ = fmt.Sprint(len(rec))
 }
@@ -55,9 +55,9 @@ func BenchmarkAppendRecord(b *testing.B) {
 	m, _ := d.Decode(benchLine)
 	e := m.Entries[0]
 	var rec []byte
-	now := time.Now()
+	stamp := NewStamp(time.Now())
 	b.ReportAllocs()
 	for b.Loop() {
-		rec = AppendRecord(rec[:0], &e, now)
+		rec = AppendRecordStamp(rec[:0], &e, stamp)
 	}
 }

@@ -35,6 +35,10 @@ type Decoder struct {
 
 	metaSet   map[string]struct{} // metadata keys seen, for objects with many keys
 	metaStart int                 // the kvs index that metaSet's object starts at
+
+	// escaped is set by str when the string it read had escapes: only
+	// such a string can hold characters that need escaping on output.
+	escaped bool
 }
 
 // Decode reads one line (without its newline). It returns:
@@ -394,6 +398,9 @@ func (d *Decoder) object(top *topFields, index int, errs *[]FieldError) Entry {
 					addErr("payload", fmt.Sprintf("must be at most %d bytes; it has %d", MaxPayloadBytes, len(v)))
 				default:
 					e.Payload = v
+					if d.escaped {
+						e.Unescaped |= escPayload
+					}
 				}
 			case bit == fSource:
 				v, isStr := d.stringField()
@@ -406,6 +413,9 @@ func (d *Decoder) object(top *topFields, index int, errs *[]FieldError) Entry {
 					addErr("source", fmt.Sprintf("must be at most %d characters", MaxSourceChars))
 				default:
 					e.Source = v
+					if d.escaped {
+						e.Unescaped |= escSource
+					}
 				}
 			case bit == fEntryType:
 				e.EntryType = d.intIn("entryType", 5, addErr)
@@ -418,6 +428,9 @@ func (d *Decoder) object(top *topFields, index int, errs *[]FieldError) Entry {
 					addErr("timestamp", "must be an RFC 3339 date-time such as 2025-08-31T10:30:00Z")
 				} else {
 					e.Timestamp, e.HasTimestamp = t, true
+					if canonicalUTC(v) {
+						e.TimestampText = v
+					}
 				}
 			case bit == fPayloadType:
 				v, isStr := d.stringField()
@@ -425,6 +438,9 @@ func (d *Decoder) object(top *topFields, index int, errs *[]FieldError) Entry {
 					addErr("payloadType", "must be 1 to 64 letters, digits, '_', '-' or '.'")
 				} else {
 					e.PayloadType = v
+					if d.escaped {
+						e.Unescaped |= escPayloadType
+					}
 				}
 			case bit == fMetadata:
 				d.metadata(&e, addErr)
@@ -547,6 +563,7 @@ func (d *Decoder) metadata(e *Entry, addErr func(field, msg string)) {
 	start := len(d.kvs)
 	ok := true
 	total := 0
+	esc := false
 	d.skipWS()
 	if d.pos < len(d.line) && d.line[d.pos] == '}' {
 		d.pos++
@@ -562,6 +579,7 @@ func (d *Decoder) metadata(e *Entry, addErr func(field, msg string)) {
 		if !good || !d.expect(':') {
 			return
 		}
+		esc = esc || d.escaped
 		if d.metaDuplicate(start, key) {
 			d.syntax(fmt.Sprintf("duplicate key %q in metadata", key))
 			return
@@ -576,6 +594,7 @@ func (d *Decoder) metadata(e *Entry, addErr func(field, msg string)) {
 			if !good {
 				return
 			}
+			esc = esc || d.escaped
 			n := len(v)
 			if n > MaxMetaValueChars {
 				n = utf8.RuneCount(v)
@@ -610,6 +629,9 @@ func (d *Decoder) metadata(e *Entry, addErr func(field, msg string)) {
 	}
 	if ok {
 		e.Metadata = d.kvs[start:len(d.kvs):len(d.kvs)]
+		if esc {
+			e.Unescaped |= escMetadata
+		}
 	}
 }
 
@@ -838,8 +860,10 @@ func (d *Decoder) str() ([]byte, bool) {
 		switch {
 		case c == '"':
 			d.pos = i + 1
+			d.escaped = false
 			return line[start:i], true
 		case c == '\\':
+			d.escaped = true
 			return d.strEscaped(start, i)
 		case c < 0x20:
 			d.pos = i
@@ -978,6 +1002,20 @@ func hex4(b []byte, i int) (rune, bool) {
 		}
 	}
 	return r, true
+}
+
+// canonicalUTC reports whether an RFC 3339 time parsed by parseTime is
+// written exactly as time.RFC3339Nano formats it in UTC: upper-case T and Z,
+// and a fraction, if any, without trailing zeros.
+func canonicalUTC(v []byte) bool {
+	n := len(v)
+	if v[10] != 'T' || v[n-1] != 'Z' {
+		return false
+	}
+	if n > 20 { // has a fraction: ".d…dZ", of at most 9 digits
+		return n <= 30 && v[n-2] != '0'
+	}
+	return true
 }
 
 func validPayloadType(v []byte) bool {

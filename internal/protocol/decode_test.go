@@ -95,6 +95,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"entries":[{"payload":"x","entryType":1,"source":"s","logLevel":6},{}]}`))
 	f.Add([]byte(`{"action":"authenticate","shared_secret":"\u0041"}`))
 	f.Add([]byte(`{"payload":"\ud83d\ude00","timestamp":"2025-01-01T00:00:00+01:00"}`))
+	f.Add([]byte(`{"payload":"a\"b\\c\u0001\n","entryType":1,"source":"s\t","logLevel":6,"metadata":{"k\"":"v\u001f","x":"y"}}`))
 	f.Fuzz(func(t *testing.T, line []byte) {
 		var d Decoder
 		m, err := d.Decode(line)
@@ -110,9 +111,23 @@ func FuzzDecode(f *testing.F) {
 		}
 		if m != nil {
 			for i := range m.Entries {
-				rec := AppendRecord(nil, &m.Entries[i], time.Now())
-				if !json.Valid(rec) {
-					t.Fatalf("record is not JSON: %s", rec)
+				e := &m.Entries[i]
+				rec := AppendRecord(nil, e, time.Now())
+				var back struct {
+					Payload, Source, PayloadType string
+					Metadata                     map[string]string
+				}
+				if err := json.Unmarshal(rec, &back); err != nil {
+					t.Fatalf("record is not JSON: %v: %s", err, rec)
+				}
+				// What comes out is exactly what went in.
+				if back.Payload != string(e.Payload) || back.Source != string(e.Source) {
+					t.Fatalf("round trip changed the entry: %q/%q became %q/%q", e.Payload, e.Source, back.Payload, back.Source)
+				}
+				for _, kv := range e.Metadata {
+					if back.Metadata[string(kv.Key)] != string(kv.Value) {
+						t.Fatalf("round trip changed metadata %q: %q became %q", kv.Key, kv.Value, back.Metadata[string(kv.Key)])
+					}
 				}
 			}
 		}
@@ -144,5 +159,28 @@ func TestManyMetadataKeys(t *testing.T) {
 	batch := `{"entries":[` + strings.TrimPrefix(ok, "") + `,` + ok + `]}`
 	if _, err := d.Decode([]byte(batch)); err != nil {
 		t.Fatalf("two entries with the same many keys: %v", err)
+	}
+}
+
+func TestTimestampNormalised(t *testing.T) {
+	for in, want := range map[string]string{
+		"2025-08-31T10:30:00Z":              "2025-08-31T10:30:00Z",
+		"2025-08-31T10:30:00.123Z":          "2025-08-31T10:30:00.123Z",
+		"2025-08-31T10:30:00.120Z":          "2025-08-31T10:30:00.12Z",
+		"2025-08-31T10:30:00.000Z":          "2025-08-31T10:30:00Z",
+		"2025-08-31t10:30:00z":              "2025-08-31T10:30:00Z",
+		"2025-08-31T10:30:00.123456789123Z": "2025-08-31T10:30:00.123456789Z",
+		"2025-08-31T12:30:00+02:00":         "2025-08-31T10:30:00Z",
+		"2025-08-31T10:30:00.5-00:00":       "2025-08-31T10:30:00.5Z",
+	} {
+		m, err := decodeOne(t, `{"payload":"x","entryType":1,"source":"s","logLevel":6,"timestamp":"`+in+`"}`)
+		if err != nil {
+			t.Fatalf("%s: %v", in, err)
+		}
+		var out struct{ Timestamp string }
+		json.Unmarshal(AppendRecord(nil, &m.Entries[0], time.Now()), &out)
+		if out.Timestamp != want {
+			t.Errorf("%s came out as %s, want %s", in, out.Timestamp, want)
+		}
 	}
 }

@@ -58,8 +58,24 @@ type Entry struct {
 	LogLevel     int
 	Timestamp    time.Time
 	HasTimestamp bool
-	Metadata     []KV
+	// TimestampText is the timestamp as the client wrote it, when that is
+	// already the normalised form (UTC, "Z", no trailing zeros): copied to
+	// the output as it is instead of being formatted again.
+	TimestampText []byte
+	Metadata      []KV
+	// Unescaped marks the strings that came with JSON escapes, so may hold
+	// characters that must be escaped again on output; the others are
+	// copied as they are (escUnescaped bits).
+	Unescaped uint8
 }
+
+// Bits of Entry.Unescaped.
+const (
+	escPayload uint8 = 1 << iota
+	escSource
+	escPayloadType
+	escMetadata
+)
 
 // Message is one decoded message; it is valid until the decoder's next Decode.
 type Message struct {

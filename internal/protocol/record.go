@@ -155,9 +155,12 @@ func AppendRecordStamp(dst []byte, e *Entry, recv *Stamp) []byte {
 	dst = append(dst, `","receivedAt":"`...)
 	dst = append(dst, recv.text...)
 	dst = append(dst, `","version":"1.0","timestamp":"`...)
-	if e.HasTimestamp {
+	switch {
+	case e.TimestampText != nil:
+		dst = append(dst, e.TimestampText...)
+	case e.HasTimestamp:
 		dst = e.Timestamp.UTC().AppendFormat(dst, time.RFC3339Nano)
-	} else {
+	default:
 		dst = append(dst, recv.text...)
 	}
 	dst = append(dst, `","entryType":`...)
@@ -165,28 +168,41 @@ func AppendRecordStamp(dst []byte, e *Entry, recv *Stamp) []byte {
 	dst = append(dst, `,"logLevel":`...)
 	dst = append(dst, byte('0'+e.LogLevel))
 	dst = append(dst, `,"source":`...)
-	dst = appendStringBytes(dst, e.Source)
+	dst = appendText(dst, e.Source, e.Unescaped&escSource != 0)
 	dst = append(dst, `,"payloadType":`...)
 	if len(e.PayloadType) == 0 {
 		dst = append(dst, `"generic"`...)
 	} else {
-		dst = appendStringBytes(dst, e.PayloadType)
+		dst = appendText(dst, e.PayloadType, e.Unescaped&escPayloadType != 0)
 	}
 	dst = append(dst, `,"payload":`...)
-	dst = appendStringBytes(dst, e.Payload)
+	dst = appendText(dst, e.Payload, e.Unescaped&escPayload != 0)
 	if len(e.Metadata) > 0 {
+		esc := e.Unescaped&escMetadata != 0
 		dst = append(dst, `,"metadata":{`...)
 		for i, kv := range e.Metadata {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendStringBytes(dst, kv.Key)
+			dst = appendText(dst, kv.Key, esc)
 			dst = append(dst, ':')
-			dst = appendStringBytes(dst, kv.Value)
+			dst = appendText(dst, kv.Value, esc)
 		}
 		dst = append(dst, '}')
 	}
 	return append(dst, '}')
+}
+
+// appendText appends a decoded string as JSON. A string that had no escapes
+// in the message can hold no character that needs one (the decoder refused
+// raw quotes, backslashes and control characters), so it is copied as it is.
+func appendText(dst, b []byte, unescaped bool) []byte {
+	if unescaped {
+		return appendStringBytes(dst, b)
+	}
+	dst = append(dst, '"')
+	dst = append(dst, b...)
+	return append(dst, '"')
 }
 
 // AppendString appends s as a JSON string.
