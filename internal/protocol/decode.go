@@ -237,6 +237,18 @@ func (d *Decoder) expect(c byte) bool {
 	return d.syntax(fmt.Sprintf("expected %q, found %q", c, d.line[d.pos]))
 }
 
+// next reads what follows a member or an element: a comma (true: another
+// one follows) or the closing byte (false; a syntax error sets d.bad).
+func (d *Decoder) next(close byte) bool {
+	d.skipWS()
+	if d.pos < len(d.line) && d.line[d.pos] == ',' {
+		d.pos++
+		return true
+	}
+	d.expect(close)
+	return false
+}
+
 // Fields the top-level object may carry besides entry fields.
 type topFields struct {
 	version    versionState
@@ -469,12 +481,10 @@ func (d *Decoder) object(top *topFields, index int, errs *[]FieldError) Entry {
 			if d.bad {
 				return e
 			}
-			d.skipWS()
-			if d.pos < len(d.line) && d.line[d.pos] == ',' {
-				d.pos++
+			if d.next('}') {
 				continue
 			}
-			if !d.expect('}') {
+			if d.bad {
 				return e
 			}
 			break
@@ -542,13 +552,9 @@ func (d *Decoder) entriesField(top *topFields) {
 			}
 			d.errs = append(d.errs, FieldError{Index: index, Field: "", Message: "must be an object"})
 		}
-		d.skipWS()
-		if d.pos < len(d.line) && d.line[d.pos] == ',' {
-			d.pos++
-			continue
+		if !d.next(']') {
+			return
 		}
-		d.expect(']')
-		return
 	}
 }
 
@@ -613,12 +619,10 @@ func (d *Decoder) metadata(e *Entry, addErr func(field, msg string)) {
 			ok = false
 			d.kvs = append(d.kvs, KV{Key: key}) // kept for the duplicate check only
 		}
-		d.skipWS()
-		if d.pos < len(d.line) && d.line[d.pos] == ',' {
-			d.pos++
+		if d.next('}') {
 			continue
 		}
-		if !d.expect('}') {
+		if d.bad {
 			return
 		}
 		break
@@ -799,12 +803,9 @@ func (d *Decoder) skipValue(depth int) bool {
 			if _, ok := d.str(); !ok || !d.expect(':') || !d.skipValue(depth+1) {
 				return false
 			}
-			d.skipWS()
-			if d.pos < len(d.line) && d.line[d.pos] == ',' {
-				d.pos++
-				continue
+			if !d.next('}') {
+				return !d.bad
 			}
-			return d.expect('}')
 		}
 	case '[':
 		d.pos++
@@ -817,12 +818,9 @@ func (d *Decoder) skipValue(depth int) bool {
 			if !d.skipValue(depth + 1) {
 				return false
 			}
-			d.skipWS()
-			if d.pos < len(d.line) && d.line[d.pos] == ',' {
-				d.pos++
-				continue
+			if !d.next(']') {
+				return !d.bad
 			}
-			return d.expect(']')
 		}
 	case '"':
 		_, ok := d.str()
