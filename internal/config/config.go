@@ -327,13 +327,39 @@ func (c *Config) Finish() error {
 		c.TCP.Address = DefaultTCPAddress
 	}
 	if c.TCP.SharedSecretFile != "" && c.TCP.SharedSecret == "" {
-		b, err := os.ReadFile(c.TCP.SharedSecretFile)
+		secret, err := readSecretFile(c.TCP.SharedSecretFile)
 		if err != nil {
 			return fmt.Errorf("%s: reading tcp.shared_secret_file: %w", c.where("tcp.shared_secret_file"), err)
 		}
-		c.TCP.SharedSecret = strings.TrimRight(string(b), "\r\n")
+		c.TCP.SharedSecret = secret
 	}
 	return nil
+}
+
+// readSecretFile reads a secret from a regular file of at most 4 KiB (never
+// from a device or a pipe, which could block or never end), without the
+// trailing newline.
+func readSecretFile(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
+	if !st.Mode().IsRegular() {
+		return "", fmt.Errorf("%s is not a regular file", path)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, 4097))
+	if err != nil {
+		return "", err
+	}
+	if len(b) > 4096 {
+		return "", fmt.Errorf("%s is larger than 4 KiB; it should hold only the secret", path)
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
 }
 
 func (c *Config) countType(t string) int {
