@@ -3,6 +3,7 @@ package file
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -51,7 +52,7 @@ func New(opts Options) (*Output, error) {
 }
 
 func (o *Output) open() error {
-	f, err := os.OpenFile(o.opts.Path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	f, err := os.OpenFile(o.opts.Path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o640)
 	if err != nil {
 		return fmt.Errorf("file output: %w", err)
 	}
@@ -60,13 +61,45 @@ func (o *Output) open() error {
 		f.Close()
 		return fmt.Errorf("file output: %w", err)
 	}
-	o.f, o.size = f, st.Size()
+	size, err := cutPartialLine(f, st.Size())
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("file output: %w", err)
+	}
+	o.f, o.size = f, size
 	if o.w == nil {
 		o.w = bufio.NewWriterSize(f, 256<<10)
 	} else {
 		o.w.Reset(f)
 	}
 	return nil
+}
+
+// cutPartialLine removes what follows the last newline of a file of the
+// given size: a line torn by a crash in the middle of a write. Its entries
+// were not confirmed to the queue, so they are written again in full; left
+// in place, the next line would be glued to the torn one.
+func cutPartialLine(f *os.File, size int64) (int64, error) {
+	var buf [64 << 10]byte
+	for end := size; end > 0; {
+		start := max(end-int64(len(buf)), 0)
+		n, err := f.ReadAt(buf[:end-start], start)
+		if n < int(end-start) {
+			return 0, err
+		}
+		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+			cut := start + int64(i) + 1
+			if cut == size {
+				return size, nil // ends with a whole line: the usual case
+			}
+			return cut, f.Truncate(cut)
+		}
+		end = start
+	}
+	if size == 0 {
+		return 0, nil
+	}
+	return 0, f.Truncate(0) // a single torn line and nothing else
 }
 
 // Name identifies the output.

@@ -79,3 +79,27 @@ func TestWriteErrorIsRetryableAndRecovers(t *testing.T) {
 	}
 	o.Close(ctx)
 }
+
+// TestTornLastLineIsCutOff: a crash in the middle of a write leaves a partial
+// line; the next start removes it so that the next entry does not glue onto
+// it (its entries are written again, as they were never confirmed).
+func TestTornLastLineIsCutOff(t *testing.T) {
+	for _, tc := range []struct{ before, want string }{
+		{"{\"a\":1}\n{\"b\":", "{\"a\":1}\n{\"c\":3}\n"},
+		{"{\"torn", "{\"c\":3}\n"},
+		{"{\"a\":1}\n", "{\"a\":1}\n{\"c\":3}\n"},
+		{strings.Repeat("x", 200000) + "\n" + strings.Repeat("y", 100000), strings.Repeat("x", 200000) + "\n{\"c\":3}\n"},
+	} {
+		path := filepath.Join(t.TempDir(), "e.ndjson")
+		os.WriteFile(path, []byte(tc.before), 0o640)
+		o, err := New(Options{Path: path, MaxSize: 1 << 30, MaxFiles: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Write(context.Background(), [][]byte{[]byte(`{"c":3}`)})
+		o.Close(context.Background())
+		if b, _ := os.ReadFile(path); string(b) != tc.want {
+			t.Errorf("after %.40q: file is %.60q, want %.60q", tc.before, b, tc.want)
+		}
+	}
+}
