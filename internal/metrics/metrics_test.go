@@ -25,8 +25,10 @@ func TestCollectorReportsTheCounters(t *testing.T) {
 	var reloads Reloads
 	reloads.Failure.Store(1)
 	reg := NewRegistry(Sources{
-		Intake:  func() *intake.Counters { return &in },
-		Queue:   func() queue.Stats { return queue.Stats{Records: 1, Bytes: 300, MaxBytes: 1 << 20, Oldest: time.Now().Add(-time.Minute)} },
+		Intake: func() *intake.Counters { return &in },
+		Queue: func() queue.Stats {
+			return queue.Stats{Records: 1, Bytes: 300, MaxBytes: 1 << 20, Oldest: time.Now().Add(-time.Minute)}
+		},
 		Outputs: func() []Output { return []Output{{Name: "file", Counters: &oc}} },
 		Reloads: &reloads,
 	})

@@ -19,7 +19,7 @@ type flaky struct {
 	got      []string
 }
 
-func (f *flaky) Name() string { return "flaky" }
+func (f *flaky) Name() string                { return "flaky" }
 func (f *flaky) Close(context.Context) error { return nil }
 func (f *flaky) Write(_ context.Context, recs [][]byte) error {
 	f.mu.Lock()
