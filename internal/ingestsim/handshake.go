@@ -165,24 +165,35 @@ func (s *Server) respond(w http.ResponseWriter, data map[string]any) {
 	s.writeJSON(w, http.StatusOK, data)
 }
 
-func (s *Server) handleInit(w http.ResponseWriter, r *http.Request) {
+// keyedBody is the part of both handshake bodies that repeats the API key.
+type keyedBody struct {
+	APIKey string `json:"api_key"`
+}
+
+// readHandshake checks a handshake request's method and Authorization
+// header, decodes its body into req and checks that the body's key is the
+// header's. It answers the error itself and returns "" when it is not.
+func (s *Server) readHandshake(w http.ResponseWriter, r *http.Request, req any, body *keyedBody) string {
 	if !s.allowMethod(w, r, http.MethodPost) {
-		return
+		return ""
 	}
 	key, e := s.authenticate(w, r)
+	if e == nil {
+		e = decodeBody(r, req)
+	}
+	if e == nil {
+		e = checkBodyKey(body.APIKey, key)
+	}
 	if e != nil {
 		s.writeError(w, e)
-		return
+		return ""
 	}
-	var req struct {
-		APIKey string `json:"api_key"`
-	}
-	if e := decodeBody(r, &req); e != nil {
-		s.writeError(w, e)
-		return
-	}
-	if e := checkBodyKey(req.APIKey, key); e != nil {
-		s.writeError(w, e)
+	return key
+}
+
+func (s *Server) handleInit(w http.ResponseWriter, r *http.Request) {
+	var req keyedBody
+	if s.readHandshake(w, r, &req, &req) == "" {
 		return
 	}
 	s.respond(w, map[string]any{
@@ -193,24 +204,12 @@ func (s *Server) handleInit(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleComplete(w http.ResponseWriter, r *http.Request) {
-	if !s.allowMethod(w, r, http.MethodPost) {
-		return
-	}
-	key, e := s.authenticate(w, r)
-	if e != nil {
-		s.writeError(w, e)
-		return
-	}
 	var req struct {
-		APIKey          string `json:"api_key"`
+		keyedBody
 		EncryptedSecret string `json:"encrypted_secret"`
 	}
-	if e := decodeBody(r, &req); e != nil {
-		s.writeError(w, e)
-		return
-	}
-	if e := checkBodyKey(req.APIKey, key); e != nil {
-		s.writeError(w, e)
+	key := s.readHandshake(w, r, &req, &req.keyedBody)
+	if key == "" {
 		return
 	}
 	if req.EncryptedSecret == "" {

@@ -729,9 +729,7 @@ func (d *Decoder) number() bool {
 	case line[i] == '0':
 		i++
 	case line[i] >= '1' && line[i] <= '9':
-		for i < len(line) && line[i] >= '0' && line[i] <= '9' {
-			i++
-		}
+		i = skipDigits(line, i)
 	default:
 		d.pos = i
 		return d.syntax("invalid number")
@@ -739,12 +737,8 @@ func (d *Decoder) number() bool {
 	isInt := true
 	if i < len(line) && line[i] == '.' {
 		isInt = false
-		i++
-		j := i
-		for i < len(line) && line[i] >= '0' && line[i] <= '9' {
-			i++
-		}
-		if i == j {
+		j := i + 1
+		if i = skipDigits(line, j); i == j {
 			d.pos = i
 			return d.syntax("invalid number: no digits after '.'")
 		}
@@ -756,16 +750,21 @@ func (d *Decoder) number() bool {
 			i++
 		}
 		j := i
-		for i < len(line) && line[i] >= '0' && line[i] <= '9' {
-			i++
-		}
-		if i == j {
+		if i = skipDigits(line, j); i == j {
 			d.pos = i
 			return d.syntax("invalid number: no digits in the exponent")
 		}
 	}
 	d.pos = i
 	return isInt
+}
+
+// skipDigits returns the index of the first byte from i that is not a digit.
+func skipDigits(line []byte, i int) int {
+	for i < len(line) && line[i] >= '0' && line[i] <= '9' {
+		i++
+	}
+	return i
 }
 
 // literal checks that the word just skipped (d.pos already past it) is lit.
