@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"strings"
 	"syscall"
 	"time"
@@ -238,6 +239,12 @@ func runAgent(env Env, args []string) int {
 		// For performance work: a CPU profile of the whole run.
 		if f, err := os.Create(path); err == nil && pprof.StartCPUProfile(f) == nil {
 			defer func() { pprof.StopCPUProfile(); f.Close() }()
+		}
+	}
+	if path := env.Getenv("LOGFLUX_TRACE"); path != "" {
+		// For performance work: an execution trace (go tool trace) of the whole run.
+		if f, err := os.Create(path); err == nil && trace.Start(f) == nil {
+			defer func() { trace.Stop(); f.Close() }()
 		}
 	}
 

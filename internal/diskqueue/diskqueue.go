@@ -106,6 +106,10 @@ type Options struct {
 	CommitInterval time.Duration
 	// ReadBufferBytes is the size of each reader's read buffer (default DefaultReadBufferBytes).
 	ReadBufferBytes int
+	// CacheBytes is the size of the tail cache, which serves readers that
+	// keep up with the writer from memory (default DefaultCacheBytes; -1
+	// turns it off).
+	CacheBytes int64
 
 	FS     FS           // default OSFS
 	Logger *slog.Logger // default slog.Default()
@@ -129,6 +133,12 @@ func (o *Options) setDefaults() {
 	}
 	if o.ReadBufferBytes == 0 {
 		o.ReadBufferBytes = DefaultReadBufferBytes
+	}
+	if o.CacheBytes == 0 {
+		o.CacheBytes = DefaultCacheBytes
+	}
+	if o.CacheBytes < 0 {
+		o.CacheBytes = 0
 	}
 	if o.FS == nil {
 		o.FS = OSFS{}
@@ -212,7 +222,9 @@ type Queue struct {
 	corruptSeen map[pos]struct{} // (segment, offset) of damage already counted
 	fsyncs      int64
 	lastPersist time.Time
-	wbuf        []byte
+	cache       []*chunk // the latest Appends' bytes, oldest first; see cache.go
+	cacheBytes  int64
+	freeBufs    [][]byte // encoding buffers to reuse
 	closedW     bool
 	closed      bool
 	syncerDone  bool
@@ -546,7 +558,7 @@ func (q *Queue) Append(ctx context.Context, records [][]byte) error {
 	}
 	s := q.segs[len(q.segs)-1]
 	now := time.Now().UnixNano()
-	buf := q.wbuf[:0]
+	buf := q.encodeBufLocked(size)
 	for i, r := range records {
 		var flags byte
 		if i == len(records)-1 {
@@ -554,10 +566,8 @@ func (q *Queue) Append(ctx context.Context, records [][]byte) error {
 		}
 		buf = appendRecord(buf, q.nextSeq+uint64(i), now, flags, r)
 	}
-	if cap(buf) <= 1<<20 {
-		q.wbuf = buf // keep the encoding buffer unless one huge unit grew it
-	}
 	if _, err := q.wf.WriteAt(buf, s.size); err != nil {
+		q.recycleLocked(buf)
 		// Undo a partial write so the next Append starts on a record boundary;
 		// if even that fails, the rest goes to a new segment.
 		if terr := q.wf.Truncate(s.size); terr != nil {
@@ -566,6 +576,7 @@ func (q *Queue) Append(ctx context.Context, records [][]byte) error {
 		}
 		return fmt.Errorf("diskqueue: append to segment %d: %w", s.id, err)
 	}
+	q.cacheLocked(s.id, s.size, buf)
 	s.size += size
 	q.total += size
 	q.nextSeq += uint64(len(records))

@@ -1,6 +1,7 @@
 package diskqueue_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -817,4 +818,71 @@ func FuzzRecover(f *testing.F) {
 			t.Fatalf("after recovering %d records: read %q, want the new record", len(got), more)
 		}
 	})
+}
+
+// A reader that keeps up with the writer takes its records from the tail
+// cache, without reading the segment files; one that falls behind reads the
+// files. Records handed out stay intact until the next Next or Commit, even
+// while new Appends push their bytes out of the cache.
+func TestTailCache(t *testing.T) {
+	fsys := faultfs.New()
+	q := openQueue(t, diskqueue.Options{Dir: "/q", FS: fsys, CacheBytes: 16 << 10, SegmentBytes: 1 << 20})
+	r := reader(t, q, "out")
+	ctx := context.Background()
+
+	first := records("a", 20, 200)
+	mustAppend(t, q, first[:10]...)
+	mustAppend(t, q, first[10:]...)
+	reads := fsys.Count(faultfs.OpRead)
+	got, err := r.Next(ctx, 100, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := fsys.Count(faultfs.OpRead) - reads; n != 0 {
+		t.Errorf("reader kept up with the writer but read the files %d times", n)
+	}
+	if len(got) != 20 {
+		t.Fatalf("got %d records, want 20", len(got))
+	}
+	held := make([][]byte, len(got))
+	copy(held, got)
+
+	// Push everything out of the cache while the records are held.
+	later := records("b", 400, 200)
+	for i := 0; i < len(later); i += 10 {
+		mustAppend(t, q, later[i:i+10]...)
+	}
+	for i, rec := range held {
+		if !bytes.Equal(rec, first[i]) {
+			t.Fatalf("held record %d changed to %q while later appends were cached", i, rec)
+		}
+	}
+	if err := r.Commit(); err != nil {
+		t.Fatal(err)
+	}
+
+	// The oldest of the later records are no longer cached: they come from
+	// the files, the newest from memory, all in order.
+	reads = fsys.Count(faultfs.OpRead)
+	var all [][]byte
+	for len(all) < len(later) {
+		recs, err := r.Next(ctx, 37, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, rec := range recs {
+			all = append(all, bytes.Clone(rec))
+		}
+		if err := r.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if fsys.Count(faultfs.OpRead) == reads {
+		t.Errorf("a reader 90 KiB behind a 16 KiB cache read no file")
+	}
+	for i := range later {
+		if !bytes.Equal(all[i], later[i]) {
+			t.Fatalf("record %d is %q, want %q", i, all[i], later[i])
+		}
+	}
 }

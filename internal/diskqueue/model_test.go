@@ -94,8 +94,11 @@ func runModel(t *testing.T, seed uint64, steps int) {
 		SegmentBytes:   int64(256 + rng.IntN(4096)),
 		SyncInterval:   []time.Duration{time.Millisecond, time.Hour}[rng.IntN(2)],
 		CommitInterval: []time.Duration{time.Millisecond, time.Hour}[rng.IntN(2)],
-		Logger:         slog.New(slog.DiscardHandler),
-		FS:             fsys,
+		// Off, smaller than one Append, a few Appends, or the default: readers
+		// mix records from memory and from the files.
+		CacheBytes: []int64{-1, 64, 2 << 10, 0}[rng.IntN(4)],
+		Logger:     slog.New(slog.DiscardHandler),
+		FS:         fsys,
 	}
 	t.Logf("options: max %d, segment %d, sync every %s, commit every %s",
 		opts.MaxBytes, opts.SegmentBytes, opts.SyncInterval, opts.CommitInterval)

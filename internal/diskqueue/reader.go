@@ -32,6 +32,7 @@ type reader struct {
 	sr      *segReader
 	arena   []byte   // payloads of the records last returned
 	out     [][]byte // the records last returned
+	held    []*chunk // cached chunks the records last returned point into
 }
 
 var _ queue.Reader = (*reader)(nil)
@@ -47,11 +48,12 @@ func (r *reader) Next(ctx context.Context, maxRecords, maxBytes int) ([][]byte, 
 	maxRecords = max(maxRecords, 1)
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.release()
 	r.out, r.arena = r.out[:0], r.arena[:0]
 	total := 0
 	for len(r.out) < maxRecords {
 		// Wait only for the first record; then take what is there.
-		limit, ok, err := r.wait(ctx, len(r.out) == 0)
+		limit, c, ok, err := r.wait(ctx, len(r.out) == 0)
 		if err != nil {
 			if errors.Is(err, queue.ErrClosed) {
 				r.closeFile()
@@ -61,7 +63,12 @@ func (r *reader) Next(ctx context.Context, maxRecords, maxBytes int) ([][]byte, 
 		if !ok {
 			break
 		}
-		full, err := r.read(limit, maxRecords, maxBytes, &total)
+		var full bool
+		if c != nil {
+			full, err = r.readCached(c, maxRecords, maxBytes, &total)
+		} else {
+			full, err = r.read(limit, maxRecords, maxBytes, &total)
+		}
 		if err != nil {
 			r.next = r.pending // hand nothing out: the next call starts over
 			return nil, fmt.Errorf("diskqueue: reader %s: %w", r.name, err)
@@ -74,37 +81,88 @@ func (r *reader) Next(ctx context.Context, maxRecords, maxBytes int) ([][]byte, 
 	return r.out, nil
 }
 
-// wait returns the readable limit of the segment r.next is in, waiting for
-// records when block is set; ok is false when there are none.
-func (r *reader) wait(ctx context.Context, block bool) (limit int64, ok bool, err error) {
+// wait returns the readable limit of the segment r.next is in, and the
+// cached chunk that holds the record at r.next if there is one (held until
+// the next release), waiting for records when block is set; ok is false
+// when there are none.
+func (r *reader) wait(ctx context.Context, block bool) (limit int64, c *chunk, ok bool, err error) {
 	q := r.q
 	q.mu.Lock()
 	for {
 		if q.closed || r.dropped {
 			q.mu.Unlock()
-			return 0, false, queue.ErrClosed
+			return 0, nil, false, queue.ErrClosed
 		}
 		if limit, ok := q.locateLocked(&r.next); ok {
+			if c = q.cachedLocked(r.next); c != nil {
+				r.held = append(r.held, c)
+			}
 			q.mu.Unlock()
-			return limit, true, nil
+			return limit, c, true, nil
 		}
 		if !block {
 			q.mu.Unlock()
-			return 0, false, nil
+			return 0, nil, false, nil
 		}
 		if q.closedW {
 			q.mu.Unlock()
-			return 0, false, queue.ErrClosed
+			return 0, nil, false, queue.ErrClosed
 		}
 		ch := waitCh(&q.dataCh)
 		q.mu.Unlock()
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return 0, false, ctx.Err()
+			return 0, nil, false, ctx.Err()
 		}
 		q.mu.Lock()
 	}
+}
+
+// readCached appends records from the cached chunk c, starting at r.next,
+// to r.out; full reports that maxRecords or maxBytes was reached. The
+// records point into c: the bytes are the ones this process wrote, so they
+// are neither read back nor checked again.
+func (r *reader) readCached(c *chunk, maxRecords, maxBytes int, total *int) (full bool, err error) {
+	end := c.off + int64(len(c.data))
+	for r.next.off < end {
+		if len(r.out) >= maxRecords {
+			return true, nil
+		}
+		rel := r.next.off - c.off
+		h, ok := parseHeader(c.data[rel : rel+headerSize])
+		if !ok || rel+headerSize+h.length > int64(len(c.data)) {
+			// Cannot happen: the chunk holds whole records as encoded.
+			return false, fmt.Errorf("cached record at segment %d offset %d is not whole", c.seg, r.next.off)
+		}
+		next := r.next.off + headerSize + h.length
+		if h.seq < r.next.seq {
+			r.next.off = next // read before (the position was rebuilt from its seq)
+			continue
+		}
+		if len(r.out) > 0 && *total+int(h.length) > maxBytes {
+			return true, nil
+		}
+		p := rel + headerSize
+		r.out = append(r.out, c.data[p:p+h.length:p+h.length])
+		*total += int(h.length)
+		r.next = pos{seg: c.seg, off: next, seq: h.seq + 1}
+	}
+	return len(r.out) >= maxRecords, nil
+}
+
+// release drops the cached chunks the records last returned point into.
+func (r *reader) release() {
+	if len(r.held) == 0 {
+		return
+	}
+	r.q.mu.Lock()
+	for _, c := range r.held {
+		r.q.releaseLocked(c)
+	}
+	r.q.mu.Unlock()
+	clear(r.held)
+	r.held = r.held[:0]
 }
 
 // read appends records from r.next's segment, below limit, to r.out; full
@@ -169,6 +227,7 @@ func (r *reader) read(limit int64, maxRecords, maxBytes int, total *int) (full b
 func (r *reader) Commit() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.release()
 	q := r.q
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -197,6 +256,7 @@ func (r *reader) Commit() error {
 func (r *reader) Rewind() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.release()
 	r.q.mu.Lock()
 	r.next, r.pending = r.committed, r.committed
 	r.q.mu.Unlock()

@@ -32,7 +32,7 @@ type header struct {
 	flags    byte
 	seq      uint64
 	unixNano int64
-	partial  uint32 // crc32c of the header bytes after the crc, to continue over the payload
+	partial  uint32 // crc32c of the header bytes after the crc, to continue over the payload (set by segReader.header)
 }
 
 // appendRecord encodes one record at the end of dst.
@@ -64,7 +64,6 @@ func parseHeader(b []byte) (header, bool) {
 	if h.length > maxRecordBytes || h.flags&^flagUnitEnd != 0 {
 		return header{}, false
 	}
-	h.partial = crc32.Checksum(b[8:headerSize], castagnoli)
 	return h, true
 }
 
@@ -140,6 +139,7 @@ func (s *segReader) header(off, limit int64) (header, error) {
 	if !ok || off+headerSize+h.length > limit {
 		return header{}, errBad
 	}
+	h.partial = crc32.Checksum(s.hdr[8:headerSize], castagnoli)
 	return h, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/logflux/agent/internal/protocol"
@@ -19,6 +20,12 @@ import (
 // buffered, before any response, or when they grow past Options.MaxPendingBytes
 // or this many records.
 const maxPendingRecords = 1024
+
+// A group of at least this many records is appended on a goroutine of its
+// own while the connection goes on reading and decoding (at most one group
+// is in flight per connection). Smaller groups, typical of a slow client,
+// are appended in place: handing them over would cost more than it saves.
+const asyncMinRecords = 64
 
 // conn is one client connection. Its lines are handled in order on one
 // goroutine: decode, answer, and append accepted entries to the queue.
@@ -33,15 +40,15 @@ type conn struct {
 	dec   protocol.Decoder
 
 	authed   bool
-	accepted int64 // entries accepted on this connection
-	rejected int64 // entries (or unreadable lines) refused on this connection
+	accepted atomic.Int64 // entries accepted on this connection
+	rejected atomic.Int64 // entries (or unreadable lines) refused on this connection
 
-	// Accepted records not yet appended: their bytes, where each ends, and
-	// for each message how many records it holds.
-	pend     []byte
-	pendEnds []int
-	pendMsgs []int
-	recs     [][]byte
+	// Accepted records not yet appended, and the group being appended by
+	// another goroutine (nil when none is). The two swap when a group is
+	// handed over.
+	pend   *group
+	flight *group
+	spare  *group
 
 	out      []byte // responses not yet written
 	deadline time.Time
@@ -53,7 +60,7 @@ type conn struct {
 }
 
 func newConn(s *Server, o *Options, nc net.Conn, t Transport) *conn {
-	c := &conn{s: s, o: o, nc: nc, t: t, authed: t != TCP}
+	c := &conn{s: s, o: o, nc: nc, t: t, authed: t != TCP, pend: new(group)}
 	c.dec.MaxBatch = o.MaxBatch
 	c.lines = newLineReader(readCounter{nc, &s.Counters.BytesIn}, o.MaxLineBytes)
 	if o.RateLimit > 0 {
@@ -83,7 +90,10 @@ func (c *conn) interrupt() {
 }
 
 func (c *conn) serve() {
-	defer c.nc.Close()
+	defer func() {
+		c.land() // never leave an append running on a closed connection
+		c.nc.Close()
+	}()
 	if !c.authed {
 		c.nc.SetReadDeadline(time.Now().Add(c.o.AuthTimeout))
 	} else if c.o.IdleTimeout > 0 {
@@ -91,9 +101,10 @@ func (c *conn) serve() {
 	}
 	for {
 		if !c.lines.hasLine() {
-			// About to block on the network: hand over what was read so
-			// far and answer what needs answering first.
-			if c.commit() != nil || c.flushOut() != nil {
+			// About to block on the network: answer what needs answering
+			// and hand over what was read so far; a large group is
+			// appended while the next read waits.
+			if c.launch() != nil || c.flushOut() != nil {
 				return
 			}
 			if c.s.closing.Load() {
@@ -110,7 +121,7 @@ func (c *conn) serve() {
 				c.flushOut()
 				return
 			}
-			c.rejected++
+			c.rejected.Add(1)
 			c.s.Counters.Rejected.Add(1)
 			c.respondErr(protocol.NewError(protocol.CodeMessageTooLarge, fmt.Sprintf("message longer than %d bytes; it was skipped", c.o.MaxLineBytes)))
 			continue
@@ -149,7 +160,7 @@ func (c *conn) handle(line []byte) error {
 		}
 	}
 	if derr != nil && msg == nil {
-		c.rejected += int64(derr.Refused)
+		c.rejected.Add(int64(derr.Refused))
 		c.s.Counters.Rejected.Add(int64(derr.Refused))
 		c.respondErr(derr)
 		return nil
@@ -185,87 +196,172 @@ func (c *conn) handle(line []byte) error {
 			c.respondErr(protocol.NewError(protocol.CodeUnavailable, "the queue could not confirm durability: "+err.Error()))
 			return nil
 		}
-		c.respond(protocol.AppendFlush(nil, c.accepted, c.rejected))
+		c.respond(protocol.AppendFlush(nil, c.accepted.Load(), c.rejected.Load()))
 	case protocol.KindEntry, protocol.KindBatch:
-		if len(c.pend) > 0 && len(c.pend)+len(line) > c.o.MaxPendingBytes {
+		if p := c.pend; len(p.data) > 0 && len(p.data)+len(line) > c.o.MaxPendingBytes {
 			// A large message goes in on its own, not stacked on others.
-			if err := c.commit(); err != nil {
+			if err := c.launch(); err != nil {
 				return err
 			}
 		}
+		p := c.pend // launch swapped it
 		if c.stampFill != c.lines.fills || c.stamp.T.IsZero() {
 			c.stamp.Set(c.o.Now())
 			c.stampFill = c.lines.fills
 		}
-		start := len(c.pendEnds)
+		start := len(p.ends)
 		for i := range msg.Entries {
-			c.pend = protocol.AppendRecordStamp(c.pend, &msg.Entries[i], &c.stamp)
-			c.pendEnds = append(c.pendEnds, len(c.pend))
+			p.data = protocol.AppendRecordStamp(p.data, &msg.Entries[i], &c.stamp)
+			p.ends = append(p.ends, len(p.data))
 		}
-		if n := len(c.pendEnds) - start; n > 0 {
-			c.pendMsgs = append(c.pendMsgs, n)
+		if n := len(p.ends) - start; n > 0 {
+			p.msgs = append(p.msgs, n)
 		}
 		if derr != nil {
 			// Partly accepted batch: its valid entries go in with the
 			// rest; the error lists the others.
 			bad := msg.Total - len(msg.Entries)
-			c.rejected += int64(bad)
+			c.rejected.Add(int64(bad))
 			c.s.Counters.Rejected.Add(int64(bad))
 			c.respondErr(derr)
-		} else if len(c.pend) >= c.o.MaxPendingBytes || len(c.pendEnds) >= maxPendingRecords {
-			return c.commit()
+		} else if len(p.data) >= c.o.MaxPendingBytes || len(p.ends) >= maxPendingRecords {
+			return c.launch()
 		}
 	}
 	return nil
 }
 
-// commit appends the pending records to the queue. If the queue refuses,
-// every message among them is answered queue_full and nothing of it is kept.
+// group is a run of accepted records from consecutive messages, appended
+// to the queue as one unit.
+type group struct {
+	data []byte   // the records back to back
+	ends []int    // where each record ends in data
+	msgs []int    // for each message, how many records it holds
+	recs [][]byte // the records, as handed to the queue
+
+	out  []byte        // answers this group produced (queue_full, unavailable)
+	err  error         // non-nil: the connection must end
+	done chan struct{} // receives once an append on another goroutine has finished
+}
+
+func (g *group) reset() {
+	g.data, g.ends, g.msgs, g.out, g.err = g.data[:0], g.ends[:0], g.msgs[:0], g.out[:0], nil
+	if cap(g.data) > 4<<20 {
+		g.data = nil
+	}
+}
+
+// commit appends the pending records to the queue and waits for the
+// outcome, so that what is answered next comes after it.
 func (c *conn) commit() error {
-	if len(c.pendEnds) == 0 {
+	if err := c.launch(); err != nil {
+		return err
+	}
+	return c.land()
+}
+
+// launch hands the pending records to the queue. A large group is appended
+// on another goroutine, whose outcome land collects; the connection's
+// answers so far are written first, since the append may answer too.
+func (c *conn) launch() error {
+	g := c.pend
+	if len(g.ends) == 0 {
 		return nil
 	}
-	c.recs = c.recs[:0]
+	if err := c.land(); err != nil {
+		return err
+	}
+	if len(g.ends) < asyncMinRecords {
+		c.appendGroup(g)
+		c.out = append(c.out, g.out...)
+		err := g.err
+		g.reset()
+		return err
+	}
+	if err := c.flushOut(); err != nil {
+		return err
+	}
+	if c.spare == nil {
+		c.spare = &group{done: make(chan struct{}, 1)}
+	}
+	if g.done == nil {
+		g.done = make(chan struct{}, 1)
+	}
+	c.pend, c.spare, c.flight = c.spare, nil, g
+	go func() {
+		c.appendGroup(g)
+		if len(g.out) > 0 && g.err == nil {
+			// Nothing else writes to the connection while a group is in
+			// flight: every other answer waits for land first.
+			g.err = c.write(g.out)
+		}
+		g.out = g.out[:0]
+		if g.err != nil {
+			c.interrupt() // the connection ends: do not wait for the client's next line
+		}
+		g.done <- struct{}{}
+	}()
+	return nil
+}
+
+// land waits for the group in flight, if any, and returns its outcome.
+func (c *conn) land() error {
+	g := c.flight
+	if g == nil {
+		return nil
+	}
+	<-g.done
+	err := g.err
+	g.reset()
+	c.flight, c.spare = nil, g
+	return err
+}
+
+// appendGroup appends g's records to the queue. If the queue refuses, every
+// message among them is answered queue_full and nothing of it is kept.
+// Answers go to g.out; g.err is set when the connection must end.
+func (c *conn) appendGroup(g *group) {
+	g.recs = g.recs[:0]
 	prev := 0
-	for _, end := range c.pendEnds {
-		c.recs = append(c.recs, c.pend[prev:end])
+	for _, end := range g.ends {
+		g.recs = append(g.recs, g.data[prev:end])
 		prev = end
 	}
-	err := c.s.sink.Append(c.s.stop, c.recs)
-	if errors.Is(err, queue.ErrFull) && len(c.pendMsgs) > 1 {
+	err := c.s.sink.Append(c.s.stop, g.recs)
+	if errors.Is(err, queue.ErrFull) && len(g.msgs) > 1 {
 		// The group did not fit; each message on its own still might,
 		// and only the ones that do not are refused.
 		err = nil
-		recs := c.recs
-		for _, n := range c.pendMsgs {
-			if e := c.settle(int64(n), c.s.sink.Append(c.s.stop, recs[:n])); e != nil && err == nil {
+		recs := g.recs
+		for _, n := range g.msgs {
+			if e := c.settle(g, int64(n), c.s.sink.Append(c.s.stop, recs[:n])); e != nil && err == nil {
 				err = e
 			}
 			recs = recs[n:]
 		}
-		c.resetPending()
-		return c.fatal(err, 1)
+		clear(g.recs)
+		g.err = c.fatal(g, err, 1)
+		return
 	}
-	msgs := len(c.pendMsgs)
-	c.resetPending()
-	n := int64(len(c.recs))
-	clear(c.recs)
-	return c.fatal(c.settle(n, err), msgs)
+	n := int64(len(g.recs))
+	clear(g.recs)
+	g.err = c.fatal(g, c.settle(g, n, err), len(g.msgs))
 }
 
 // settle counts the outcome of appending n records and answers queue_full
 // when they did not fit (the client may retry). It returns any other error.
-func (c *conn) settle(n int64, err error) error {
+func (c *conn) settle(g *group, n int64, err error) error {
 	if err == nil {
-		c.accepted += n
+		c.accepted.Add(n)
 		c.s.Counters.Accepted.Add(n)
 		return c.pace(int(n))
 	}
-	c.rejected += n
+	c.rejected.Add(n)
 	c.s.Counters.Rejected.Add(n)
 	if errors.Is(err, queue.ErrFull) {
 		c.s.Counters.QueueFull.Add(n)
-		c.queueFull()
+		c.s.logQueueFull()
+		g.out = c.appendErr(g.out, protocol.NewError(protocol.CodeQueueFull, "the agent's queue is full; nothing of this message was accepted, retry later"))
 		return nil
 	}
 	return err
@@ -274,14 +370,17 @@ func (c *conn) settle(n int64, err error) error {
 // fatal turns an error from settle into the end of the connection: the
 // queue is closed or the shutdown deadline passed, so msgs messages are
 // answered unavailable.
-func (c *conn) fatal(err error, msgs int) error {
+func (c *conn) fatal(g *group, err error, msgs int) error {
 	switch {
 	case err == nil:
 		return nil
 	case err == errClose:
 		return err
 	default:
-		return c.unavailable(msgs)
+		for range msgs {
+			g.out = c.appendErr(g.out, protocol.NewError(protocol.CodeUnavailable, "the agent is shutting down; nothing of this message was accepted"))
+		}
+		return errClose
 	}
 }
 
@@ -301,27 +400,6 @@ func (c *conn) pace(n int) error {
 	return nil
 }
 
-func (c *conn) resetPending() {
-	c.pend, c.pendEnds, c.pendMsgs = c.pend[:0], c.pendEnds[:0], c.pendMsgs[:0]
-	if cap(c.pend) > 4<<20 {
-		c.pend = nil
-	}
-}
-
-func (c *conn) queueFull() {
-	c.s.logQueueFull()
-	c.writeErr(protocol.NewError(protocol.CodeQueueFull, "the agent's queue is full; nothing of this message was accepted, retry later"))
-}
-
-// unavailable answers msgs messages refused because the queue is closed or
-// the shutdown deadline passed, and ends the connection.
-func (c *conn) unavailable(msgs int) error {
-	for range msgs {
-		c.writeErr(protocol.NewError(protocol.CodeUnavailable, "the agent is shutting down; nothing of this message was accepted"))
-	}
-	return errClose
-}
-
 // respond queues a response after the entries read before it are committed,
 // so that responses and acceptance keep the order of the messages.
 func (c *conn) respond(b []byte) {
@@ -339,8 +417,12 @@ func (c *conn) respondErr(e *protocol.Error) {
 }
 
 func (c *conn) writeErr(e *protocol.Error) {
+	c.out = c.appendErr(c.out, e)
+}
+
+func (c *conn) appendErr(dst []byte, e *protocol.Error) []byte {
 	c.s.Counters.errorCode(e.Code)
-	c.out = e.AppendJSON(c.out)
+	return e.AppendJSON(dst)
 }
 
 // fail answers an error that closes the connection.
@@ -354,13 +436,17 @@ func (c *conn) flushOut() error {
 	if len(c.out) == 0 {
 		return nil
 	}
-	c.nc.SetWriteDeadline(time.Now().Add(c.o.WriteTimeout))
-	_, err := c.nc.Write(c.out)
+	err := c.write(c.out)
 	c.out = c.out[:0]
 	if cap(c.out) > 1<<20 {
 		c.out = nil
 	}
-	if err != nil {
+	return err
+}
+
+func (c *conn) write(b []byte) error {
+	c.nc.SetWriteDeadline(time.Now().Add(c.o.WriteTimeout))
+	if _, err := c.nc.Write(b); err != nil {
 		c.s.log.Debug("closing a client that does not read its responses", "transport", c.t, "error", err)
 		return err
 	}

@@ -1,8 +1,10 @@
 package protocol
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"strconv"
 	"unicode/utf8"
 )
@@ -39,6 +41,9 @@ type Decoder struct {
 	// escaped is set by str when the string it read had escapes: only
 	// such a string can hold characters that need escaping on output.
 	escaped bool
+	// ascii is set by str when the string it read is all ASCII, so that
+	// its length in characters is its length in bytes.
+	ascii bool
 }
 
 // Decode reads one line (without its newline). It returns:
@@ -50,6 +55,14 @@ type Decoder struct {
 //
 // Both results are valid until the next call.
 func (d *Decoder) Decode(line []byte) (*Message, *Error) {
+	// Not a defer: Decode has too many returns for an open-coded one, and
+	// the slow kind cost more than a tenth of the time of a small entry.
+	m, err := d.decode(line)
+	d.release()
+	return m, err
+}
+
+func (d *Decoder) decode(line []byte) (*Message, *Error) {
 	d.line, d.pos, d.bad = line, 0, false
 	if cap(d.arena) < len(line) {
 		d.arena = make([]byte, 0, len(line))
@@ -59,7 +72,6 @@ func (d *Decoder) Decode(line []byte) (*Message, *Error) {
 	d.kvs = d.kvs[:0]
 	d.errs = d.errs[:0]
 	d.topErrs = d.topErrs[:0]
-	defer d.release()
 
 	d.skipWS()
 	if d.pos == len(line) {
@@ -334,39 +346,27 @@ func (d *Decoder) object(top *topFields, index int, errs *[]FieldError) Entry {
 				d.syntax("expected a string key")
 				return e
 			}
-			key, ok := d.str()
-			if !ok || !d.expect(':') {
+			bit, n := knownKey(d.line, d.pos)
+			var key []byte
+			if n > 0 {
+				key = d.line[d.pos+1 : d.pos+n-1]
+				d.pos += n
+			} else {
+				var ok bool
+				if key, ok = d.str(); !ok {
+					return e
+				}
+				bit = fieldBit(key)
+			}
+			if d.pos < len(d.line) && d.line[d.pos] == ':' {
+				d.pos++ // the usual case, without a call
+			} else if !d.expect(':') {
 				return e
 			}
 			d.skipWS()
 			if d.pos >= len(d.line) {
 				d.syntax("unexpected end of line")
 				return e
-			}
-			var bit uint32
-			switch string(key) {
-			case "version":
-				bit = fVersion
-			case "payload":
-				bit = fPayload
-			case "entryType":
-				bit = fEntryType
-			case "source":
-				bit = fSource
-			case "logLevel":
-				bit = fLogLevel
-			case "timestamp":
-				bit = fTimestamp
-			case "payloadType":
-				bit = fPayloadType
-			case "metadata":
-				bit = fMetadata
-			case "action":
-				bit = fAction
-			case "shared_secret":
-				bit = fSecret
-			case "entries":
-				bit = fEntries
 			}
 			if bit != 0 {
 				if seen&bit != 0 {
@@ -481,6 +481,10 @@ func (d *Decoder) object(top *topFields, index int, errs *[]FieldError) Entry {
 			if d.bad {
 				return e
 			}
+			if d.pos < len(d.line) && d.line[d.pos] == ',' {
+				d.pos++ // the usual case, without a call
+				continue
+			}
 			if d.next('}') {
 				continue
 			}
@@ -504,6 +508,122 @@ func (d *Decoder) object(top *topFields, index int, errs *[]FieldError) Entry {
 		addErr("logLevel", "is required (an integer from 1 to 8)")
 	}
 	return e
+}
+
+// Known keys as the eight bytes after their opening quote, little-endian.
+var (
+	kwPayload  = word(`payload"`)
+	kwVersion  = word(`version"`)
+	kwEntries  = word(`entries"`)
+	kwSource   = word(`source"`) // seven bytes: compare under mask7
+	kwAction   = word(`action"`)
+	kwLogLevel = word(`logLevel`)
+	kwMetadata = word(`metadata`)
+	kwEntryTyp = word(`entryTyp`)
+	kwTimestam = word(`timestam`)
+	kwPayloadT = word(`payloadT`)
+)
+
+const mask7 = 1<<56 - 1
+
+func word(s string) uint64 {
+	var b [8]byte
+	copy(b[:], s)
+	return binary.LittleEndian.Uint64(b[:])
+}
+
+// knownKey recognises the usual keys, written plainly, at line[pos] (a
+// '"') from one or two loads, without scanning them as strings. It returns
+// the key's bit and the bytes of the key with its quotes, or n == 0 when
+// the key is something else (or escaped), which str then reads.
+func knownKey(line []byte, pos int) (bit uint32, n int) {
+	if pos+13 > len(line) {
+		return 0, 0
+	}
+	w := binary.LittleEndian.Uint64(line[pos+1:])
+	switch w {
+	case kwPayload:
+		return fPayload, 9
+	case kwVersion:
+		return fVersion, 9
+	case kwEntries:
+		return fEntries, 9
+	case kwLogLevel:
+		if line[pos+9] == '"' {
+			return fLogLevel, 10
+		}
+	case kwMetadata:
+		if line[pos+9] == '"' {
+			return fMetadata, 10
+		}
+	case kwEntryTyp:
+		if line[pos+9] == 'e' && line[pos+10] == '"' {
+			return fEntryType, 11
+		}
+	case kwTimestam:
+		if line[pos+9] == 'p' && line[pos+10] == '"' {
+			return fTimestamp, 11
+		}
+	case kwPayloadT:
+		if string(line[pos+9:pos+13]) == `ype"` {
+			return fPayloadType, 13
+		}
+	}
+	switch w & mask7 {
+	case kwSource:
+		return fSource, 8
+	case kwAction:
+		return fAction, 8
+	}
+	return 0, 0
+}
+
+// fieldBit returns the bit of a known key, 0 for any other. A switch on the
+// length first, then comparisons with constants, which the compiler turns
+// into a load or two each (a switch on the string would call a comparison
+// function at every step of a binary search).
+func fieldBit(key []byte) uint32 {
+	switch len(key) {
+	case 6:
+		switch string(key) {
+		case "source":
+			return fSource
+		case "action":
+			return fAction
+		}
+	case 7:
+		switch string(key) {
+		case "payload":
+			return fPayload
+		case "version":
+			return fVersion
+		case "entries":
+			return fEntries
+		}
+	case 8:
+		switch string(key) {
+		case "logLevel":
+			return fLogLevel
+		case "metadata":
+			return fMetadata
+		}
+	case 9:
+		switch string(key) {
+		case "entryType":
+			return fEntryType
+		case "timestamp":
+			return fTimestamp
+		}
+	case 11:
+		if string(key) == "payloadType" {
+			return fPayloadType
+		}
+	case 13:
+		if string(key) == "shared_secret" {
+			return fSecret
+		}
+	}
+	return 0
 }
 
 func hasErrFor(errs []FieldError, from int, field string) bool {
@@ -582,8 +702,17 @@ func (d *Decoder) metadata(e *Entry, addErr func(field, msg string)) {
 			return
 		}
 		key, good := d.str()
-		if !good || !d.expect(':') {
+		if !good {
 			return
+		}
+		if d.pos < len(d.line) && d.line[d.pos] == ':' {
+			d.pos++ // the usual case, without a call
+		} else if !d.expect(':') {
+			return
+		}
+		keyChars := len(key)
+		if !d.ascii {
+			keyChars = utf8.RuneCount(key)
 		}
 		esc = esc || d.escaped
 		if d.metaDuplicate(start, key) {
@@ -601,15 +730,15 @@ func (d *Decoder) metadata(e *Entry, addErr func(field, msg string)) {
 				return
 			}
 			esc = esc || d.escaped
-			n := len(v)
-			if n > MaxMetaValueChars {
+			n := len(v) // characters
+			if !d.ascii {
 				n = utf8.RuneCount(v)
 			}
 			if n > MaxMetaValueChars {
 				addErr("metadata."+string(key), fmt.Sprintf("must be at most %d characters", MaxMetaValueChars))
 				ok = false
 			}
-			total += utf8.RuneCount(key) + n
+			total += keyChars + n
 			d.kvs = append(d.kvs, KV{Key: key, Value: v})
 		} else {
 			if !d.skipValue(2) {
@@ -618,6 +747,10 @@ func (d *Decoder) metadata(e *Entry, addErr func(field, msg string)) {
 			addErr("metadata."+string(key), "must be a string")
 			ok = false
 			d.kvs = append(d.kvs, KV{Key: key}) // kept for the duplicate check only
+		}
+		if d.pos < len(d.line) && d.line[d.pos] == ',' {
+			d.pos++ // the usual case, without a call
+			continue
 		}
 		if d.next('}') {
 			continue
@@ -848,11 +981,44 @@ func (d *Decoder) str() ([]byte, bool) {
 	line := d.line
 	start := d.pos + 1
 	i := start
-	// Eight bytes at a time while none of them needs a closer look.
-	for i+8 <= len(line) && plainWord(binary.LittleEndian.Uint64(line[i:])) {
+	d.ascii = true
+	// A short string (a key, most values) ends within two words.
+	for k := 0; k < 2 && i+8 <= len(line); k++ {
+		if m := special(binary.LittleEndian.Uint64(line[i:])); m != 0 {
+			if c := line[i+bits.TrailingZeros64(m)>>3]; c == '"' {
+				i += bits.TrailingZeros64(m) >> 3
+				d.pos = i + 1
+				d.escaped = false
+				return line[start:i], true
+			}
+			goto scan
+		}
 		i += 8
 	}
-	for i < len(line) {
+	// A long one: find its end with the vectorised IndexByte, then check
+	// what lies before it in one pass without a branch per byte.
+	if q := bytes.IndexByte(line[i:], '"'); q >= 0 {
+		if span := line[i : i+q]; bytes.IndexByte(span, '\\') < 0 && printableASCII(span) {
+			d.pos = i + q + 1
+			d.escaped = false
+			return line[start : i+q], true
+		}
+	}
+scan:
+	for {
+		// Eight bytes at a time up to the first one that needs a closer
+		// look. The lowest flagged byte is always a real one (a false flag
+		// can only follow a real one), so the scan jumps straight to it.
+		for i+8 <= len(line) {
+			if m := special(binary.LittleEndian.Uint64(line[i:])); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			i += 8
+		}
+		if i >= len(line) {
+			break
+		}
 		c := line[i]
 		switch {
 		case c == '"':
@@ -860,14 +1026,15 @@ func (d *Decoder) str() ([]byte, bool) {
 			d.escaped = false
 			return line[start:i], true
 		case c == '\\':
-			d.escaped = true
+			d.escaped, d.ascii = true, false // an escape may stand for any character
 			return d.strEscaped(start, i)
 		case c < 0x20:
 			d.pos = i
 			return nil, d.syntax("control character in a string")
 		case c < utf8.RuneSelf:
-			i++
+			i++ // only in the last bytes of the line, read one by one
 		default:
+			d.ascii = false
 			r, size := utf8.DecodeRune(line[i:])
 			if r == utf8.RuneError && size == 1 {
 				d.pos = i
@@ -885,13 +1052,37 @@ const (
 	highs = 0x8080808080808080
 )
 
-// plainWord reports whether the eight bytes of w are all plain ASCII string
+// printableASCII reports whether b holds no control character and no byte
+// of a multi-byte UTF-8 sequence.
+func printableASCII(b []byte) bool {
+	var acc uint64
+	for len(b) >= 16 {
+		w0 := binary.LittleEndian.Uint64(b)
+		w1 := binary.LittleEndian.Uint64(b[8:])
+		// A byte below 0x20 borrows into its high bit; one from 0x80 has it.
+		acc |= (w0 - ones*0x20) | w0 | (w1 - ones*0x20) | w1
+		b = b[16:]
+	}
+	if len(b) >= 8 {
+		w := binary.LittleEndian.Uint64(b)
+		acc |= (w - ones*0x20) | w
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c < 0x20 || c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return acc&highs == 0
+}
+
+// special is zero when the eight bytes of w are all plain ASCII string
 // content: no '"', no '\\', no control character, no byte of a multi-byte
 // UTF-8 sequence.
-func plainWord(w uint64) bool {
-	zero := func(x uint64) uint64 { return (x - ones) & ^x & highs }
-	special := zero(w^(ones*'"')) | zero(w^(ones*'\\')) | (w-ones*0x20)&^w&highs | w&highs
-	return special == 0
+func special(w uint64) uint64 {
+	q := w ^ (ones * '"')
+	b := w ^ (ones * '\\')
+	return ((q-ones)&^q | (b-ones)&^b | (w-ones*0x20)&^w | w) & highs
 }
 
 // strEscaped finishes a string that has escapes, unescaping it into the arena.

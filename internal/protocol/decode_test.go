@@ -184,3 +184,61 @@ func TestTimestampNormalised(t *testing.T) {
 		}
 	}
 }
+
+// parseTime agrees with time.Parse on every day of four centuries' worth of
+// sampled dates, with and without offsets and fractions.
+func TestParseTimeMatchesTimeParse(t *testing.T) {
+	for year := 0; year <= 9999; year += 7 {
+		for month := 1; month <= 12; month++ {
+			for _, day := range []int{1, 15, 28, 29, 30, 31} {
+				for _, rest := range []string{"T00:00:00Z", "T23:59:59.123456789Z", "T12:30:05.5+02:00", "t01:02:03-11:45", "T10:00:00.000001z"} {
+					in := fmt.Sprintf("%04d-%02d-%02d%s", year, month, day, rest)
+					want, werr := time.Parse(time.RFC3339Nano, strings.ToUpper(in))
+					got, ok := parseTime([]byte(in))
+					if ok != (werr == nil) {
+						t.Fatalf("%s: parseTime ok=%v, time.Parse error %v", in, ok, werr)
+					}
+					if ok && !got.Equal(want) {
+						t.Fatalf("%s: parseTime gives %s, time.Parse %s", in, got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+// Keys are recognised from a word or two when written plainly; anything
+// else (escapes, longer or shorter names, the end of the line) must still
+// be read as the key it is.
+func TestKeysReadLikeStrings(t *testing.T) {
+	cases := []struct {
+		line string
+		want string // "" for accepted with payload "p", else the error code
+	}{
+		{`{"payload":"p","entryType":1,"source":"s","logLevel":7}`, ""},
+		{`{"pay\u006coad":"p","entryType":1,"source":"s","logLevel":7}`, ""},
+		{`{"payload":"p","entryTyp\u0065":1,"sourc\u0065":"s","logLevel":7}`, ""},
+		{`{"payload":"p","pay\u006coad":"q","entryType":1,"source":"s","logLevel":7}`, CodeInvalidJSON},
+		{`{"payloadX":"x","payload":"p","entryType":1,"source":"s","logLevel":7}`, ""},
+		{`{"sourceX":"x","entryTypeX":1,"logLevelX":1,"timestampX":"t","metadataX":1,"payloadTypeX":1,"payload":"p","entryType":1,"source":"s","logLevel":7}`, ""},
+		{`{"payload":"p","entryType":1,"source":"s","logLevel":7,"payloadType":"x y"}`, CodeInvalidEntry},
+		{`{"payload":"p","entryType":1,"source":"s","logLevel":7,"payloadTyp":"x y"}`, ""},
+		{`{"entryType":1,"source":"s","logLevel":7,"payload":"p"}`, ""},
+		{`{"logLevel":7,"source":"s","entryType":1,"payload":"p"}`, ""},
+		{`{"entryType":1,"source":"s","logLevel":7,"payload":"p","source":"t"}`, CodeInvalidJSON},
+		{`{"entryType":1,"source":"s","payload":"p","logLevel":7,"metadata":{}}`, ""},
+		{`{"entryType":1,"source":"s","payload":"p","logLevel":7,"payload":"p"}`, CodeInvalidJSON},
+	}
+	var d Decoder
+	for _, c := range cases {
+		m, err := d.Decode([]byte(c.line))
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s: %v", c.line, err)
+		case c.want == "" && string(m.Entries[0].Payload) != "p":
+			t.Errorf("%s: payload %q", c.line, m.Entries[0].Payload)
+		case c.want != "" && (err == nil || err.Code != c.want):
+			t.Errorf("%s: got %v, want %s", c.line, err, c.want)
+		}
+	}
+}

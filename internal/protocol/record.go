@@ -29,11 +29,9 @@ func parseTime(b []byte) (time.Time, bool) {
 	if b[i] == '.' {
 		i++
 		j := i
-		scale := 100000000
 		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
 			if i-j < 9 {
-				nsec += int(b[i]-'0') * scale
-				scale /= 10
+				nsec += int(b[i]-'0') * fracScale[i-j]
 			}
 			i++
 		}
@@ -68,11 +66,49 @@ func parseTime(b []byte) (time.Time, bool) {
 	if i != len(b) {
 		return time.Time{}, false
 	}
-	t := time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC)
-	if t.Day() != day { // 2025-02-30 and the like
+	if day > daysIn(month, year) { // 2025-02-30 and the like
 		return time.Time{}, false
 	}
-	return t.Add(-time.Duration(offset) * time.Second), true
+	// What time.Date computes, without its general normalisation: days since
+	// the epoch by the proleptic Gregorian calendar (years 0 to 9999 here).
+	unix := (daysSinceEpoch(year, month, day)*24+int64(hour))*3600 + int64(minute)*60 + int64(sec) - int64(offset)
+	return time.Unix(unix, int64(nsec)).UTC(), true
+}
+
+// fracScale[k] is the value in nanoseconds of the k-th digit of a fraction.
+var fracScale = [9]int{1e8, 1e7, 1e6, 1e5, 1e4, 1e3, 100, 10, 1}
+
+var monthDays = [13]int{0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31}
+
+// daysIn is the number of days of month (1 to 12) in year.
+func daysIn(month, year int) int {
+	if month == 2 && year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+		return 29
+	}
+	return monthDays[month]
+}
+
+// daysSinceEpoch counts the days from 1970-01-01 to the given date (year
+// 0 to 9999), after Howard Hinnant's days_from_civil.
+func daysSinceEpoch(year, month, day int) int64 {
+	y := int64(year)
+	if month <= 2 {
+		y--
+	}
+	era := y / 400
+	if y < 0 {
+		era = (y - 399) / 400
+	}
+	yoe := y - era*400
+	m := int64(month)
+	if m > 2 {
+		m -= 3
+	} else {
+		m += 9
+	}
+	doy := (153*m+2)/5 + int64(day) - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return era*146097 + doe - 719468
 }
 
 func digits(b []byte) (int, bool) {
