@@ -1,6 +1,7 @@
 package intake
 
 import (
+	"bytes"
 	"crypto/subtle"
 
 	"errors"
@@ -19,7 +20,7 @@ import (
 // Pending records are appended to the queue once no further line is
 // buffered, before any response, or when they grow past Options.MaxPendingBytes
 // or this many records.
-const maxPendingRecords = 1024
+const maxPendingRecords = 256
 
 // A group of at least this many records is appended on a goroutine of its
 // own while the connection goes on reading and decoding (at most one group
@@ -52,6 +53,9 @@ type conn struct {
 
 	out      []byte // responses not yet written
 	deadline time.Time
+
+	split     *splitter // decodes half of a large read; see splitDecode
+	splitFill int       // the read splitDecode last looked at
 
 	// The time of receipt of the lines of the latest read, formatted once
 	// for all of them.
@@ -114,31 +118,165 @@ func (c *conn) serve() {
 			}
 		}
 		line, err := c.lines.next()
-		if err == errLineTooLong {
-			c.s.Counters.Messages.Add(1)
-			if !c.authed {
-				c.fail(protocol.NewError(protocol.CodeAuthRequired, "authenticate first: the first message on a TCP connection must be {\"action\":\"authenticate\",...}"))
-				c.flushOut()
+		if c.step(line, err) {
+			return
+		}
+		if c.lines.fills != c.splitFill {
+			// A new read: if it brought many lines, decode the second
+			// half of them on another goroutine meanwhile.
+			c.splitFill = c.lines.fills
+			if c.splitDecode() {
 				return
 			}
-			c.rejected.Add(1)
-			c.s.Counters.Rejected.Add(1)
-			c.respondErr(protocol.NewError(protocol.CodeMessageTooLarge, fmt.Sprintf("message longer than %d bytes; it was skipped", c.o.MaxLineBytes)))
-			continue
-		}
-		if err != nil {
-			c.commit()
-			if !c.authed && isTimeout(err) && !c.s.closing.Load() {
-				c.fail(protocol.NewError(protocol.CodeAuthTimeout, fmt.Sprintf("no authentication within %s", c.o.AuthTimeout)))
-			}
-			c.flushOut()
-			return
-		}
-		if err := c.handle(line); err != nil {
-			c.flushOut()
-			return
 		}
 	}
+}
+
+// step handles what lines.next returned; true means the connection ends.
+func (c *conn) step(line []byte, err error) bool {
+	if err == errLineTooLong {
+		c.s.Counters.Messages.Add(1)
+		if !c.authed {
+			c.fail(protocol.NewError(protocol.CodeAuthRequired, "authenticate first: the first message on a TCP connection must be {\"action\":\"authenticate\",...}"))
+			c.flushOut()
+			return true
+		}
+		c.rejected.Add(1)
+		c.s.Counters.Rejected.Add(1)
+		c.respondErr(protocol.NewError(protocol.CodeMessageTooLarge, fmt.Sprintf("message longer than %d bytes; it was skipped", c.o.MaxLineBytes)))
+		return false
+	}
+	if err != nil {
+		c.commit()
+		if !c.authed && isTimeout(err) && !c.s.closing.Load() {
+			c.fail(protocol.NewError(protocol.CodeAuthTimeout, fmt.Sprintf("no authentication within %s", c.o.AuthTimeout)))
+		}
+		c.flushOut()
+		return true
+	}
+	if err := c.handle(line); err != nil {
+		c.flushOut()
+		return true
+	}
+	return false
+}
+
+// splitMinBytes is the least a read must have brought, in complete lines
+// not yet handled, for splitDecode to share them out.
+var splitMinBytes = 32 << 10
+
+// splitDecode shares the work of a large read between two cores: the lines
+// of its second half are decoded and normalised on another goroutine while
+// this one handles the first half as usual. The other goroutine takes only
+// lines that are plain entries or batches accepted whole, and stops before
+// the first that is anything else (an error, an action, an over-long line);
+// its records then join the pending group after the first half's, and the
+// lines from where it stopped are handled here, one by one, as always. So
+// the answers, and the order of the records in the queue, are exactly those
+// of handling every line in turn. true means the connection ends.
+func (c *conn) splitDecode() bool {
+	if !c.authed {
+		return false
+	}
+	region, start := c.lines.complete()
+	if len(region) < splitMinBytes {
+		return false
+	}
+	mid := len(region) / 2
+	cut := mid + bytes.IndexByte(region[mid:], '\n') + 1 // region ends with '\n'
+	if cut >= len(region) {
+		return false
+	}
+	if c.stampFill != c.lines.fills || c.stamp.T.IsZero() {
+		c.stamp.Set(c.o.Now())
+		c.stampFill = c.lines.fills
+	}
+	w := c.split
+	if w == nil {
+		w = &splitter{done: make(chan struct{}, 1)}
+		w.dec.MaxBatch = c.o.MaxBatch
+		c.split = w
+	}
+	go w.run(region[cut:], &c.stamp, c.o.MaxLineBytes)
+	c.s.splits.Add(1)
+
+	stop := false
+	for boundary := start + cut; c.lines.start < boundary; {
+		line, err := c.lines.next()
+		if stop = c.step(line, err); stop {
+			break
+		}
+	}
+	<-w.done
+	defer w.g.reset()
+	if stop {
+		return true
+	}
+	c.s.Counters.Messages.Add(w.msgs)
+	c.lines.advance(w.used)
+	// The records join the pending group message by message, with the
+	// limits handle keeps, so that no group outgrows MaxPendingBytes.
+	rec, from := 0, 0
+	for _, n := range w.g.msgs {
+		to := w.g.ends[rec+n-1]
+		if p := c.pend; len(p.data) > 0 && len(p.data)+to-from > c.o.MaxPendingBytes {
+			if c.launch() != nil {
+				return true
+			}
+		}
+		p := c.pend
+		base := len(p.data) - from
+		p.data = append(p.data, w.g.data[from:to]...)
+		for _, end := range w.g.ends[rec : rec+n] {
+			p.ends = append(p.ends, base+end)
+		}
+		p.msgs = append(p.msgs, n)
+		rec, from = rec+n, to
+		if len(p.data) >= c.o.MaxPendingBytes || len(p.ends) >= maxPendingRecords {
+			if c.launch() != nil {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// splitter decodes and normalises the second half of a large read for
+// splitDecode, on a goroutine of its own.
+type splitter struct {
+	dec  protocol.Decoder
+	g    group
+	msgs int64 // messages taken
+	used int   // bytes of the lines taken
+	done chan struct{}
+}
+
+func (w *splitter) run(b []byte, stamp *protocol.Stamp, maxLine int) {
+	w.msgs, w.used = 0, 0
+	for w.used < len(b) {
+		n := bytes.IndexByte(b[w.used:], '\n')
+		line := b[w.used : w.used+n]
+		if len(line) > 0 && line[len(line)-1] == '\r' {
+			line = line[:len(line)-1]
+		}
+		if len(line) > maxLine {
+			break
+		}
+		msg, derr := w.dec.Decode(line)
+		if derr != nil || msg != nil && msg.Kind != protocol.KindEntry && msg.Kind != protocol.KindBatch {
+			break
+		}
+		if msg != nil {
+			for i := range msg.Entries {
+				w.g.data = protocol.AppendRecordStamp(w.g.data, &msg.Entries[i], stamp)
+				w.g.ends = append(w.g.ends, len(w.g.data))
+			}
+			w.g.msgs = append(w.g.msgs, len(msg.Entries))
+			w.msgs++
+		}
+		w.used += n + 1
+	}
+	w.done <- struct{}{}
 }
 
 func isTimeout(err error) bool {
