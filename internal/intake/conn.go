@@ -22,11 +22,16 @@ import (
 // or this many records.
 const maxPendingRecords = 256
 
-// A group of at least this many records is appended on a goroutine of its
-// own while the connection goes on reading and decoding (at most one group
-// is in flight per connection). Smaller groups, typical of a slow client,
-// are appended in place: handing them over would cost more than it saves.
+// A group of at least this many records is handed to the connection's
+// appender goroutine, which appends it while the connection goes on reading
+// and decoding. Smaller groups, typical of a slow client, are appended in
+// place: handing them over would cost more than it saves.
 const asyncMinRecords = 64
+
+// maxInFlight bounds the groups handed over and not yet appended, per
+// connection: enough to ride out a moment when the appender does not get a
+// core, few enough to keep memory small.
+const maxInFlight = 3
 
 // conn is one client connection. Its lines are handled in order on one
 // goroutine: decode, answer, and append accepted entries to the queue.
@@ -44,12 +49,14 @@ type conn struct {
 	accepted atomic.Int64 // entries accepted on this connection
 	rejected atomic.Int64 // entries (or unreadable lines) refused on this connection
 
-	// Accepted records not yet appended, and the group being appended by
-	// another goroutine (nil when none is). The two swap when a group is
-	// handed over.
-	pend   *group
-	flight *group
-	spare  *group
+	// Accepted records not yet appended. Large groups go to the appender
+	// goroutine through todo and come back, in order, through done.
+	pend     *group
+	todo     chan *group // nil until the first group is handed over
+	done     chan *group
+	inflight int // groups handed over and not yet collected
+	free     []*group
+	failed   atomic.Bool // a handed-over group ended the connection
 
 	out      []byte // responses not yet written
 	deadline time.Time
@@ -96,6 +103,9 @@ func (c *conn) interrupt() {
 func (c *conn) serve() {
 	defer func() {
 		c.land() // never leave an append running on a closed connection
+		if c.todo != nil {
+			close(c.todo)
+		}
 		c.nc.Close()
 	}()
 	if !c.authed {
@@ -377,15 +387,14 @@ type group struct {
 	msgs []int    // for each message, how many records it holds
 	recs [][]byte // the records, as handed to the queue
 
-	out  []byte        // answers this group produced (queue_full, unavailable)
-	err  error         // non-nil: the connection must end
-	done chan struct{} // receives once an append on another goroutine has finished
+	out []byte // answers this group produced (queue_full, unavailable)
+	err error  // non-nil: the connection must end
 }
 
 func (g *group) reset() {
 	g.data, g.ends, g.msgs, g.out, g.err = g.data[:0], g.ends[:0], g.msgs[:0], g.out[:0], nil
-	if cap(g.data) > 4<<20 {
-		g.data = nil
+	if cap(g.data) > 1<<20 {
+		g.data = nil // kept for the next group unless a huge message grew it
 	}
 }
 
@@ -398,61 +407,91 @@ func (c *conn) commit() error {
 	return c.land()
 }
 
-// launch hands the pending records to the queue. A large group is appended
-// on another goroutine, whose outcome land collects; the connection's
-// answers so far are written first, since the append may answer too.
+// launch hands the pending records to the queue. A large group goes to
+// the appender goroutine, whose outcomes land collects; the connection's
+// answers so far are written first, since the appender may answer too.
 func (c *conn) launch() error {
 	g := c.pend
 	if len(g.ends) == 0 {
 		return nil
 	}
-	if err := c.land(); err != nil {
-		return err
-	}
 	if len(g.ends) < asyncMinRecords {
+		if err := c.land(); err != nil {
+			return err
+		}
 		c.appendGroup(g)
 		c.out = append(c.out, g.out...)
 		err := g.err
 		g.reset()
 		return err
 	}
-	if err := c.flushOut(); err != nil {
-		return err
-	}
-	if c.spare == nil {
-		c.spare = &group{done: make(chan struct{}, 1)}
-	}
-	if g.done == nil {
-		g.done = make(chan struct{}, 1)
-	}
-	c.pend, c.spare, c.flight = c.spare, nil, g
-	go func() {
-		c.appendGroup(g)
-		if len(g.out) > 0 && g.err == nil {
-			// Nothing else writes to the connection while a group is in
-			// flight: every other answer waits for land first.
-			g.err = c.write(g.out)
+	if c.inflight == 0 {
+		// While groups are in flight nothing is added to c.out (every
+		// answer waits for land), so this is the moment to write it.
+		if err := c.flushOut(); err != nil {
+			return err
 		}
-		g.out = g.out[:0]
-		if g.err != nil {
-			c.interrupt() // the connection ends: do not wait for the client's next line
+	} else if c.inflight == maxInFlight {
+		if err := c.collect(); err != nil {
+			return err
 		}
-		g.done <- struct{}{}
-	}()
+	}
+	if c.todo == nil {
+		c.todo = make(chan *group, maxInFlight)
+		c.done = make(chan *group, maxInFlight)
+		go c.appender()
+	}
+	if n := len(c.free); n > 0 {
+		c.pend, c.free = c.free[n-1], c.free[:n-1]
+	} else {
+		c.pend = new(group)
+	}
+	c.todo <- g
+	c.inflight++
 	return nil
 }
 
-// land waits for the group in flight, if any, and returns its outcome.
-func (c *conn) land() error {
-	g := c.flight
-	if g == nil {
-		return nil
+// appender appends the groups handed over, in order, and answers for them
+// when the queue refuses. Nothing else writes to the connection while a
+// group is in flight: every other answer waits for land first.
+func (c *conn) appender() {
+	for g := range c.todo {
+		if c.failed.Load() {
+			g.err = errClose // the connection ends: nothing more is accepted
+		} else {
+			c.appendGroup(g)
+			if len(g.out) > 0 && g.err == nil {
+				g.err = c.write(g.out)
+			}
+			g.out = g.out[:0]
+			if g.err != nil {
+				c.failed.Store(true)
+				c.interrupt() // do not wait for the client's next line
+			}
+		}
+		c.done <- g
 	}
-	<-g.done
+}
+
+// collect waits for the oldest group in flight and returns its outcome.
+func (c *conn) collect() error {
+	g := <-c.done
+	c.inflight--
 	err := g.err
 	g.reset()
-	c.flight, c.spare = nil, g
+	c.free = append(c.free, g)
 	return err
+}
+
+// land waits for every group in flight and returns the first failure.
+func (c *conn) land() error {
+	var first error
+	for c.inflight > 0 {
+		if err := c.collect(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 // appendGroup appends g's records to the queue. If the queue refuses, every
