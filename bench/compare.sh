@@ -6,6 +6,8 @@
 # Every daemon gets a fresh temporary directory and its own Unix socket; the
 # load is sent by the bench tool (internal/bench), which reads each daemon's
 # CPU time and peak RSS from /proc. Nothing is installed without --install.
+# Two yardsticks run too (bench/floor): a daemon that only splits lines and
+# writes them out, and one that also writes them to a queue file.
 # Usage: bench/compare.sh [--count N] [--payload BYTES] [--runs N] [--only LIST]
 #                         [--out DIR] [--keep] [--install]
 set -euo pipefail
@@ -13,12 +15,12 @@ set -euo pipefail
 COUNT=1000000     # entries per run
 PAYLOAD=172       # payload bytes: a single-entry line of about 300 bytes
 RUNS=2            # runs of each target; the table shows each and the median
-ONLY="logflux,logflux-batch100,rsyslog,fluent-bit,vector"
+ONLY="logflux,logflux-batch100,floor,floor-queue,rsyslog,fluent-bit,vector"
 OUT=""            # keep the JSON results here (default: only printed)
 KEEP=0            # keep the temporary directory (outputs, logs, configs)
 INSTALL=0         # apt-get install rsyslog (and jq) when missing
 
-usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--count) COUNT=$2; shift 2 ;;
@@ -72,7 +74,7 @@ command -v jq >/dev/null || { log "jq is needed to read the results (apt-get ins
 # Build our agent; its `bench` subcommand is the load generator for every target.
 mkdir -p "$WORK/bin"
 log "building the agent in $ROOT"
-(cd "$ROOT" && go build -o "$WORK/bin/logflux-agent" ./cmd/logflux-agent)
+(cd "$ROOT" && go build -o "$WORK/bin/logflux-agent" ./cmd/logflux-agent && go build -o "$WORK/bin/floor" ./bench/floor)
 AGENT=$WORK/bin/logflux-agent
 BENCH=("$AGENT" bench)
 
@@ -144,6 +146,13 @@ pick_agent_config() { # settle the queue type and admin key the build accepts
 start_logflux() {
 	agent_config "$1" "$AGENT_QUEUE" "$AGENT_ADMIN_OFF" >"$1/agent.yaml"
 	start_daemon "$1" "$1/in.sock" "$AGENT" run --config "$1/agent.yaml"
+}
+
+start_floor() { # bench/floor: split lines and write them out, nothing else
+	start_daemon "$1" "$1/in.sock" "$WORK/bin/floor" "$1/in.sock" "$1/out.ndjson"
+}
+start_floor_queue() { # the same, and every line padded into a queue file too
+	start_daemon "$1" "$1/in.sock" "$WORK/bin/floor" -queue "$1/in.sock" "$1/out.ndjson"
 }
 
 start_rsyslog() { # config as in shared/reference/deps.md section 5
@@ -263,6 +272,8 @@ if want logflux || want logflux-batch100; then
 	want logflux && measure logflux-agent "$AGENT_QUEUE" 1 start_logflux
 	want logflux-batch100 && measure logflux-agent "$AGENT_QUEUE" 100 start_logflux
 fi
+want floor && measure floor "none" 1 start_floor
+want floor-queue && measure floor-queue "file, never read" 1 start_floor_queue
 if want rsyslog; then
 	if command -v rsyslogd >/dev/null; then measure rsyslog "LinkedList" 1 start_rsyslog; else SKIPPED+=("rsyslog (rsyslogd not installed; --install adds it)"); fi
 fi
@@ -281,6 +292,7 @@ version_of() {
 	rsyslog) rsyslogd -v 2>/dev/null | awk 'NR==1{print $2}' ;;
 	fluent-bit) fluent-bit --version 2>/dev/null | awk 'NR==1{print $3}' ;;
 	vector) vector --version 2>/dev/null | awk '{print $2}' ;;
+	floor | floor-queue) echo "bench/floor" ;;
 	esac
 }
 echo
