@@ -127,15 +127,15 @@ func TestParseFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.Addr != client.DefaultAddr || o.Connections != 1 || o.Batch != 1 || o.Duration != 10*time.Second || o.Count != 0 || !o.FlushAtEnd {
+	if o.Addr != client.DefaultAddr || o.Connections != 1 || o.Batch != 1 || o.Duration != 10*time.Second || o.Count != 0 || !o.FlushAtEnd || !o.SyncFirst {
 		t.Errorf("defaults: %+v", o)
 	}
 
-	o, err = ParseFlags(strings.Fields("--addr unix:///tmp/x.sock --count 5000 --batch 100 --connections 4 --rate 1000 --flush-every 500 --payload 64 --verify-file /tmp/out --flush-at-end=false"), io.Discard)
+	o, err = ParseFlags(strings.Fields("--addr unix:///tmp/x.sock --count 5000 --batch 100 --connections 4 --rate 1000 --flush-every 500 --payload 64 --verify-file /tmp/out --flush-at-end=false --sync-first=false"), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.Count != 5000 || o.Duration != 0 || o.Batch != 100 || o.Connections != 4 || o.Rate != 1000 || o.FlushEvery != 500 || o.PayloadBytes != 64 || o.VerifyFile != "/tmp/out" || o.FlushAtEnd {
+	if o.Count != 5000 || o.Duration != 0 || o.Batch != 100 || o.Connections != 4 || o.Rate != 1000 || o.FlushEvery != 500 || o.PayloadBytes != 64 || o.VerifyFile != "/tmp/out" || o.FlushAtEnd || o.SyncFirst {
 		t.Errorf("a --count run must not also stop after the default duration: %+v", o)
 	}
 

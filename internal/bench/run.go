@@ -9,6 +9,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/logflux/agent/internal/client"
@@ -43,6 +44,10 @@ func Run(ctx context.Context, opts Options, progress io.Writer) (*Result, error)
 		Batch:        opts.Batch,
 		PayloadBytes: opts.PayloadBytes,
 		TargetRate:   opts.Rate,
+	}
+
+	if opts.SyncFirst {
+		syscall.Sync()
 	}
 
 	// The target process: started here, given, or found by its socket.
