@@ -207,7 +207,8 @@ func (c *conn) splitDecode() bool {
 		w.dec.MaxBatch = c.o.MaxBatch
 		c.split = w
 	}
-	go w.run(region[cut:], &c.stamp, c.o.MaxLineBytes)
+	w.stamp.CopyTime(&c.stamp)
+	go w.run(region[cut:], c.o.MaxLineBytes)
 	c.s.splits.Add(1)
 
 	stop := false
@@ -254,14 +255,15 @@ func (c *conn) splitDecode() bool {
 // splitter decodes and normalises the second half of a large read for
 // splitDecode, on a goroutine of its own.
 type splitter struct {
-	dec  protocol.Decoder
-	g    group
-	msgs int64 // messages taken
-	used int   // bytes of the lines taken
-	done chan struct{}
+	dec   protocol.Decoder
+	stamp protocol.Stamp // the read's time of receipt, with ids of its own
+	g     group
+	msgs  int64 // messages taken
+	used  int   // bytes of the lines taken
+	done  chan struct{}
 }
 
-func (w *splitter) run(b []byte, stamp *protocol.Stamp, maxLine int) {
+func (w *splitter) run(b []byte, maxLine int) {
 	w.msgs, w.used = 0, 0
 	for w.used < len(b) {
 		n := bytes.IndexByte(b[w.used:], '\n')
@@ -278,7 +280,7 @@ func (w *splitter) run(b []byte, stamp *protocol.Stamp, maxLine int) {
 		}
 		if msg != nil {
 			for i := range msg.Entries {
-				w.g.data = protocol.AppendRecordStamp(w.g.data, &msg.Entries[i], stamp)
+				w.g.data = protocol.AppendRecordStamp(w.g.data, &msg.Entries[i], &w.stamp)
 				w.g.ends = append(w.g.ends, len(w.g.data))
 			}
 			w.g.msgs = append(w.g.msgs, len(msg.Entries))

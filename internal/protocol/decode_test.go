@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -239,6 +240,51 @@ func TestKeysReadLikeStrings(t *testing.T) {
 			t.Errorf("%s: payload %q", c.line, m.Entries[0].Payload)
 		case c.want != "" && (err == nil || err.Code != c.want):
 			t.Errorf("%s: got %v, want %s", c.line, err, c.want)
+		}
+	}
+}
+
+// Ids stay unique when several goroutines, each with its own Stamp, make
+// them side by side, and when AppendID and AppendRecord make them too; each
+// is a version 7, variant 10 UUID.
+func TestIDsUniqueAcrossStamps(t *testing.T) {
+	const per = 3000
+	now := time.Now()
+	results := make([][]string, 4)
+	var wg sync.WaitGroup
+	for g := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s := NewStamp(now)
+			e := Entry{Payload: []byte("p"), Source: []byte("s"), EntryType: 1, LogLevel: 1}
+			for i := range per {
+				var id []byte
+				switch {
+				case g == 3 && i%2 == 0:
+					id = AppendID(nil, now)
+				case g == 3:
+					rec := AppendRecord(nil, &e, now)
+					id = rec[len(`{"id":"`) : len(`{"id":"`)+36]
+				default:
+					rec := AppendRecordStamp(nil, &e, s)
+					id = rec[len(`{"id":"`) : len(`{"id":"`)+36]
+				}
+				results[g] = append(results[g], string(id))
+			}
+		}()
+	}
+	wg.Wait()
+	seen := map[string]bool{}
+	for _, ids := range results {
+		for _, id := range ids {
+			if seen[id] {
+				t.Fatalf("id %s made twice", id)
+			}
+			seen[id] = true
+			if len(id) != 36 || id[14] != '7' || !strings.ContainsRune("89ab", rune(id[19])) {
+				t.Fatalf("%s is not a UUID version 7, variant 10", id)
+			}
 		}
 	}
 }

@@ -139,30 +139,57 @@ func init() {
 
 const hexDigits = "0123456789abcdef"
 
+// idBlock is how many sequence numbers a Stamp reserves at a time.
+const idBlock = 256
+
 // AppendID appends a new unique id in the 36-character UUID text form.
 func AppendID(dst []byte, now time.Time) []byte {
+	return appendID(dst, now, idSeq.Add(1))
+}
+
+// nextSeq returns the next sequence number of s's block, reserving a new
+// block when it is used up: goroutines that make ids side by side then
+// share the counter once per block, not once per id (its cache line moving
+// between cores cost about 70 ns an id).
+func (s *Stamp) nextSeq() uint64 {
+	if s.seqNext == s.seqEnd {
+		s.seqEnd = idSeq.Add(idBlock) + 1
+		s.seqNext = s.seqEnd - idBlock
+	}
+	n := s.seqNext
+	s.seqNext++
+	return n
+}
+
+func appendID(dst []byte, now time.Time, seq uint64) []byte {
 	ms := uint64(now.UnixMilli())
-	seq := idSeq.Add(1)
 	var u [16]byte
 	u[0], u[1], u[2], u[3], u[4], u[5] = byte(ms>>40), byte(ms>>32), byte(ms>>24), byte(ms>>16), byte(ms>>8), byte(ms)
 	u[6] = 0x70 | byte(idRandA>>8)
 	u[7] = byte(idRandA)
 	binary.BigEndian.PutUint64(u[8:], seq)
 	u[8] = 0x80 | (u[8] & 0x3f)
+	// Into a fixed array at fixed places, then one append.
+	out := [36]byte{8: '-', 13: '-', 18: '-', 23: '-'}
 	for i, c := range u {
-		if i == 4 || i == 6 || i == 8 || i == 10 {
-			dst = append(dst, '-')
-		}
-		dst = append(dst, hexDigits[c>>4], hexDigits[c&0xf])
+		p := idHexAt[i]
+		out[p], out[p+1] = hexDigits[c>>4], hexDigits[c&0xf]
 	}
-	return dst
+	return append(dst, out[:]...)
 }
 
+// idHexAt is where the two hex digits of each byte of an id go.
+var idHexAt = [16]uint8{0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34}
+
 // Stamp is a time of receipt with its RFC 3339 text, formatted once and
-// shared by every entry received at that moment.
+// shared by every entry received at that moment, and a block of id
+// sequence numbers. A Stamp is for one goroutine at a time; another one
+// takes a copy (CopyTime).
 type Stamp struct {
 	T    time.Time
 	text []byte
+
+	seqNext, seqEnd uint64 // the rest of the reserved block of sequence numbers
 }
 
 // NewStamp returns the stamp for t.
@@ -177,6 +204,12 @@ func (s *Stamp) Set(t time.Time) {
 	s.text = s.T.AppendFormat(s.text[:0], time.RFC3339Nano)
 }
 
+// CopyTime makes s the stamp for o's time, keeping its own ids.
+func (s *Stamp) CopyTime(o *Stamp) {
+	s.T = o.T
+	s.text = append(s.text[:0], o.text...)
+}
+
 // AppendRecord appends the normalised form of e: one JSON object with the
 // contract's field names plus id and receivedAt, defaults applied and times
 // in UTC. This is what the queue stores and the outputs receive.
@@ -187,7 +220,7 @@ func AppendRecord(dst []byte, e *Entry, receivedAt time.Time) []byte {
 // AppendRecordStamp is AppendRecord with the time of receipt already formatted.
 func AppendRecordStamp(dst []byte, e *Entry, recv *Stamp) []byte {
 	dst = append(dst, `{"id":"`...)
-	dst = AppendID(dst, recv.T)
+	dst = appendID(dst, recv.T, recv.nextSeq())
 	dst = append(dst, `","receivedAt":"`...)
 	dst = append(dst, recv.text...)
 	dst = append(dst, `","version":"1.0","timestamp":"`...)
