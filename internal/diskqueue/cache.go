@@ -1,5 +1,7 @@
 package diskqueue
 
+import "sort"
+
 // The tail cache keeps the bytes of the latest Appends in memory, exactly as
 // they were written to their segment, so that a reader keeping up with the
 // writer takes its records from there: no read from the file, no second
@@ -13,13 +15,38 @@ const DefaultCacheBytes = 2 << 20
 // maxFreeChunks bounds the encoding buffers kept for reuse.
 const maxFreeChunks = 4
 
-// chunk is the encoded bytes of one Append, at off in segment seg.
+// packBytes is the size of the chunks that small Appends share: a slow
+// client's one-record Appends are packed together instead of each taking a
+// buffer of its own.
+const packBytes = 64 << 10
+
+// chunk is the encoded bytes of one Append, or of several small ones in a
+// row, at off in segment seg. Appends only ever add bytes after len(data),
+// within its capacity, so a reader's snapshot of data stays valid.
 type chunk struct {
 	seg     uint64
 	off     int64
 	data    []byte
 	refs    int  // readers holding records that point into data
 	evicted bool // no longer in the cache; data is reused once refs is 0
+}
+
+// encodeTargetLocked returns where to encode an Append of n bytes that goes
+// at off in segment seg: the end of an open packed chunk (c != nil; the
+// bytes are cached once the Append succeeds by setting c.data), or a buffer
+// of its own (c == nil; cacheLocked takes it afterwards).
+func (q *Queue) encodeTargetLocked(seg uint64, off, n int64) (c *chunk, buf []byte) {
+	if n > packBytes/2 || q.opts.CacheBytes < 2*packBytes {
+		return nil, q.encodeBufLocked(n)
+	}
+	if k := len(q.cache); k > q.cacheHead {
+		c := q.cache[k-1]
+		if !c.evicted && c.seg == seg && c.off+int64(len(c.data)) == off && int64(cap(c.data)-len(c.data)) >= n {
+			return c, c.data
+		}
+	}
+	c = q.cacheLocked(seg, off, q.encodeBufLocked(packBytes))
+	return c, c.data
 }
 
 // encodeBufLocked returns an empty buffer of capacity at least n to encode
@@ -56,44 +83,50 @@ func (q *Queue) recycleLocked(buf []byte) {
 // cacheLocked adds the bytes just written at off in segment seg, and evicts
 // the oldest chunks beyond the cache's size.
 // The cache's size counts the buffers' capacity, which is what they cost.
-func (q *Queue) cacheLocked(seg uint64, off int64, data []byte) {
+// It returns the new chunk (nil if data is larger than the whole cache).
+func (q *Queue) cacheLocked(seg uint64, off int64, data []byte) *chunk {
 	if int64(cap(data)) > q.opts.CacheBytes {
 		q.recycleLocked(data)
-		return
+		return nil
 	}
-	q.cache = append(q.cache, &chunk{seg: seg, off: off, data: data})
+	nc := &chunk{seg: seg, off: off, data: data}
+	q.cache = append(q.cache, nc)
 	q.cacheBytes += int64(cap(data))
-	n := 0
 	for q.cacheBytes > q.opts.CacheBytes {
-		c := q.cache[n]
+		c := q.cache[q.cacheHead]
+		q.cache[q.cacheHead] = nil
+		q.cacheHead++
 		q.cacheBytes -= int64(cap(c.data))
 		c.evicted = true
 		if c.refs == 0 {
 			q.recycleLocked(c.data)
 		}
-		n++
 	}
-	if n > 0 {
-		m := copy(q.cache, q.cache[n:])
-		clear(q.cache[m:])
-		q.cache = q.cache[:m]
+	if q.cacheHead > len(q.cache)/2 {
+		// Move the live part to the front now and then: amortised O(1).
+		n := copy(q.cache, q.cache[q.cacheHead:])
+		clear(q.cache[n:])
+		q.cache, q.cacheHead = q.cache[:n], 0
 	}
+	return nc
 }
 
 // cachedLocked returns the chunk holding the record at p, with a reference
 // taken, or nil when that record is not in the cache.
 func (q *Queue) cachedLocked(p pos) *chunk {
-	// Readers are usually near the tail: look from the newest chunk back.
-	for i := len(q.cache) - 1; i >= 0; i-- {
-		c := q.cache[i]
-		if c.seg > p.seg || (c.seg == p.seg && c.off > p.off) {
-			continue
-		}
-		if c.seg == p.seg && p.off < c.off+int64(len(c.data)) {
-			c.refs++
-			return c
-		}
+	live := q.cache[q.cacheHead:]
+	// The chunks are in append order, so ordered by (segment, offset): find
+	// the last one that starts at or before p.
+	i := sort.Search(len(live), func(i int) bool {
+		c := live[i]
+		return c.seg > p.seg || (c.seg == p.seg && c.off > p.off)
+	}) - 1
+	if i < 0 {
 		return nil
+	}
+	if c := live[i]; c.seg == p.seg && p.off < c.off+int64(len(c.data)) {
+		c.refs++
+		return c
 	}
 	return nil
 }

@@ -222,7 +222,8 @@ type Queue struct {
 	corruptSeen map[pos]struct{} // (segment, offset) of damage already counted
 	fsyncs      int64
 	lastPersist time.Time
-	cache       []*chunk // the latest Appends' bytes, oldest first; see cache.go
+	cache       []*chunk // the latest Appends' bytes, oldest first, from cacheHead; see cache.go
+	cacheHead   int
 	cacheBytes  int64
 	freeBufs    [][]byte // encoding buffers to reuse
 	closedW     bool
@@ -489,11 +490,32 @@ func (q *Queue) recomputeLowLocked() {
 	}
 	first := true
 	for _, r := range q.readers {
+		r.committed = q.pastEndsLocked(r.committed)
 		if first || r.committed.before(q.low) {
 			q.low, first = r.committed, false
 		}
 	}
 	q.lowBytes = q.bytesBeforeLocked(q.low)
+}
+
+// pastEndsLocked returns p, or the same place in its canonical form when
+// it is at the end of a segment that others follow (the start of the next
+// one that is not empty or the last) or in a segment that is gone (the
+// start of the next one). A reader that read a segment to its end then no
+// longer holds that segment, or empty ones after it.
+func (q *Queue) pastEndsLocked(p pos) pos {
+	i, found := slices.BinarySearchFunc(q.segs, p.seg, func(s *segment, id uint64) int { return cmpUint(s.id, id) })
+	if !found {
+		if i == len(q.segs) {
+			return p
+		}
+		p = pos{seg: q.segs[i].id, seq: p.seq}
+	}
+	for i < len(q.segs)-1 && p.off >= q.segs[i].size {
+		i++
+		p = pos{seg: q.segs[i].id, seq: p.seq}
+	}
+	return p
 }
 
 // bytesBeforeLocked counts the segment bytes before p.
@@ -558,7 +580,8 @@ func (q *Queue) Append(ctx context.Context, records [][]byte) error {
 	}
 	s := q.segs[len(q.segs)-1]
 	now := time.Now().UnixNano()
-	buf := q.encodeBufLocked(size)
+	c, buf := q.encodeTargetLocked(s.id, s.size, size)
+	start := len(buf)
 	for i, r := range records {
 		var flags byte
 		if i == len(records)-1 {
@@ -566,8 +589,10 @@ func (q *Queue) Append(ctx context.Context, records [][]byte) error {
 		}
 		buf = appendRecord(buf, q.nextSeq+uint64(i), now, flags, r)
 	}
-	if _, err := q.wf.WriteAt(buf, s.size); err != nil {
-		q.recycleLocked(buf)
+	if _, err := q.wf.WriteAt(buf[start:], s.size); err != nil {
+		if c == nil {
+			q.recycleLocked(buf)
+		}
 		// Undo a partial write so the next Append starts on a record boundary;
 		// if even that fails, the rest goes to a new segment.
 		if terr := q.wf.Truncate(s.size); terr != nil {
@@ -576,7 +601,11 @@ func (q *Queue) Append(ctx context.Context, records [][]byte) error {
 		}
 		return fmt.Errorf("diskqueue: append to segment %d: %w", s.id, err)
 	}
-	q.cacheLocked(s.id, s.size, buf)
+	if c != nil {
+		c.data = buf // within its capacity: readers' snapshots stay valid
+	} else {
+		q.cacheLocked(s.id, s.size, buf)
+	}
 	s.size += size
 	q.total += size
 	q.nextSeq += uint64(len(records))

@@ -53,7 +53,7 @@ func (r *reader) Next(ctx context.Context, maxRecords, maxBytes int) ([][]byte, 
 	total := 0
 	for len(r.out) < maxRecords {
 		// Wait only for the first record; then take what is there.
-		limit, c, ok, err := r.wait(ctx, len(r.out) == 0)
+		limit, c, data, ok, err := r.wait(ctx, len(r.out) == 0)
 		if err != nil {
 			if errors.Is(err, queue.ErrClosed) {
 				r.closeFile()
@@ -65,7 +65,7 @@ func (r *reader) Next(ctx context.Context, maxRecords, maxBytes int) ([][]byte, 
 		}
 		var full bool
 		if c != nil {
-			full, err = r.readCached(c, maxRecords, maxBytes, &total)
+			full, err = r.readCached(c, data, maxRecords, maxBytes, &total)
 		} else {
 			full, err = r.read(limit, maxRecords, maxBytes, &total)
 		}
@@ -83,37 +83,38 @@ func (r *reader) Next(ctx context.Context, maxRecords, maxBytes int) ([][]byte, 
 
 // wait returns the readable limit of the segment r.next is in, and the
 // cached chunk that holds the record at r.next if there is one (held until
-// the next release), waiting for records when block is set; ok is false
-// when there are none.
-func (r *reader) wait(ctx context.Context, block bool) (limit int64, c *chunk, ok bool, err error) {
+// the next release) with its bytes as of now, waiting for records when
+// block is set; ok is false when there are none.
+func (r *reader) wait(ctx context.Context, block bool) (limit int64, c *chunk, data []byte, ok bool, err error) {
 	q := r.q
 	q.mu.Lock()
 	for {
 		if q.closed || r.dropped {
 			q.mu.Unlock()
-			return 0, nil, false, queue.ErrClosed
+			return 0, nil, nil, false, queue.ErrClosed
 		}
 		if limit, ok := q.locateLocked(&r.next); ok {
 			if c = q.cachedLocked(r.next); c != nil {
 				r.held = append(r.held, c)
+				data = c.data
 			}
 			q.mu.Unlock()
-			return limit, c, true, nil
+			return limit, c, data, true, nil
 		}
 		if !block {
 			q.mu.Unlock()
-			return 0, nil, false, nil
+			return 0, nil, nil, false, nil
 		}
 		if q.closedW {
 			q.mu.Unlock()
-			return 0, nil, false, queue.ErrClosed
+			return 0, nil, nil, false, queue.ErrClosed
 		}
 		ch := waitCh(&q.dataCh)
 		q.mu.Unlock()
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return 0, nil, false, ctx.Err()
+			return 0, nil, nil, false, ctx.Err()
 		}
 		q.mu.Lock()
 	}
@@ -123,15 +124,15 @@ func (r *reader) wait(ctx context.Context, block bool) (limit int64, c *chunk, o
 // to r.out; full reports that maxRecords or maxBytes was reached. The
 // records point into c: the bytes are the ones this process wrote, so they
 // are neither read back nor checked again.
-func (r *reader) readCached(c *chunk, maxRecords, maxBytes int, total *int) (full bool, err error) {
-	end := c.off + int64(len(c.data))
+func (r *reader) readCached(c *chunk, data []byte, maxRecords, maxBytes int, total *int) (full bool, err error) {
+	end := c.off + int64(len(data))
 	for r.next.off < end {
 		if len(r.out) >= maxRecords {
 			return true, nil
 		}
 		rel := r.next.off - c.off
-		h, ok := parseHeader(c.data[rel : rel+headerSize])
-		if !ok || rel+headerSize+h.length > int64(len(c.data)) {
+		h, ok := parseHeader(data[rel : rel+headerSize])
+		if !ok || rel+headerSize+h.length > int64(len(data)) {
 			// Cannot happen: the chunk holds whole records as encoded.
 			return false, fmt.Errorf("cached record at segment %d offset %d is not whole", c.seg, r.next.off)
 		}
@@ -144,7 +145,7 @@ func (r *reader) readCached(c *chunk, maxRecords, maxBytes int, total *int) (ful
 			return true, nil
 		}
 		p := rel + headerSize
-		r.out = append(r.out, c.data[p:p+h.length:p+h.length])
+		r.out = append(r.out, data[p:p+h.length:p+h.length])
 		*total += int(h.length)
 		r.next = pos{seg: c.seg, off: next, seq: h.seq + 1}
 	}
@@ -234,6 +235,7 @@ func (r *reader) Commit() error {
 	if q.closed || r.dropped {
 		return queue.ErrClosed
 	}
+	r.pending = q.pastEndsLocked(r.pending)
 	if r.pending.before(r.committed) {
 		return fmt.Errorf("diskqueue: commit behind position of %s", r.name)
 	}
