@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# bench/ab.sh: two builds of the agent, run in turn on the same workload, so
+# that a machine that speeds up and slows down (shared hosts do) treats both
+# alike. Each round runs build A, then build B, each on a fresh directory, with
+# the disk queue and a file output, end to end (until the file holds every
+# entry). The machine writes back its dirty pages before each run, and the
+# load generator is build B's `bench` (usually the newer one).
+#
+# Usage: bench/ab.sh [--rounds N] [--count N] [--batch N] [--payload BYTES] BUILD_A BUILD_B
+#   e.g. git worktree add /tmp/old HEAD~3 && (cd /tmp/old && go build -o /tmp/a ./cmd/logflux-agent)
+#        go build -o /tmp/b ./cmd/logflux-agent && bench/ab.sh /tmp/a /tmp/b
+set -euo pipefail
+
+ROUNDS=3 COUNT=1000000 BATCH=1 PAYLOAD=172
+usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; }
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--rounds) ROUNDS=$2; shift 2 ;;
+	--count) COUNT=$2; shift 2 ;;
+	--batch) BATCH=$2; shift 2 ;;
+	--payload) PAYLOAD=$2; shift 2 ;;
+	-h | --help) usage; exit 0 ;;
+	-*) echo "unknown flag $1" >&2; usage >&2; exit 2 ;;
+	*) break ;;
+	esac
+done
+[ $# -eq 2 ] || { usage >&2; exit 2; }
+A=$(realpath "$1") B=$(realpath "$2")
+command -v jq >/dev/null || { echo "jq is needed (apt-get install jq)" >&2; exit 1; }
+
+WORK=$(mktemp -d /tmp/logflux-ab.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+
+printf 'build\tround\tend-to-end entries/s\tentries per CPU-second\tCPU s\tpeak RSS MiB\n' >"$WORK/table"
+for round in $(seq "$ROUNDS"); do
+	for build in A B; do
+		bin=$A
+		[ $build = B ] && bin=$B
+		dir=$WORK/$build-$round
+		mkdir -p "$dir"
+		cat >"$dir/agent.yaml" <<-CONF
+			data_dir: $dir/data
+			unix:
+			  path: $dir/in.sock
+			queue:
+			  type: disk
+			  when_full: block
+			outputs:
+			  - type: file
+			    path: $dir/out.ndjson
+			    max_size: 64GiB
+			log:
+			  level: warn
+			admin:
+			  address: ""
+		CONF
+		sync
+		"$B" bench --spawn "$bin run --config $dir/agent.yaml" --addr "unix://$dir/in.sock" \
+			--count "$COUNT" --payload "$PAYLOAD" --batch "$BATCH" --flush-at-end=false \
+			--verify-file "$dir/out.ndjson" --json "$dir/r.json" >"$dir/report.txt" 2>&1 ||
+			{ sed 's/^/    /' "$dir/report.txt" >&2; exit 1; }
+		jq -r --arg b "$build" --arg r "$round" '.[0] | [$b, $r, (.verify.entries_per_sec|floor),
+			(.target.entries_per_cpu_second|floor), .target.cpu_seconds,
+			((.target.peak_rss_bytes/1048576*10|floor)/10)] | @tsv' "$dir/r.json" >>"$WORK/table"
+		rm -rf "$dir/data" "$dir/out.ndjson"
+	done
+done
+echo "A = $A"
+echo "B = $B"
+echo "$COUNT entries a run, batch $BATCH, payload $PAYLOAD bytes, $ROUNDS rounds, $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
+column -t -s $'\t' "$WORK/table"
