@@ -42,7 +42,11 @@ package diskqueue
 //     is lost can restart at its segment's start without repeating anything.
 //   - Position files are written only after the data before them is fsynced.
 //   - A segment file is removed only when every reader's committed position
-//     is in a later segment.
+//     is in a later segment. A committed position at the very end of a
+//     segment that others follow counts as the start of the next one, so a
+//     segment read to its end (or an empty one) does not stay.
+//   - The last 2 MiB of records appended (Options.CacheBytes) are also kept
+//     in memory, as written, for readers that keep up; see cache.go.
 //
 // Recovery (Open): the last segment is scanned. Bad bytes followed by no good
 // record are a torn tail and are cut off, together with a trailing Append

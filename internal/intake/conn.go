@@ -33,8 +33,11 @@ const asyncMinRecords = 64
 // core, few enough to keep memory small.
 const maxInFlight = 3
 
-// conn is one client connection. Its lines are handled in order on one
-// goroutine: decode, answer, and append accepted entries to the queue.
+// conn is one client connection. Its lines are handled in order on its
+// goroutine: decode, answer, and append accepted entries to the queue. Two
+// helpers take work off it without changing what anyone sees: a splitter
+// decodes the second half of a large read meanwhile (splitDecode), and an
+// appender appends large groups while the connection reads on (launch).
 type conn struct {
 	s     *Server
 	o     *Options // the options in force when the connection opened
