@@ -1,7 +1,6 @@
 package intake
 
 import (
-	"bytes"
 	"crypto/subtle"
 
 	"errors"
@@ -34,10 +33,9 @@ const asyncMinRecords = 64
 const maxInFlight = 3
 
 // conn is one client connection. Its lines are handled in order on its
-// goroutine: decode, answer, and append accepted entries to the queue. Two
-// helpers take work off it without changing what anyone sees: a splitter
-// decodes the second half of a large read meanwhile (splitDecode), and an
-// appender appends large groups while the connection reads on (launch).
+// goroutine: decode, answer, and append accepted entries to the queue; an
+// appender goroutine appends large groups while the connection reads on
+// (launch), without changing what anyone sees.
 type conn struct {
 	s     *Server
 	o     *Options // the options in force when the connection opened
@@ -63,9 +61,6 @@ type conn struct {
 
 	out      []byte // responses not yet written
 	deadline time.Time
-
-	split     *splitter // decodes half of a large read; see splitDecode
-	splitFill int       // the read splitDecode last looked at
 
 	// The time of receipt of the lines of the latest read, formatted once
 	// for all of them.
@@ -134,14 +129,6 @@ func (c *conn) serve() {
 		if c.step(line, err) {
 			return
 		}
-		if c.lines.fills != c.splitFill {
-			// A new read: if it brought many lines, decode the second
-			// half of them on another goroutine meanwhile.
-			c.splitFill = c.lines.fills
-			if c.splitDecode() {
-				return
-			}
-		}
 	}
 }
 
@@ -172,126 +159,6 @@ func (c *conn) step(line []byte, err error) bool {
 		return true
 	}
 	return false
-}
-
-// splitMinBytes is the least a read must have brought, in complete lines
-// not yet handled, for splitDecode to share them out.
-var splitMinBytes = 32 << 10
-
-// splitDecode shares the work of a large read between two cores: the lines
-// of its second half are decoded and normalised on another goroutine while
-// this one handles the first half as usual. The other goroutine takes only
-// lines that are plain entries or batches accepted whole, and stops before
-// the first that is anything else (an error, an action, an over-long line);
-// its records then join the pending group after the first half's, and the
-// lines from where it stopped are handled here, one by one, as always. So
-// the answers, and the order of the records in the queue, are exactly those
-// of handling every line in turn. true means the connection ends.
-func (c *conn) splitDecode() bool {
-	if !c.authed {
-		return false
-	}
-	region, start := c.lines.complete()
-	if len(region) < splitMinBytes {
-		return false
-	}
-	mid := len(region) / 2
-	cut := mid + bytes.IndexByte(region[mid:], '\n') + 1 // region ends with '\n'
-	if cut >= len(region) {
-		return false
-	}
-	if c.stampFill != c.lines.fills || c.stamp.T.IsZero() {
-		c.stamp.Set(c.o.Now())
-		c.stampFill = c.lines.fills
-	}
-	w := c.split
-	if w == nil {
-		w = &splitter{done: make(chan struct{}, 1)}
-		w.dec.MaxBatch = c.o.MaxBatch
-		c.split = w
-	}
-	w.stamp.CopyTime(&c.stamp)
-	go w.run(region[cut:], c.o.MaxLineBytes)
-	c.s.splits.Add(1)
-
-	stop := false
-	for boundary := start + cut; c.lines.start < boundary; {
-		line, err := c.lines.next()
-		if stop = c.step(line, err); stop {
-			break
-		}
-	}
-	<-w.done
-	defer w.g.reset()
-	if stop {
-		return true
-	}
-	c.s.Counters.Messages.Add(w.msgs)
-	c.lines.advance(w.used)
-	// The records join the pending group message by message, with the
-	// limits handle keeps, so that no group outgrows MaxPendingBytes.
-	rec, from := 0, 0
-	for _, n := range w.g.msgs {
-		to := w.g.ends[rec+n-1]
-		if p := c.pend; len(p.data) > 0 && len(p.data)+to-from > c.o.MaxPendingBytes {
-			if c.launch() != nil {
-				return true
-			}
-		}
-		p := c.pend
-		base := len(p.data) - from
-		p.data = append(p.data, w.g.data[from:to]...)
-		for _, end := range w.g.ends[rec : rec+n] {
-			p.ends = append(p.ends, base+end)
-		}
-		p.msgs = append(p.msgs, n)
-		rec, from = rec+n, to
-		if len(p.data) >= c.o.MaxPendingBytes || len(p.ends) >= maxPendingRecords {
-			if c.launch() != nil {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// splitter decodes and normalises the second half of a large read for
-// splitDecode, on a goroutine of its own.
-type splitter struct {
-	dec   protocol.Decoder
-	stamp protocol.Stamp // the read's time of receipt, with ids of its own
-	g     group
-	msgs  int64 // messages taken
-	used  int   // bytes of the lines taken
-	done  chan struct{}
-}
-
-func (w *splitter) run(b []byte, maxLine int) {
-	w.msgs, w.used = 0, 0
-	for w.used < len(b) {
-		n := bytes.IndexByte(b[w.used:], '\n')
-		line := b[w.used : w.used+n]
-		if len(line) > 0 && line[len(line)-1] == '\r' {
-			line = line[:len(line)-1]
-		}
-		if len(line) > maxLine {
-			break
-		}
-		msg, derr := w.dec.Decode(line)
-		if derr != nil || msg != nil && msg.Kind != protocol.KindEntry && msg.Kind != protocol.KindBatch {
-			break
-		}
-		if msg != nil {
-			for i := range msg.Entries {
-				w.g.data = protocol.AppendRecordStamp(w.g.data, &msg.Entries[i], &w.stamp)
-				w.g.ends = append(w.g.ends, len(w.g.data))
-			}
-			w.g.msgs = append(w.g.msgs, len(msg.Entries))
-			w.msgs++
-		}
-		w.used += n + 1
-	}
-	w.done <- struct{}{}
 }
 
 func isTimeout(err error) bool {

@@ -75,26 +75,6 @@ func (l *lineReader) next() ([]byte, error) {
 	}
 }
 
-// complete returns the complete lines buffered and not yet returned (each
-// with its newline), and the offset of the first in the buffer; nil while an
-// over-long line is being skipped.
-func (l *lineReader) complete() ([]byte, int) {
-	if l.skipping {
-		return nil, 0
-	}
-	i := bytes.LastIndexByte(l.buf[l.start:l.end], '\n')
-	if i < 0 {
-		return nil, 0
-	}
-	return l.buf[l.start : l.start+i+1], l.start
-}
-
-// advance skips n bytes of complete lines taken from complete.
-func (l *lineReader) advance(n int) {
-	l.start += n
-	l.scanned = 0
-}
-
 // hasLine reports whether a complete line is already buffered, so that the
 // caller can batch work before it would block on the next read.
 func (l *lineReader) hasLine() bool {

@@ -72,7 +72,6 @@ type Server struct {
 	authFail map[string]*authRecord // failed authentications per TCP address
 
 	queueFullLogged atomic.Int64 // when queue_full was last logged, Unix nanoseconds
-	splits          atomic.Int64 // reads whose lines were shared out by splitDecode
 	wg              sync.WaitGroup
 	Counters        Counters
 }

@@ -148,9 +148,8 @@ func AppendID(dst []byte, now time.Time) []byte {
 }
 
 // nextSeq returns the next sequence number of s's block, reserving a new
-// block when it is used up: goroutines that make ids side by side then
-// share the counter once per block, not once per id (its cache line moving
-// between cores cost about 70 ns an id).
+// block when it is used up: connections that make ids side by side then
+// share the counter once per block, not once per id.
 func (s *Stamp) nextSeq() uint64 {
 	if s.seqNext == s.seqEnd {
 		s.seqEnd = idSeq.Add(idBlock) + 1
@@ -183,8 +182,8 @@ var idHexAt = [16]uint8{0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 3
 
 // Stamp is a time of receipt with its RFC 3339 text, formatted once and
 // shared by every entry received at that moment, and a block of id
-// sequence numbers. A Stamp is for one goroutine at a time; another one
-// takes a copy (CopyTime).
+// sequence numbers. A Stamp is for one goroutine at a time (each
+// connection has its own).
 type Stamp struct {
 	T    time.Time
 	text []byte
@@ -204,11 +203,6 @@ func (s *Stamp) Set(t time.Time) {
 	s.text = s.T.AppendFormat(s.text[:0], time.RFC3339Nano)
 }
 
-// CopyTime makes s the stamp for o's time, keeping its own ids.
-func (s *Stamp) CopyTime(o *Stamp) {
-	s.T = o.T
-	s.text = append(s.text[:0], o.text...)
-}
 
 // AppendRecord appends the normalised form of e: one JSON object with the
 // contract's field names plus id and receivedAt, defaults applied and times
