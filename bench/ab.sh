@@ -60,7 +60,7 @@ for round in $(seq "$ROUNDS"); do
 			--verify-file "$dir/out.ndjson" --json "$dir/r.json" >"$dir/report.txt" 2>&1 ||
 			{ sed 's/^/    /' "$dir/report.txt" >&2; exit 1; }
 		jq -r --arg b "$build" --arg r "$round" '.[0] | [$b, $r, (.verify.entries_per_sec|floor),
-			(.target.entries_per_cpu_second|floor), .target.cpu_seconds,
+			(.target.entries_per_cpu_second|floor), ((.target.cpu_seconds*100|round)/100),
 			((.target.peak_rss_bytes/1048576*10|floor)/10)] | @tsv' "$dir/r.json" >>"$WORK/table"
 		rm -rf "$dir/data" "$dir/out.ndjson"
 	done
