@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -312,5 +313,57 @@ func TestSocketModeAndGroup(t *testing.T) {
 			t.Errorf("start %d: group %d, want %s (%s)", i, gid, g.Gid, grp)
 		}
 		p.stop(t)
+	}
+}
+
+// A local client that keeps sending a wrong secret is refused for a while,
+// but only it: clients on loopback are told apart by the user owning their
+// socket, so another user's client still gets in. (Run as root, which can
+// start that other client as "nobody".)
+func TestWrongSecretLocksOutOnlyItsOwnUser(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to run a client as another user")
+	}
+	nobody, err := user.Lookup("nobody")
+	if err != nil {
+		t.Skip("no user nobody")
+	}
+	dir := t.TempDir()
+	tcp := freePort(t)
+	startAgent(t, dir, "--tcp-address", tcp, "--shared-secret", secret)
+
+	authenticate := func(s string) string {
+		c, err := net.Dial("tcp", tcp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		fmt.Fprintf(c, `{"action":"authenticate","shared_secret":%q}`+"\n", s)
+		line, _ := bufio.NewReader(c).ReadString('\n')
+		return line
+	}
+	for i := range 5 {
+		if got := authenticate(fmt.Sprintf("wrong-secret-%d-xxxxxxxxxxxxxxxxxxxxxxxxxx", i)); !strings.Contains(got, "auth_failed") {
+			t.Fatalf("wrong secret %d: %q", i, got)
+		}
+	}
+	if got := authenticate(secret); !strings.Contains(got, "too many failed authentications") {
+		t.Fatalf("after five failures this user's next client got %q, want it refused", got)
+	}
+
+	// The binary must be reachable by nobody for it to run the client.
+	if err := os.Chmod(filepath.Dir(bin), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	uid, _ := strconv.Atoi(nobody.Uid)
+	gid, _ := strconv.Atoi(nobody.Gid)
+	cmd := exec.Command(bin, "ping", "--addr", "tcp://"+tcp, "--secret", secret)
+	cmd.Dir = "/"
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=/"}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "pong") {
+		t.Fatalf("another user's client was locked out too: %v\n%s", err, out)
 	}
 }

@@ -192,14 +192,16 @@ func (c *conn) handle(line []byte) error {
 		if c.t == TCP {
 			// An empty configured secret never matches: no secret, no TCP.
 			if c.o.SharedSecret == "" || subtle.ConstantTimeCompare(msg.Secret, []byte(c.o.SharedSecret)) != 1 {
-				c.s.authFailed(peerID(c.nc, c.t), c.o)
+				c.s.authFailed(authPeer(c.nc), c.o)
 				c.s.log.Warn("authentication failed", "peer", c.nc.RemoteAddr().String())
 				c.fail(protocol.NewError(protocol.CodeAuthFailed, "authentication failed: wrong shared secret"))
 				return errClose
 			}
 			if !c.authed {
 				c.authed = true
-				c.s.authSucceeded(peerID(c.nc, c.t))
+				if c.s.authFails.Load() > 0 {
+					c.s.authSucceeded(authPeer(c.nc))
+				}
 				var zero time.Time
 				if c.o.IdleTimeout > 0 {
 					zero = time.Now().Add(c.o.IdleTimeout)

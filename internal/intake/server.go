@@ -35,8 +35,8 @@ type Options struct {
 	SharedSecret   string        // TCP: the secret clients must send first
 	MaxPerPeer     int           // connections at once from one peer: TCP address, or Unix user id (0: no limit)
 	RateLimit      float64       // entries per second per connection (0: no limit); over it, the agent reads more slowly
-	AuthFailLimit  int           // TCP: failed authentications from one address before it is refused for AuthFailBlock (default 5)
-	AuthFailBlock  time.Duration // TCP: how long such an address is refused (default 1 minute)
+	AuthFailLimit  int           // TCP: failed authentications from one client (its user on loopback, else its address) before it is refused for AuthFailBlock (default 5)
+	AuthFailBlock  time.Duration // TCP: how long such a client is refused, and how long failures are remembered (default 1 minute)
 	// MaxPendingBytes bounds how many bytes of entries from consecutive
 	// messages are gathered into one queue append (default 1 MiB). Keep it
 	// well under the queue's byte cap, or a blocking queue could wait for
@@ -62,16 +62,18 @@ type Server struct {
 
 	// stop ends blocking queue appends and flushes when the shutdown
 	// deadline passes.
-	stop     context.Context
-	stopNow  context.CancelFunc
-	closing  atomic.Bool
-	mu       sync.Mutex
-	lns      map[net.Listener]Transport
-	conns    map[*conn]struct{}
-	peers    map[string]int         // open connections per peer
-	authFail map[string]*authRecord // failed authentications per TCP address
+	stop      context.Context
+	stopNow   context.CancelFunc
+	closing   atomic.Bool
+	mu        sync.Mutex
+	lns       map[net.Listener]Transport
+	conns     map[*conn]struct{}
+	peers     map[string]int         // open connections per peer
+	authFail  map[string]*authRecord // failed authentications per TCP client (see authPeer)
+	authSwept time.Time              // when expired records were last cleared
 
 	queueFullLogged atomic.Int64 // when queue_full was last logged, Unix nanoseconds
+	authFails       atomic.Int64 // len(authFail), read without the lock
 	wg              sync.WaitGroup
 	Counters        Counters
 }
@@ -249,6 +251,10 @@ func (s *Server) accepting(ln net.Listener, t Transport) {
 func (s *Server) admit(nc net.Conn, t Transport) {
 	o := s.options()
 	peer := peerID(nc, t)
+	authID := ""
+	if t == TCP && s.authFails.Load() > 0 {
+		authID = authPeer(nc) // only while some client is being held back
+	}
 	s.mu.Lock()
 	var refuse string
 	switch {
@@ -260,8 +266,8 @@ func (s *Server) admit(nc net.Conn, t Transport) {
 	case o.MaxPerPeer > 0 && s.peers[peer] >= o.MaxPerPeer:
 		refuse = fmt.Sprintf("this client is at its limit of %d connections", o.MaxPerPeer)
 		s.Counters.RefusedPeer.Add(1)
-	case t == TCP && s.blockedLocked(peer, o):
-		refuse = "too many failed authentications from this address; try again later"
+	case authID != "" && s.blockedLocked(authID, o):
+		refuse = "too many failed authentications from this client; try again later"
 		s.Counters.Throttled.Add(1)
 	}
 	if refuse != "" {
@@ -315,19 +321,28 @@ func peerID(nc net.Conn, t Transport) string {
 }
 
 // blockedLocked reports whether peer failed to authenticate too often lately.
+// Failures are forgotten AuthFailBlock after the last one.
 func (s *Server) blockedLocked(peer string, o *Options) bool {
+	now := time.Now()
+	if now.Sub(s.authSwept) > time.Second {
+		s.authSwept = now
+		for p, r := range s.authFail {
+			if !now.Before(r.until) {
+				delete(s.authFail, p)
+			}
+		}
+		s.authFails.Store(int64(len(s.authFail)))
+	}
 	r := s.authFail[peer]
 	if r == nil {
 		return false
 	}
-	if r.fails < o.AuthFailLimit {
+	if !now.Before(r.until) {
+		delete(s.authFail, peer) // the block has passed: a clean slate
+		s.authFails.Store(int64(len(s.authFail)))
 		return false
 	}
-	if time.Now().Before(r.until) {
-		return true
-	}
-	delete(s.authFail, peer) // the block has passed: a clean slate
-	return false
+	return r.fails >= o.AuthFailLimit
 }
 
 // authFailed records a failed authentication from peer.
@@ -337,16 +352,18 @@ func (s *Server) authFailed(peer string, o *Options) {
 	defer s.mu.Unlock()
 	if len(s.authFail) > 100000 {
 		clear(s.authFail) // bounded memory under a spray of addresses
+		s.authFails.Store(0)
 	}
 	r := s.authFail[peer]
 	if r == nil {
 		r = &authRecord{}
 		s.authFail[peer] = r
+		s.authFails.Store(int64(len(s.authFail)))
 	}
 	r.fails++
-	if r.fails >= o.AuthFailLimit {
-		r.until = time.Now().Add(o.AuthFailBlock)
-		s.log.Warn("refusing an address after repeated failed authentications", "peer", peer, "failures", r.fails, "for", o.AuthFailBlock)
+	r.until = time.Now().Add(o.AuthFailBlock)
+	if r.fails == o.AuthFailLimit {
+		s.log.Warn("refusing a client after repeated failed authentications", "peer", peer, "failures", r.fails, "for", o.AuthFailBlock)
 	}
 }
 
@@ -366,6 +383,7 @@ func (s *Server) logQueueFull() {
 func (s *Server) authSucceeded(peer string) {
 	s.mu.Lock()
 	delete(s.authFail, peer)
+	s.authFails.Store(int64(len(s.authFail)))
 	s.mu.Unlock()
 }
 

@@ -340,3 +340,33 @@ func TestPerPeerLimit(t *testing.T) {
 		t.Fatalf("third connection from the same user got %q", line)
 	}
 }
+
+// A loopback TCP client is named by the user owning its socket, which the
+// agent finds in /proc/net/tcp; the address form is what the kernel prints.
+func TestLoopbackClientOwner(t *testing.T) {
+	for _, network := range []string{"tcp4", "tcp6"} {
+		addr := "127.0.0.1:0"
+		if network == "tcp6" {
+			addr = "[::1]:0"
+		}
+		ln, err := net.Listen(network, addr)
+		if err != nil {
+			t.Logf("%s: %v", network, err)
+			continue
+		}
+		defer ln.Close()
+		c, err := net.Dial(network, ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		s, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if got, want := intake.AuthPeer(s), fmt.Sprintf("tcp-uid:%d", os.Getuid()); got != want {
+			t.Errorf("%s: client named %q, want %q", network, got, want)
+		}
+	}
+}

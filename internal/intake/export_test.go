@@ -1,0 +1,4 @@
+package intake
+
+// AuthPeer is authPeer, for the tests.
+var AuthPeer = authPeer
