@@ -276,11 +276,9 @@ func runAgent(env Env, args []string) int {
 		log.Info("stopped")
 		return 0
 	}
-	if err := a.Start(ctx); err != nil {
-		log.Error("cannot start", "error", err)
-		shutdown()
-		return 1
-	}
+	// The admin server first: it answers /healthz and (not yet) /readyz
+	// by the time the socket exists, so whoever waits for the socket can
+	// probe it at once.
 	var adm *admin.Server
 	if cfg.Admin.Address != "" {
 		ln, err := admin.Listen(cfg.Admin.Address)
@@ -294,6 +292,14 @@ func runAgent(env Env, args []string) int {
 		default:
 			log.Warn("admin server not started (set admin.address to choose another address)", "error", err)
 		}
+	}
+	if err := a.Start(ctx); err != nil {
+		log.Error("cannot start", "error", err)
+		actx, cancel := context.WithTimeout(context.Background(), time.Second)
+		adm.Shutdown(actx)
+		cancel()
+		shutdown()
+		return 1
 	}
 	outs := make([]string, len(cfg.Outputs))
 	for i, o := range cfg.Outputs {
