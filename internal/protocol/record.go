@@ -203,7 +203,6 @@ func (s *Stamp) Set(t time.Time) {
 	s.text = s.T.AppendFormat(s.text[:0], time.RFC3339Nano)
 }
 
-
 // AppendRecord appends the normalised form of e: one JSON object with the
 // contract's field names plus id and receivedAt, defaults applied and times
 // in UTC. This is what the queue stores and the outputs receive.
