@@ -494,32 +494,12 @@ func (q *Queue) recomputeLowLocked() {
 	}
 	first := true
 	for _, r := range q.readers {
-		r.committed = q.pastEndsLocked(r.committed)
+		q.locateLocked(&r.committed) // past the end of a segment: into the next
 		if first || r.committed.before(q.low) {
 			q.low, first = r.committed, false
 		}
 	}
 	q.lowBytes = q.bytesBeforeLocked(q.low)
-}
-
-// pastEndsLocked returns p, or the same place in its canonical form when
-// it is at the end of a segment that others follow (the start of the next
-// one that is not empty or the last) or in a segment that is gone (the
-// start of the next one). A reader that read a segment to its end then no
-// longer holds that segment, or empty ones after it.
-func (q *Queue) pastEndsLocked(p pos) pos {
-	i, found := slices.BinarySearchFunc(q.segs, p.seg, func(s *segment, id uint64) int { return cmpUint(s.id, id) })
-	if !found {
-		if i == len(q.segs) {
-			return p
-		}
-		p = pos{seg: q.segs[i].id, seq: p.seq}
-	}
-	for i < len(q.segs)-1 && p.off >= q.segs[i].size {
-		i++
-		p = pos{seg: q.segs[i].id, seq: p.seq}
-	}
-	return p
 }
 
 // bytesBeforeLocked counts the segment bytes before p.

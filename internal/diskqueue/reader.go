@@ -235,7 +235,7 @@ func (r *reader) Commit() error {
 	if q.closed || r.dropped {
 		return queue.ErrClosed
 	}
-	r.pending = q.pastEndsLocked(r.pending)
+	q.locateLocked(&r.pending) // the committed position may already be past a segment's end
 	if r.pending.before(r.committed) {
 		return fmt.Errorf("diskqueue: commit behind position of %s", r.name)
 	}
