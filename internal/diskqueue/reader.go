@@ -57,6 +57,9 @@ func (r *reader) Next(ctx context.Context, maxRecords, maxBytes int) ([][]byte, 
 		if err != nil {
 			if errors.Is(err, queue.ErrClosed) {
 				r.closeFile()
+				if len(r.out) == 0 {
+					r.skipPast()
+				}
 			}
 			return nil, err
 		}
@@ -150,6 +153,22 @@ func (r *reader) readCached(c *chunk, data []byte, maxRecords, maxBytes int, tot
 		r.next = pos{seg: c.seg, off: next, seq: h.seq + 1}
 	}
 	return len(r.out) >= maxRecords, nil
+}
+
+// skipPast commits what this Next went past without returning anything
+// (damaged bytes, records read before), when nothing returned earlier waits
+// for a Commit: the queue is closed for writing, so no later Commit would
+// move the position over them, and their segment would stay.
+func (r *reader) skipPast() {
+	q := r.q
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed || r.dropped || r.pending != r.committed || !r.committed.before(r.next) {
+		return
+	}
+	r.committed, r.pending, r.dirty = r.next, r.next, true
+	q.recomputeLowLocked()
+	q.wake()
 }
 
 // release drops the cached chunks the records last returned point into.
