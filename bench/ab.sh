@@ -28,6 +28,8 @@ done
 A=$(realpath "$1") B=$(realpath "$2")
 command -v jq >/dev/null || { echo "jq is needed (apt-get install jq)" >&2; exit 1; }
 
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 WORK=$(mktemp -d /tmp/logflux-ab.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 
@@ -38,22 +40,7 @@ for round in $(seq "$ROUNDS"); do
 		[ $build = B ] && bin=$B
 		dir=$WORK/$build-$round
 		mkdir -p "$dir"
-		cat >"$dir/agent.yaml" <<-CONF
-			data_dir: $dir/data
-			unix:
-			  path: $dir/in.sock
-			queue:
-			  type: disk
-			  when_full: block
-			outputs:
-			  - type: file
-			    path: $dir/out.ndjson
-			    max_size: 64GiB
-			log:
-			  level: warn
-			admin:
-			  address: ""
-		CONF
+		agent_config "$dir" disk off >"$dir/agent.yaml"
 		sync
 		"$B" bench --spawn "$bin run --config $dir/agent.yaml" --addr "unix://$dir/in.sock" \
 			--count "$COUNT" --payload "$PAYLOAD" --batch "$BATCH" --flush-at-end=false \

@@ -109,24 +109,8 @@ forget_pid() {
 # --- the targets: each writes its config into DIR and starts -------------------
 
 AGENT_QUEUE=memory
-agent_config() { # dir queue-type [admin-off]
-	cat <<-EOF
-		data_dir: $1/data
-		unix:
-		  path: $1/in.sock
-		queue:
-		  type: $2
-		  when_full: block
-		outputs:
-		  - type: file
-		    path: $1/out.ndjson
-		    max_size: 64GiB
-		log:
-		  level: warn
-	EOF
-	# Keep a run from serving (or colliding on) the default admin port.
-	[ -z "${3:-}" ] || printf 'admin:\n  address: ""\n'
-}
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 pick_agent_config() { # settle the queue type and admin key the build accepts
 	local d=$WORK/probe q a
 	mkdir -p "$d"
