@@ -33,6 +33,7 @@ type sender struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	workers []*worker
+	spillMu sync.Mutex // one worker spills at a time, so the fallback keeps the queue's order
 
 	mu        sync.Mutex // guards everything below
 	bo        backoff
@@ -248,6 +249,15 @@ func (s *sender) spillNow(now time.Time) bool {
 	return bytes*4 >= s.q.maxBytes*3
 }
 
+// spillQueued moves every sealed chunk to the fallback. Workers that find
+// the agent down at the same moment take turns: the chunks one took from
+// the queue are written before the next one takes the later ones.
+func (s *sender) spillQueued() {
+	s.spillMu.Lock()
+	defer s.spillMu.Unlock()
+	s.spill(s.q.popAll(), dropUnsent)
+}
+
 // spill writes chunks to the fallback (or drops them, with no fallback) and
 // releases them.
 func (s *sender) spill(cs []*chunk, noFallbackReason int) {
@@ -329,7 +339,7 @@ func (w *worker) step(now time.Time) (again bool, wait time.Duration) {
 		ok, d := s.mayDial(now, n)
 		if !ok {
 			if s.spillNow(now) {
-				s.spill(s.q.popAll(), dropUnsent)
+				s.spillQueued()
 			}
 			return false, d
 		}
