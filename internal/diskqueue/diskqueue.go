@@ -10,12 +10,22 @@ package diskqueue
 //	  00000000000000004711.seg   the next one: every record in it has seq >= 4711
 //	  reader-forwarder.pos       committed position of reader "forwarder"
 //	  reader-file.pos            committed position of reader "file"
+//	  00000000000000000815.spare a drained segment kept to be written over
 //
 // A segment holds records back to back and is only ever appended to. Append
 // writes all its records with one write into one segment, starting a new
 // segment first when they would not fit in SegmentBytes (a unit larger than
 // that gets a segment of its own): records, and Appends, never span segments,
 // so a crash can tear only the end of the segment being written.
+//
+// A segment every reader is done with is not deleted but renamed to a spare
+// (at most one is kept), and the next segment is that file renamed again and
+// written over from its start: writing into pages the kernel already holds
+// costs a fraction of growing a new file, and nothing is freed and allocated
+// again. A reused file holds the old segment's records past what was written
+// over; they are told apart by their seq, which is always below the new
+// segment's id. A reused segment is cut to its records when appends move on
+// from it and at Close, so the old bytes stay only after a crash.
 //
 //	record:
 //	+-------+--------+--------+-------+-----+-------+--------+-----------+
@@ -35,6 +45,8 @@ package diskqueue
 //
 //   - seq increases strictly through a segment and from one segment to the
 //     next: a segment's records have seq >= its id and < the next one's id.
+//     A record with a seq below its segment's id is a reused file's old
+//     content and ends the segment: it is neither delivered nor damage.
 //   - The queue knows how many bytes of each segment are whole records; a
 //     reader never reads past that, so it never sees a write in progress.
 //   - A position (segment, offset, seq) is on a record boundary. Records with
@@ -49,7 +61,7 @@ package diskqueue
 //     in memory, as written, for readers that keep up; see cache.go.
 //
 // Recovery (Open): the last segment is scanned. Bad bytes followed by no good
-// record are a torn tail and are cut off, together with a trailing Append
+// record (old content of a reused file is not good) are a torn tail and are cut off, together with a trailing Append
 // whose last record is missing; bad bytes followed by a good record are
 // skipped and counted (Corrupt). Earlier segments are checked as readers read
 // them, with the same rule. A position file that is missing or damaged puts
@@ -101,7 +113,8 @@ type Options struct {
 
 	// SegmentBytes is the size at which a new segment is started (default
 	// DefaultSegmentBytes, but at most a quarter of MaxBytes, so that the
-	// disk holds at most about MaxBytes plus one segment).
+	// disk holds at most about MaxBytes plus two segments: the one being
+	// written and a spare).
 	SegmentBytes int64
 	// SyncInterval is how often the background syncer fsyncs new records
 	// when nobody asks (default DefaultSyncInterval). Sync does not wait for it.
@@ -179,9 +192,18 @@ func (o *Options) validate() error {
 }
 
 type segment struct {
-	id   uint64 // seq of the segment's first record (or a lower bound), and its name
-	size int64  // bytes of whole records the queue knows of
+	id     uint64 // seq of the segment's first record (or a lower bound), and its name
+	size   int64  // bytes of whole records the queue knows of
+	reused bool   // written over a spare file, which may hold old records past size
+	// spare: created by this process and never failed a write or fsync, so
+	// every record in the file has a seq below nextSeq and it may be reused.
+	spare bool
 }
+
+// maxSpares is how many drained segment files are kept for reuse. One is
+// enough for readers that keep up: the segment before the one being written
+// is drained by the time that one is full.
+const maxSpares = 1
 
 // Queue is a durable queue.Queue; the on-disk format is described at the top
 // of this file. It is safe for concurrent use.
@@ -206,6 +228,7 @@ type Queue struct {
 	sealActive   bool       // start a new segment at the next Append (after an I/O failure)
 	toSync       []File     // handles of earlier segments still to fsync and close
 	dirDirty     bool       // a segment was created since the directory was last fsynced
+	spares       []string   // paths of drained segment files to reuse, at most maxSpares
 	nextSeq      uint64
 	total        int64 // bytes in all segments
 	readers      map[string]*reader
@@ -281,6 +304,12 @@ func (q *Queue) load() error {
 			// A position being written when the process stopped.
 			if err := q.fs.Remove(filepath.Join(q.dir, name)); err != nil {
 				q.log.Warn("cannot remove leftover temp file", "file", name, "error", err)
+			}
+		case strings.HasSuffix(name, spareSuffix):
+			// Spares are reused only by the process that made them: after a
+			// crash, what they hold may not be told apart from new records.
+			if err := q.fs.Remove(filepath.Join(q.dir, name)); err != nil {
+				q.log.Warn("cannot remove spare segment file", "file", name, "error", err)
 			}
 		case strings.HasSuffix(name, segSuffix):
 			id, ok := segID(name)
@@ -376,11 +405,16 @@ func (q *Queue) recoverTail(f File, s *segment) error {
 		scratch     []byte
 		size        = s.size
 		damagedFrom = int64(-1)
+		oldFrom     = int64(-1) // where a reused file's old records start
 	)
 	for off < size {
 		h, err := sr.header(off, size)
 		if err == nil {
 			scratch, err = sr.payload(&h, off, size, scratch[:0])
+		}
+		if err == nil && h.seq < s.id {
+			oldFrom = off
+			break
 		}
 		if err == nil {
 			off += headerSize + h.length
@@ -393,7 +427,7 @@ func (q *Queue) recoverTail(f File, s *segment) error {
 		if !errors.Is(err, errBad) {
 			return fmt.Errorf("diskqueue: recover segment %d: %w", s.id, err)
 		}
-		next, ok, err := sr.resync(off+1, size)
+		next, ok, err := sr.resync(off+1, size, s.id)
 		if err != nil {
 			return fmt.Errorf("diskqueue: recover segment %d: %w", s.id, err)
 		}
@@ -406,8 +440,13 @@ func (q *Queue) recoverTail(f File, s *segment) error {
 		off, keep, keepSeq = next, next, maxSeq
 	}
 	if keep < size {
-		q.log.Warn("cut off torn tail of last segment (crash while appending)",
-			"segment", s.id, "offset", keep, "bytes", size-keep, "damaged_at", damagedFrom)
+		if keep == oldFrom {
+			q.log.Info("cut off the old records of a reused segment file",
+				"segment", s.id, "offset", keep, "bytes", size-keep)
+		} else {
+			q.log.Warn("cut off torn tail of last segment (crash while appending)",
+				"segment", s.id, "offset", keep, "bytes", size-keep, "damaged_at", damagedFrom)
+		}
 		if err := f.Truncate(keep); err != nil {
 			return fmt.Errorf("diskqueue: truncate torn tail of segment %d: %w", s.id, err)
 		}
@@ -577,6 +616,7 @@ func (q *Queue) Append(ctx context.Context, records [][]byte) error {
 		if c == nil {
 			q.recycleLocked(buf)
 		}
+		s.spare = false // its records may be in the file, with seqs to be used again
 		// Undo a partial write so the next Append starts on a record boundary;
 		// if even that fails, the rest goes to a new segment.
 		if terr := q.wf.Truncate(s.size); terr != nil {
@@ -611,20 +651,69 @@ func (q *Queue) prepareSegmentLocked(size int64) error {
 	if n := len(q.segs); n > 0 && q.segs[n-1].id >= id {
 		id = q.segs[n-1].id + 1 // an empty segment given up after a failure
 	}
-	f, err := q.fs.OpenFile(segFile(q.dir, id), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	f, reused, err := q.createSegmentLocked(id)
 	if err != nil {
-		return fmt.Errorf("diskqueue: create segment: %w", err)
+		return err
 	}
 	if q.wf != nil {
+		q.trimReusedLocked()
 		q.toSync = append(q.toSync, q.wf) // the syncer fsyncs and closes it
 	}
 	q.wf, q.activeSynced, q.sealActive, q.dirDirty = f, 0, false, true
-	q.segs = append(q.segs, &segment{id: id})
+	q.segs = append(q.segs, &segment{id: id, reused: reused, spare: true})
 	q.nextSeq = id
 	if len(q.readers) == 0 {
 		q.recomputeLowLocked()
 	}
 	return nil
+}
+
+// createSegmentLocked opens the file of new segment id for writing: a spare
+// renamed, or a new file when there is none (or it cannot be reused).
+func (q *Queue) createSegmentLocked(id uint64) (File, bool, error) {
+	path := segFile(q.dir, id)
+	for len(q.spares) > 0 {
+		spare := q.spares[len(q.spares)-1]
+		q.spares = q.spares[:len(q.spares)-1]
+		if err := q.fs.Rename(spare, path); err != nil {
+			q.log.Warn("cannot reuse spare segment file; creating a new one", "file", spare, "error", err)
+			continue
+		}
+		// The new name is made durable before anything is written: a crash
+		// must never leave new records in a file under an old name.
+		err := q.fs.SyncDir(q.dir)
+		var f File
+		if err == nil {
+			f, err = q.fs.OpenFile(path, os.O_WRONLY, 0)
+		}
+		if err == nil {
+			return f, true, nil
+		}
+		q.log.Warn("cannot reuse spare segment file; creating a new one", "file", path, "error", err)
+		if err := q.fs.Remove(path); err != nil {
+			return nil, false, fmt.Errorf("diskqueue: create segment: %w", err)
+		}
+	}
+	f, err := q.fs.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return nil, false, fmt.Errorf("diskqueue: create segment: %w", err)
+	}
+	return f, false, nil
+}
+
+// trimReusedLocked cuts the segment being written off after its records
+// when it was written over a spare, so that no old records follow them.
+// Failing is harmless: readers stop at the first old record anyway.
+func (q *Queue) trimReusedLocked() {
+	s := q.segs[len(q.segs)-1]
+	if !s.reused {
+		return
+	}
+	if err := q.wf.Truncate(s.size); err != nil {
+		q.log.Warn("cannot cut reused segment file to its records", "segment", s.id, "error", err)
+		return
+	}
+	s.reused = false
 }
 
 // Sync returns once every record appended before the call is on stable
@@ -776,6 +865,10 @@ func (q *Queue) closeFiles() error {
 	}
 	q.toSync = nil
 	if q.wf != nil {
+		if q.segs[len(q.segs)-1].reused {
+			q.trimReusedLocked()
+			errs = append(errs, q.wf.Sync())
+		}
 		errs = append(errs, q.wf.Close())
 		q.wf = nil
 	}

@@ -45,6 +45,9 @@ const (
 	posSuffix = ".pos"
 	tmpSuffix = ".tmp"
 	segSuffix = ".seg"
+	// spareSuffix names a drained segment file kept to be written over as
+	// the next segment (see diskqueue.go).
+	spareSuffix = ".spare"
 )
 
 func encodePos(p pos) []byte {
@@ -170,9 +173,19 @@ func segFile(dir string, id uint64) string {
 	return filepath.Join(dir, fmt.Sprintf("%020d%s", id, segSuffix))
 }
 
+// spareFile returns the path a drained segment id is kept under for reuse.
+func spareFile(dir string, id uint64) string {
+	return filepath.Join(dir, fmt.Sprintf("%020d%s", id, spareSuffix))
+}
+
 // segID parses a segment file name (without directory).
 func segID(file string) (uint64, bool) {
-	s, ok := strings.CutSuffix(file, segSuffix)
+	return fileID(file, segSuffix)
+}
+
+// fileID parses a 20-digit file name with the given suffix (without directory).
+func fileID(file, suffix string) (uint64, bool) {
+	s, ok := strings.CutSuffix(file, suffix)
 	if !ok || len(s) != 20 {
 		return 0, false
 	}

@@ -206,28 +206,36 @@ func (r *reader) read(limit int64, maxRecords, maxBytes int, total *int) (full b
 		h, err := r.sr.header(off, limit)
 		if err == nil {
 			end := off + headerSize + h.length
-			if h.seq < r.next.seq {
+			switch {
+			case h.seq < seg:
+				// A whole record from before the segment began is a reused
+				// file's old content: the segment ends here.
+				if _, err = r.sr.payload(&h, off, limit, r.arena); err == nil {
+					r.next.off = limit
+					continue
+				}
+			case h.seq < r.next.seq:
 				r.next.off = end // read before (the position was rebuilt from its seq)
 				continue
-			}
-			if len(r.out) > 0 && *total+int(h.length) > maxBytes {
+			case len(r.out) > 0 && *total+int(h.length) > maxBytes:
 				return true, nil
-			}
-			var arena []byte
-			arena, err = r.sr.payload(&h, off, limit, r.arena)
-			if err == nil {
-				n := len(r.arena)
-				r.out = append(r.out, arena[n:len(arena):len(arena)])
-				r.arena = arena
-				*total += int(h.length)
-				r.next = pos{seg: seg, off: end, seq: h.seq + 1}
-				continue
+			default:
+				var arena []byte
+				arena, err = r.sr.payload(&h, off, limit, r.arena)
+				if err == nil {
+					n := len(r.arena)
+					r.out = append(r.out, arena[n:len(arena):len(arena)])
+					r.arena = arena
+					*total += int(h.length)
+					r.next = pos{seg: seg, off: end, seq: h.seq + 1}
+					continue
+				}
 			}
 		}
 		if !errors.Is(err, errBad) {
 			return false, err
 		}
-		next, ok, err := r.sr.resync(off+1, limit)
+		next, ok, err := r.sr.resync(off+1, limit, seg)
 		if err != nil {
 			return false, err
 		}

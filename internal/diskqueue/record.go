@@ -157,9 +157,10 @@ func (s *segReader) payload(h *header, off, limit int64, dst []byte) ([]byte, er
 	return dst, nil
 }
 
-// resync looks for the first whole, valid record starting in [from, limit)
-// and returns its offset; false means there is none.
-func (s *segReader) resync(from, limit int64) (int64, bool, error) {
+// resync looks for the first whole, valid record of segment id starting in
+// [from, limit) and returns its offset; false means there is none. Records
+// with a seq below id are a reused file's old content, not valid ones.
+func (s *segReader) resync(from, limit int64, id uint64) (int64, bool, error) {
 	const chunk = 64 << 10
 	buf := make([]byte, chunk)
 	probe := newSegReader(4 << 10)
@@ -184,7 +185,7 @@ func (s *segReader) resync(from, limit int64) (int64, bool, error) {
 			h, err := probe.header(cand, limit)
 			if err == nil {
 				scratch, err = probe.payload(&h, cand, limit, scratch[:0])
-				if err == nil {
+				if err == nil && h.seq >= id {
 					return cand, true, nil
 				}
 			}

@@ -119,6 +119,7 @@ func (q *Queue) syncData(gen uint64, files []File, active File, activeTarget int
 		}
 		if active != nil && active == q.wf {
 			q.sealActive = true
+			q.segs[len(q.segs)-1].spare = false // what its file holds is unknown
 		}
 		q.failRound, q.failGen = q.rounds, gen
 		q.syncErr = fmt.Errorf("diskqueue: fsync: %w", err)
@@ -190,7 +191,8 @@ func (q *Queue) persist(updates []posUpdate) {
 	}
 }
 
-// removeSegments deletes the segment files that every reader has committed past.
+// removeSegments deletes the segment files that every reader has committed
+// past, keeping one as a spare to write the next segment over.
 func (q *Queue) removeSegments() {
 	q.mu.Lock()
 	if len(q.readers) == 0 {
@@ -220,6 +222,9 @@ func (q *Queue) removeSegments() {
 
 	var errs []error
 	for _, s := range dels {
+		if q.keepSpare(s) {
+			continue
+		}
 		if err := q.fs.Remove(segFile(q.dir, s.id)); err != nil {
 			errs = append(errs, err)
 		}
@@ -230,4 +235,25 @@ func (q *Queue) removeSegments() {
 	if err := errors.Join(errs...); err != nil {
 		q.log.Warn("cannot remove consumed segments; they are retried at the next start", "error", err)
 	}
+}
+
+// keepSpare renames drained segment s to a spare when one is wanted; false
+// means s is to be removed. Only segments of about the usual size are kept:
+// an empty one saves nothing and a larger one (a big Append) would hold disk.
+func (q *Queue) keepSpare(s *segment) bool {
+	q.mu.Lock()
+	want := len(q.spares) < maxSpares && s.spare
+	q.mu.Unlock()
+	if !want || s.size < q.opts.SegmentBytes/2 || s.size > q.opts.SegmentBytes {
+		return false
+	}
+	path := spareFile(q.dir, s.id)
+	if err := q.fs.Rename(segFile(q.dir, s.id), path); err != nil {
+		q.log.Warn("cannot keep drained segment as a spare; removing it", "segment", s.id, "error", err)
+		return false
+	}
+	q.mu.Lock()
+	q.spares = append(q.spares, path)
+	q.mu.Unlock()
+	return true
 }

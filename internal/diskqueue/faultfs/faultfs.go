@@ -55,7 +55,7 @@ var ErrInjected = errors.New("faultfs: injected fault")
 // after a power loss would find it: durable state only, or, given a random
 // source, a torn mix (a random prefix of the pending directory changes, in
 // order, and for each file some of its unsynced bytes, possibly ending in
-// garbage). Directories created with MkdirAll are durable at once.
+// garbage, followed by its old bytes where it was written over). Directories created with MkdirAll are durable at once.
 type FS struct {
 	mu       sync.Mutex
 	dirs     map[string]bool
@@ -75,7 +75,20 @@ type node struct {
 
 type nsOp struct {
 	name string
-	n    *node // nil: remove
+	n    *node  // nil: remove
+	from string // a rename from this name: one step, as on a real filesystem
+}
+
+// apply makes op's change to the namespace names.
+func (op nsOp) apply(names map[string]*node) {
+	if op.n == nil {
+		delete(names, op.name)
+		return
+	}
+	if op.from != "" {
+		delete(names, op.from)
+	}
+	names[op.name] = op.n
 }
 
 var _ diskqueue.FS = (*FS)(nil)
@@ -160,11 +173,7 @@ func (f *FS) CrashClone(rng *rand.Rand) *FS {
 	}
 	if rng != nil {
 		for _, op := range f.pending[:rng.IntN(len(f.pending)+1)] {
-			if op.n == nil {
-				delete(names, op.name)
-			} else {
-				names[op.name] = op.n
-			}
+			op.apply(names)
 		}
 	}
 	c := New()
@@ -202,7 +211,7 @@ func tear(rng *rand.Rand, synced, cur []byte) []byte {
 		return bytes.Clone(synced)
 	case 1: // all of them did
 		return bytes.Clone(cur)
-	default: // some did: the file ends part-way through them
+	default: // some did: up to a point part-way through them
 		k := common + rng.IntN(len(cur)-common+1)
 		out := bytes.Clone(cur[:k])
 		if rng.IntN(2) == 0 {
@@ -210,6 +219,10 @@ func tear(rng *rand.Rand, synced, cur []byte) []byte {
 			for i := max(common, k-1-rng.IntN(16)); i < k; i++ {
 				out[i] = byte(rng.UintN(256))
 			}
+		}
+		// A file being written over keeps its old bytes past that point.
+		if len(synced) > k {
+			out = append(out, synced[k:]...)
 		}
 		return out
 	}
@@ -298,7 +311,7 @@ func (f *FS) Rename(oldname, newname string) error {
 	}
 	delete(f.files, oldname)
 	f.files[newname] = n
-	f.pending = append(f.pending, nsOp{name: newname, n: n}, nsOp{name: oldname})
+	f.pending = append(f.pending, nsOp{name: newname, n: n, from: oldname})
 	return nil
 }
 
@@ -351,11 +364,7 @@ func (f *FS) SyncDir(dir string) error {
 			rest = append(rest, op)
 			continue
 		}
-		if op.n == nil {
-			delete(f.durable, op.name)
-		} else {
-			f.durable[op.name] = op.n
-		}
+		op.apply(f.durable)
 	}
 	clear(f.pending[len(rest):])
 	f.pending = rest
