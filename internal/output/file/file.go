@@ -24,14 +24,23 @@ type Options struct {
 	Sync     bool  // fsync after every write, so delivered entries survive a machine crash
 }
 
+// reserveStep is how much disk the output reserves ahead of what it writes
+// (without changing the file's size). Writing into reserved blocks costs the
+// kernel about a quarter less CPU than growing the file block by block
+// (`go run ./bench/pagecost`); what is left unused is given back at rotation
+// and Close, and by the next start after a crash.
+const reserveStep = 16 << 20
+
 // Output appends one normalised entry per line to a file.
 type Output struct {
 	opts Options
 
-	mu   sync.Mutex
-	f    *os.File
-	w    *bufio.Writer
-	size int64
+	mu        sync.Mutex
+	f         *os.File
+	w         *bufio.Writer
+	size      int64
+	reserved  int64 // file offset up to which disk is reserved
+	noReserve bool  // the filesystem cannot reserve: just write
 }
 
 var _ output.Output = (*Output)(nil)
@@ -66,7 +75,14 @@ func (o *Output) open() error {
 		f.Close()
 		return fmt.Errorf("file output: %w", err)
 	}
-	o.f, o.size = f, size
+	if size > 0 {
+		// Give back what a crash left reserved past the end (the size stays).
+		if err := f.Truncate(size); err != nil {
+			f.Close()
+			return fmt.Errorf("file output: %w", err)
+		}
+	}
+	o.f, o.size, o.reserved = f, size, size
 	if o.w == nil {
 		o.w = bufio.NewWriterSize(f, 256<<10)
 	} else {
@@ -122,6 +138,9 @@ func (o *Output) Write(_ context.Context, records [][]byte) error {
 				return err
 			}
 		}
+		if o.size+n > o.reserved {
+			o.reserve(n)
+		}
 		o.w.Write(r)
 		o.w.WriteByte('\n')
 		o.size += n
@@ -139,6 +158,34 @@ func (o *Output) Write(_ context.Context, records [][]byte) error {
 	return nil
 }
 
+// reserve reserves disk for the next reserveStep bytes (at least n, and not
+// past the rotation size). Where the filesystem cannot, the output stops
+// trying and simply writes.
+func (o *Output) reserve(n int64) {
+	if o.noReserve {
+		return
+	}
+	step := int64(reserveStep)
+	if o.opts.MaxSize > 0 {
+		step = min(step, o.opts.MaxSize-o.size)
+	}
+	step = max(step, n)
+	if err := reserveSpace(o.f, o.size, step); err != nil {
+		o.noReserve = true
+		return
+	}
+	o.reserved = o.size + step
+}
+
+// release gives back the disk reserved past the end of the file, after a Flush.
+func (o *Output) release() error {
+	if o.reserved <= o.size {
+		return nil
+	}
+	o.reserved = o.size
+	return o.f.Truncate(o.size) // the same size: drops only the blocks past it
+}
+
 // reset drops the open file after a failure so that the next Write reopens
 // it; the failed batch is written again in full.
 func (o *Output) reset() {
@@ -154,7 +201,7 @@ func (o *Output) rotate() error {
 		o.reset()
 		return fmt.Errorf("file output: %w", err)
 	}
-	if err := o.f.Close(); err != nil {
+	if err := errors.Join(o.release(), o.f.Close()); err != nil {
 		o.f = nil
 		return fmt.Errorf("file output: %w", err)
 	}
@@ -185,6 +232,9 @@ func (o *Output) Close(context.Context) error {
 		return nil
 	}
 	err := o.w.Flush()
+	if err == nil {
+		err = o.release()
+	}
 	if o.opts.Sync {
 		err = errors.Join(err, o.f.Sync())
 	}

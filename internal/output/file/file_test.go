@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -102,4 +103,75 @@ func TestTornLastLineIsCutOff(t *testing.T) {
 			t.Errorf("after %.40q: file is %.60q, want %.60q", tc.before, b, tc.want)
 		}
 	}
+}
+
+// allocated returns the disk space the file at path holds, in bytes.
+func allocated(t *testing.T, path string) (size, disk int64) {
+	t.Helper()
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Size(), st.Sys().(*syscall.Stat_t).Blocks * 512
+}
+
+// TestReservedSpaceIsGivenBack: the output reserves disk ahead of its writes
+// without changing what readers see (the file's size is what was written),
+// and gives the rest back at rotation, at Close, and at the next start after
+// a crash.
+func TestReservedSpaceIsGivenBack(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "e.ndjson")
+	ctx := context.Background()
+	rec := []byte(`{"pad":"` + strings.Repeat("x", 990) + `"}`) // 1000 bytes and a newline
+	write := func(o *Output, n int) {
+		t.Helper()
+		for range n {
+			if err := o.Write(ctx, [][]byte{rec}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	o, err := New(Options{Path: path, MaxSize: 8 << 20, MaxFiles: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(o, 100)
+	size, disk := allocated(t, path)
+	if size != 100*1001 {
+		t.Fatalf("file has %d bytes, want the %d written", size, 100*1001)
+	}
+	if disk < 1<<20 {
+		o.Close(ctx)
+		t.Skipf("the filesystem holds %d bytes for a %d-byte file: it does not reserve space", disk, size)
+	}
+	// Rotation: the rotated file keeps only its own blocks.
+	write(o, 8<<20/1001)
+	if size, disk := allocated(t, path+".1"); disk > size+64<<10 {
+		t.Errorf("rotated file holds %d bytes of disk for %d bytes", disk, size)
+	}
+	if err := o.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if size, disk := allocated(t, path); disk > size+64<<10 {
+		t.Errorf("after Close the file holds %d bytes of disk for %d bytes", disk, size)
+	}
+
+	// A crash (no Close) leaves the reservation; the next start gives it back.
+	crashed, err := New(Options{Path: path, MaxSize: 8 << 20, MaxFiles: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(crashed, 10)
+	if _, disk := allocated(t, path); disk < 1<<20 {
+		t.Fatalf("no reservation to give back: %d bytes of disk", disk)
+	}
+	next, err := New(Options{Path: path, MaxSize: 8 << 20, MaxFiles: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if size, disk := allocated(t, path); disk > size+64<<10 {
+		t.Errorf("after a restart the file holds %d bytes of disk for %d bytes", disk, size)
+	}
+	next.Close(ctx)
+	crashed.f.Close()
 }
