@@ -1,8 +1,11 @@
 package protocol
 
 import (
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"testing"
@@ -285,6 +288,32 @@ func TestIDsUniqueAcrossStamps(t *testing.T) {
 			if len(id) != 36 || id[14] != '7' || !strings.ContainsRune("89ab", rune(id[19])) {
 				t.Fatalf("%s is not a UUID version 7, variant 10", id)
 			}
+		}
+	}
+}
+
+// Ids are formatted like the plain way of writing a UUID's 16 bytes in hex.
+func TestIDText(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	for i := range 20000 {
+		now := time.UnixMilli(rng.Int64N(1 << 47))
+		seq := rng.Uint64()
+		if i < 4 {
+			seq = []uint64{0, ^uint64(0), 1 << 62, 0x0123456789abcdef}[i]
+		}
+		var u [16]byte
+		binary.BigEndian.PutUint64(u[0:], uint64(now.UnixMilli())<<16|0x7000|uint64(idRandA))
+		binary.BigEndian.PutUint64(u[8:], seq)
+		u[8] = 0x80 | u[8]&0x3f
+		h := hex.EncodeToString(u[:])
+		want := h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+		if got := string(appendID(nil, now, seq)); got != want {
+			t.Fatalf("appendID(%v, %#x) = %s, want %s", now, seq, got, want)
+		}
+		s := NewStamp(now)
+		s.seqNext, s.seqEnd = seq, seq+1
+		if got := string(s.appendID(nil)); got != want {
+			t.Fatalf("Stamp.appendID at %v, %#x = %s, want %s", now, seq, got, want)
 		}
 	}
 }

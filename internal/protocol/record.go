@@ -161,24 +161,44 @@ func (s *Stamp) nextSeq() uint64 {
 }
 
 func appendID(dst []byte, now time.Time, seq uint64) []byte {
-	ms := uint64(now.UnixMilli())
-	var u [16]byte
-	u[0], u[1], u[2], u[3], u[4], u[5] = byte(ms>>40), byte(ms>>32), byte(ms>>24), byte(ms>>16), byte(ms>>8), byte(ms)
-	u[6] = 0x70 | byte(idRandA>>8)
-	u[7] = byte(idRandA)
-	binary.BigEndian.PutUint64(u[8:], seq)
-	u[8] = 0x80 | (u[8] & 0x3f)
-	// Into a fixed array at fixed places, then one append.
-	out := [36]byte{8: '-', 13: '-', 18: '-', 23: '-'}
-	for i, c := range u {
-		p := idHexAt[i]
-		out[p], out[p+1] = hexDigits[c>>4], hexDigits[c&0xf]
-	}
+	var out [36]byte
+	idPrefix(&out, now)
+	idSeqText(&out, seq)
 	return append(dst, out[:]...)
 }
 
-// idHexAt is where the two hex digits of each byte of an id go.
-var idHexAt = [16]uint8{0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34}
+// idPrefix writes the first 19 characters of an id, "tttttttt-tttt-7rrr-":
+// the milliseconds of now, the version and the process's random bits. They
+// are the same for every id made in one millisecond.
+func idPrefix(out *[36]byte, now time.Time) {
+	ms := uint64(now.UnixMilli())
+	binary.BigEndian.PutUint64(out[0:], hex8(uint32(ms>>16)))
+	binary.BigEndian.PutUint64(out[10:], hex8(uint32(ms)<<16|0x7000|uint32(idRandA)))
+	copy(out[9:13], out[10:14]) // the last 4 digits of ms go left of their dash
+	out[8], out[13], out[18] = '-', '-', '-'
+}
+
+// idSeqText writes the last 17 characters of an id, "vsss-ssssssssssss":
+// seq, with its top two bits replaced by the variant (10).
+func idSeqText(out *[36]byte, seq uint64) {
+	seq = seq&^(3<<62) | 1<<63
+	binary.BigEndian.PutUint64(out[20:], hex8(uint32(seq>>32)))
+	binary.BigEndian.PutUint64(out[28:], hex8(uint32(seq)))
+	copy(out[19:23], out[20:24]) // the first 4 digits go left of their dash
+	out[23] = '-'
+}
+
+// hex8 returns the eight lowercase hex digits of x as the bytes of a
+// big-endian word: the nibbles are spread one to a byte, then turned into
+// '0'..'9' or 'a'..'f' all at once.
+func hex8(x uint32) uint64 {
+	n := uint64(x)
+	n = (n | n<<16) & 0x0000ffff0000ffff
+	n = (n | n<<8) & 0x00ff00ff00ff00ff
+	n = (n | n<<4) & 0x0f0f0f0f0f0f0f0f
+	letters := (n + 0x0606060606060606) >> 4 & 0x0101010101010101 // 1 in each byte >= 10
+	return n + 0x3030303030303030 + letters*('a'-'0'-10)
+}
 
 // Stamp is a time of receipt with its RFC 3339 text, formatted once and
 // shared by every entry received at that moment, and a block of id
@@ -187,6 +207,7 @@ var idHexAt = [16]uint8{0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 3
 type Stamp struct {
 	T    time.Time
 	text []byte
+	id   [36]byte // the first 19 characters of every id made with it
 
 	seqNext, seqEnd uint64 // the rest of the reserved block of sequence numbers
 }
@@ -194,13 +215,23 @@ type Stamp struct {
 // NewStamp returns the stamp for t.
 func NewStamp(t time.Time) *Stamp {
 	t = t.UTC()
-	return &Stamp{T: t, text: t.AppendFormat(make([]byte, 0, 40), time.RFC3339Nano)}
+	s := &Stamp{T: t, text: t.AppendFormat(make([]byte, 0, 40), time.RFC3339Nano)}
+	idPrefix(&s.id, t)
+	return s
 }
 
 // Set makes s the stamp for t, reusing its memory.
 func (s *Stamp) Set(t time.Time) {
 	s.T = t.UTC()
 	s.text = s.T.AppendFormat(s.text[:0], time.RFC3339Nano)
+	idPrefix(&s.id, s.T)
+}
+
+// appendID appends a new id made at s.
+func (s *Stamp) appendID(dst []byte) []byte {
+	out := s.id
+	idSeqText(&out, s.nextSeq())
+	return append(dst, out[:]...)
 }
 
 // AppendRecord appends the normalised form of e: one JSON object with the
@@ -213,7 +244,7 @@ func AppendRecord(dst []byte, e *Entry, receivedAt time.Time) []byte {
 // AppendRecordStamp is AppendRecord with the time of receipt already formatted.
 func AppendRecordStamp(dst []byte, e *Entry, recv *Stamp) []byte {
 	dst = append(dst, `{"id":"`...)
-	dst = appendID(dst, recv.T, recv.nextSeq())
+	dst = recv.appendID(dst)
 	dst = append(dst, `","receivedAt":"`...)
 	dst = append(dst, recv.text...)
 	dst = append(dst, `","version":"1.0","timestamp":"`...)
