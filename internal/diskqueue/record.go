@@ -21,6 +21,9 @@ const (
 // in a JSON payload), "LQ" names the queue, 1 is the format version.
 var recordMagic = [4]byte{0xff, 'L', 'Q', 1}
 
+// magicWord is recordMagic as a little-endian word, compared in one step.
+var magicWord = binary.LittleEndian.Uint32(recordMagic[:])
+
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // errBad reports a record that is damaged or cut short; the caller resynchronises.
@@ -51,7 +54,7 @@ func appendRecord(dst []byte, seq uint64, unixNano int64, flags byte, payload []
 
 // parseHeader decodes b (headerSize bytes); false means it is not a record header.
 func parseHeader(b []byte) (header, bool) {
-	if !bytes.Equal(b[:4], recordMagic[:]) || b[13] != 0 || b[14] != 0 || b[15] != 0 {
+	if binary.LittleEndian.Uint32(b) != magicWord || b[13] != 0 || b[14] != 0 || b[15] != 0 {
 		return header{}, false
 	}
 	h := header{
