@@ -18,7 +18,9 @@ import (
 // TestKill9NeverLosesFlushedEntries streams entries with periodic flushes
 // into the real agent while killing it with SIGKILL at random moments and
 // restarting it, then checks that every entry whose flush was answered
-// reached the file output. LOGFLUX_SOAK=2m runs it longer.
+// reached the file output. The queue is small (1 MiB, so 256 KiB segments):
+// each run of the agent starts, fills, drains, reuses and removes segments.
+// LOGFLUX_SOAK=2m runs it longer.
 func TestKill9NeverLosesFlushedEntries(t *testing.T) {
 	duration := 6 * time.Second
 	if v := os.Getenv("LOGFLUX_SOAK"); v != "" {
@@ -29,7 +31,13 @@ func TestKill9NeverLosesFlushedEntries(t *testing.T) {
 		duration = d
 	}
 	dir := t.TempDir()
-	p := startAgent(t, dir, "--admin-address", "off")
+	config := filepath.Join(dir, "agent.yaml")
+	small := "limits:\n  max_line_bytes: 64KiB\nqueue:\n  max_bytes: 1MiB\n  when_full: block\n"
+	if err := os.WriteFile(config, []byte(small), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--config", config, "--admin-address", "off"}
+	p := startAgent(t, dir, args...)
 	var (
 		mu      sync.Mutex
 		flushed = map[int]bool{} // entries whose flush was answered
@@ -97,7 +105,7 @@ func TestKill9NeverLosesFlushedEntries(t *testing.T) {
 		p.cmd.Process.Signal(syscall.SIGKILL)
 		<-p.done
 		kills++
-		p = startAgent(t, dir, "--admin-address", "off")
+		p = startAgent(t, dir, args...)
 	}
 	close(stop)
 	<-clientDone
