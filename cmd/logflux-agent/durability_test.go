@@ -32,7 +32,9 @@ func TestKill9NeverLosesFlushedEntries(t *testing.T) {
 	}
 	dir := t.TempDir()
 	config := filepath.Join(dir, "agent.yaml")
-	small := "limits:\n  max_line_bytes: 64KiB\nqueue:\n  max_bytes: 1MiB\n  when_full: block\n"
+	// The output never rotates, so that a long soak keeps every entry to check.
+	small := "limits:\n  max_line_bytes: 64KiB\nqueue:\n  max_bytes: 1MiB\n  when_full: block\n" +
+		"outputs:\n  - type: file\n    path: logflux-data/entries.ndjson\n    max_size: 64GiB\n"
 	if err := os.WriteFile(config, []byte(small), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -124,10 +126,14 @@ func TestKill9NeverLosesFlushedEntries(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	lost, dups := 0, 0
+	lost, dups, firstLost, lastLost := 0, 0, -1, -1
 	for n := range flushed {
 		if seen[n] == 0 {
 			lost++
+			if firstLost < 0 || n < firstLost {
+				firstLost = n
+			}
+			lastLost = max(lastLost, n)
 		}
 	}
 	for _, c := range seen {
@@ -140,6 +146,6 @@ func TestKill9NeverLosesFlushedEntries(t *testing.T) {
 		t.Fatalf("the test did nothing: kills=%d flushed=%d", kills, len(flushed))
 	}
 	if lost > 0 {
-		t.Fatalf("%d flushed entries were lost", lost)
+		t.Fatalf("%d flushed entries were lost, numbers %d to %d", lost, firstLost, lastLost)
 	}
 }
