@@ -19,7 +19,8 @@ package diskqueue
 // so a crash can tear only the end of the segment being written.
 //
 // A segment every reader is done with is not deleted but renamed to a spare
-// (at most one is kept), and the next segment is that file renamed again and
+// (at most one is kept; it is reused only once that name is durable, and
+// Open removes spares), and the next segment is that file renamed again and
 // written over from its start: writing into pages the kernel already holds
 // costs a fraction of growing a new file, and nothing is freed and allocated
 // again. A reused file holds the old segment's records past what was written
@@ -675,17 +676,13 @@ func (q *Queue) createSegmentLocked(id uint64) (File, bool, error) {
 	for len(q.spares) > 0 {
 		spare := q.spares[len(q.spares)-1]
 		q.spares = q.spares[:len(q.spares)-1]
+		// The spare's name is durable (see removeSegments); the new one
+		// becomes durable with the next fsync round, as a new file's would.
 		if err := q.fs.Rename(spare, path); err != nil {
 			q.log.Warn("cannot reuse spare segment file; creating a new one", "file", spare, "error", err)
 			continue
 		}
-		// The new name is made durable before anything is written: a crash
-		// must never leave new records in a file under an old name.
-		err := q.fs.SyncDir(q.dir)
-		var f File
-		if err == nil {
-			f, err = q.fs.OpenFile(path, os.O_WRONLY, 0)
-		}
+		f, err := q.fs.OpenFile(path, os.O_WRONLY, 0)
 		if err == nil {
 			return f, true, nil
 		}

@@ -221,9 +221,13 @@ func (q *Queue) removeSegments() {
 	q.mu.Unlock()
 
 	var errs []error
+	var spares []string
 	for _, s := range dels {
-		if q.keepSpare(s) {
-			continue
+		if len(spares) == 0 {
+			if path, ok := q.keepSpare(s); ok {
+				spares = append(spares, path)
+				continue
+			}
 		}
 		if err := q.fs.Remove(segFile(q.dir, s.id)); err != nil {
 			errs = append(errs, err)
@@ -231,29 +235,37 @@ func (q *Queue) removeSegments() {
 	}
 	if err := q.fs.SyncDir(q.dir); err != nil {
 		errs = append(errs, err)
+		for _, path := range spares {
+			_ = q.fs.Remove(path) // its new name may not be durable: not for reuse
+		}
+		spares = nil
 	}
+	// A spare is written over only once its name is durable: a crash then
+	// leaves new records under their segment's name or under a spare's,
+	// which Open removes (with records not yet synced, which may vanish).
+	q.mu.Lock()
+	q.spares = append(q.spares, spares...)
+	q.mu.Unlock()
 	if err := errors.Join(errs...); err != nil {
 		q.log.Warn("cannot remove consumed segments; they are retried at the next start", "error", err)
 	}
 }
 
-// keepSpare renames drained segment s to a spare when one is wanted; false
-// means s is to be removed. Only segments of about the usual size are kept:
-// an empty one saves nothing and a larger one (a big Append) would hold disk.
-func (q *Queue) keepSpare(s *segment) bool {
+// keepSpare renames drained segment s to a spare when one is wanted and
+// returns its new path; false means s is to be removed. Only segments of
+// about the usual size are kept: an empty one saves nothing and a larger one
+// (a big Append) would hold disk.
+func (q *Queue) keepSpare(s *segment) (string, bool) {
 	q.mu.Lock()
 	want := len(q.spares) < maxSpares && s.spare
 	q.mu.Unlock()
 	if !want || s.size < q.opts.SegmentBytes/2 || s.size > q.opts.SegmentBytes {
-		return false
+		return "", false
 	}
 	path := spareFile(q.dir, s.id)
 	if err := q.fs.Rename(segFile(q.dir, s.id), path); err != nil {
 		q.log.Warn("cannot keep drained segment as a spare; removing it", "segment", s.id, "error", err)
-		return false
+		return "", false
 	}
-	q.mu.Lock()
-	q.spares = append(q.spares, path)
-	q.mu.Unlock()
-	return true
+	return path, true
 }
