@@ -40,7 +40,7 @@ type Output struct {
 	w         *bufio.Writer
 	size      int64
 	reserved  int64 // file offset up to which disk is reserved
-	noReserve bool  // the filesystem cannot reserve: just write
+	noReserve bool  // the file cannot have disk reserved (or given back): just write
 }
 
 var _ output.Output = (*Output)(nil)
@@ -75,13 +75,10 @@ func (o *Output) open() error {
 		f.Close()
 		return fmt.Errorf("file output: %w", err)
 	}
-	if size > 0 {
-		// Give back what a crash left reserved past the end (the size stays).
-		if err := f.Truncate(size); err != nil {
-			f.Close()
-			return fmt.Errorf("file output: %w", err)
-		}
-	}
+	// Truncating to the same size gives back what a crash left reserved past
+	// the end. Where it fails (an append-only file, a device), the output
+	// reserves nothing, since it could not give it back.
+	o.noReserve = f.Truncate(size) != nil
 	o.f, o.size, o.reserved = f, size, size
 	if o.w == nil {
 		o.w = bufio.NewWriterSize(f, 256<<10)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -174,4 +175,33 @@ func TestReservedSpaceIsGivenBack(t *testing.T) {
 	}
 	next.Close(ctx)
 	crashed.f.Close()
+}
+
+// TestAppendOnlyFile: a file marked append-only (chattr +a), which can be
+// neither truncated nor given a reservation, is still written to.
+func TestAppendOnlyFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "e.ndjson")
+	if err := os.WriteFile(path, []byte("{\"old\":1}\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("chattr", "+a", path).CombinedOutput(); err != nil {
+		t.Skipf("cannot make the file append-only here: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("chattr", "-a", path).Run() })
+	ctx := context.Background()
+	for range 2 { // the second start finds the file as the first left it
+		o, err := New(Options{Path: path, MaxSize: 1 << 30, MaxFiles: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := o.Write(ctx, [][]byte{[]byte(`{"new":1}`)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := o.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if b, _ := os.ReadFile(path); string(b) != "{\"old\":1}\n{\"new\":1}\n{\"new\":1}\n" {
+		t.Errorf("file is %q", b)
+	}
 }
