@@ -208,6 +208,11 @@ type Stamp struct {
 	T    time.Time
 	text []byte
 	id   [36]byte // the first 19 characters of every id made with it
+	// head is the start of every record received at T, up to the
+	// timestamp's value, with an id whose last 17 characters are filled per
+	// record; headNow goes on to the end of the timestamp, T itself, for
+	// entries that bring none.
+	head, headNow []byte
 
 	seqNext, seqEnd uint64 // the rest of the reserved block of sequence numbers
 }
@@ -215,8 +220,8 @@ type Stamp struct {
 // NewStamp returns the stamp for t.
 func NewStamp(t time.Time) *Stamp {
 	t = t.UTC()
-	s := &Stamp{T: t, text: t.AppendFormat(make([]byte, 0, 40), time.RFC3339Nano)}
-	idPrefix(&s.id, t)
+	s := &Stamp{}
+	s.Set(t)
 	return s
 }
 
@@ -225,7 +230,16 @@ func (s *Stamp) Set(t time.Time) {
 	s.T = t.UTC()
 	s.text = s.T.AppendFormat(s.text[:0], time.RFC3339Nano)
 	idPrefix(&s.id, s.T)
+	s.head = append(s.head[:0], recordStart...)
+	s.head = append(s.head, s.id[:]...)
+	s.head = append(s.head, `","receivedAt":"`...)
+	s.head = append(s.head, s.text...)
+	s.head = append(s.head, `","version":"1.0","timestamp":"`...)
+	s.headNow = append(append(append(s.headNow[:0], s.head...), s.text...), `","entryType":`...)
 }
+
+// recordStart is how every record begins, up to its id.
+const recordStart = `{"id":"`
 
 // appendID appends a new id made at s.
 func (s *Stamp) appendID(dst []byte) []byte {
@@ -243,20 +257,21 @@ func AppendRecord(dst []byte, e *Entry, receivedAt time.Time) []byte {
 
 // AppendRecordStamp is AppendRecord with the time of receipt already formatted.
 func AppendRecordStamp(dst []byte, e *Entry, recv *Stamp) []byte {
-	dst = append(dst, `{"id":"`...)
-	dst = recv.appendID(dst)
-	dst = append(dst, `","receivedAt":"`...)
-	dst = append(dst, recv.text...)
-	dst = append(dst, `","version":"1.0","timestamp":"`...)
-	switch {
-	case e.TimestampText != nil:
-		dst = append(dst, e.TimestampText...)
-	case e.HasTimestamp:
-		dst = e.Timestamp.UTC().AppendFormat(dst, time.RFC3339Nano)
-	default:
-		dst = append(dst, recv.text...)
+	// Everything up to the timestamp comes from the stamp in one copy; only
+	// the id's sequence number is written per record.
+	n := len(dst)
+	if e.TimestampText == nil && !e.HasTimestamp {
+		dst = append(dst, recv.headNow...)
+	} else {
+		dst = append(dst, recv.head...)
+		if e.TimestampText != nil {
+			dst = append(dst, e.TimestampText...)
+		} else {
+			dst = e.Timestamp.UTC().AppendFormat(dst, time.RFC3339Nano)
+		}
+		dst = append(dst, `","entryType":`...)
 	}
-	dst = append(dst, `","entryType":`...)
+	idSeqText((*[36]byte)(dst[n+len(recordStart):]), recv.nextSeq())
 	dst = append(dst, byte('0'+e.EntryType))
 	dst = append(dst, `,"logLevel":`...)
 	dst = append(dst, byte('0'+e.LogLevel))
