@@ -62,8 +62,9 @@ package diskqueue
 //     in memory, as written, for readers that keep up; see cache.go.
 //
 // Recovery (Open): the last segment is scanned. Bad bytes followed by no good
-// record (old content of a reused file is not good) are a torn tail and are cut off, together with a trailing Append
-// whose last record is missing; bad bytes followed by a good record are
+// record (old content of a reused file is not good) are a torn tail and are
+// cut off, together with a trailing Append whose last record is missing, and
+// so is the old content; bad bytes followed by a good record are
 // skipped and counted (Corrupt). Earlier segments are checked as readers read
 // them, with the same rule. A position file that is missing or damaged puts
 // its reader back at the oldest record kept; one pointing past the end (data

@@ -312,8 +312,9 @@ func TestIDText(t *testing.T) {
 		}
 		s := NewStamp(now)
 		s.seqNext, s.seqEnd = seq, seq+1
-		if got := string(s.appendID(nil)); got != want {
-			t.Fatalf("Stamp.appendID at %v, %#x = %s, want %s", now, seq, got, want)
+		e := Entry{Payload: []byte("p"), Source: []byte("s"), EntryType: 1, LogLevel: 1}
+		if got := string(AppendRecordStamp(nil, &e, s)[len(`{"id":"`):][:36]); got != want {
+			t.Fatalf("the id of a record made at %v, %#x = %s, want %s", now, seq, got, want)
 		}
 	}
 }

@@ -207,7 +207,6 @@ func hex8(x uint32) uint64 {
 type Stamp struct {
 	T    time.Time
 	text []byte
-	id   [36]byte // the first 19 characters of every id made with it
 	// head is the start of every record received at T, up to the
 	// timestamp's value, with an id whose last 17 characters are filled per
 	// record; headNow goes on to the end of the timestamp, T itself, for
@@ -219,7 +218,6 @@ type Stamp struct {
 
 // NewStamp returns the stamp for t.
 func NewStamp(t time.Time) *Stamp {
-	t = t.UTC()
 	s := &Stamp{}
 	s.Set(t)
 	return s
@@ -229,9 +227,10 @@ func NewStamp(t time.Time) *Stamp {
 func (s *Stamp) Set(t time.Time) {
 	s.T = t.UTC()
 	s.text = s.T.AppendFormat(s.text[:0], time.RFC3339Nano)
-	idPrefix(&s.id, s.T)
+	var id [36]byte // its last 17 characters are written per record
+	idPrefix(&id, s.T)
 	s.head = append(s.head[:0], recordStart...)
-	s.head = append(s.head, s.id[:]...)
+	s.head = append(s.head, id[:]...)
 	s.head = append(s.head, `","receivedAt":"`...)
 	s.head = append(s.head, s.text...)
 	s.head = append(s.head, `","version":"1.0","timestamp":"`...)
@@ -240,13 +239,6 @@ func (s *Stamp) Set(t time.Time) {
 
 // recordStart is how every record begins, up to its id.
 const recordStart = `{"id":"`
-
-// appendID appends a new id made at s.
-func (s *Stamp) appendID(dst []byte) []byte {
-	out := s.id
-	idSeqText(&out, s.nextSeq())
-	return append(dst, out[:]...)
-}
 
 // AppendRecord appends the normalised form of e: one JSON object with the
 // contract's field names plus id and receivedAt, defaults applied and times
