@@ -180,12 +180,7 @@ func spareFile(dir string, id uint64) string {
 
 // segID parses a segment file name (without directory).
 func segID(file string) (uint64, bool) {
-	return fileID(file, segSuffix)
-}
-
-// fileID parses a 20-digit file name with the given suffix (without directory).
-func fileID(file, suffix string) (uint64, bool) {
-	s, ok := strings.CutSuffix(file, suffix)
+	s, ok := strings.CutSuffix(file, segSuffix)
 	if !ok || len(s) != 20 {
 		return 0, false
 	}
