@@ -27,6 +27,7 @@ test-sdk-go:
 # every target the same longer budget.
 FUZZ_TARGETS = \
 	./internal/protocol:FuzzDecode:100000x \
+	./internal/protocol:FuzzFastPathAgrees:100000x \
 	./internal/config:FuzzDecode:25000x \
 	./internal/config:FuzzByteSize:80000x \
 	./internal/diskqueue:FuzzRecover:40000x \

@@ -44,6 +44,10 @@ type Decoder struct {
 	// ascii is set by str when the string it read is all ASCII, so that
 	// its length in characters is its length in bytes.
 	ascii bool
+
+	noFast bool // tests: read every object with the full scanner
+
+	minutes minuteCache // the last timestamp's minute
 }
 
 // Decode reads one line (without its newline). It returns:
@@ -82,6 +86,15 @@ func (d *Decoder) decode(line []byte) (*Message, *Error) {
 			return nil, d.fail(CodeInvalidMessage, "a message must be a JSON object")
 		}
 		return nil, d.jsonError()
+	}
+	if end := d.fastEntry(line, d.pos); end >= 0 {
+		d.pos = end
+		if !d.end() {
+			return nil, d.jsonError()
+		}
+		m := &d.msg
+		*m = Message{Kind: KindEntry, Total: 1, Entries: d.entries}
+		return m, nil
 	}
 	var top topFields
 	entry := d.object(&top, -1, &d.topErrs)
@@ -435,7 +448,7 @@ func (d *Decoder) object(top *topFields, index int, errs *[]FieldError) Entry {
 				e.LogLevel = d.intIn("logLevel", 8, addErr)
 			case bit == fTimestamp:
 				v, isStr := d.stringField()
-				t, ok := parseTime(v)
+				t, ok := d.minutes.parse(v)
 				if !isStr || !ok {
 					addErr("timestamp", "must be an RFC 3339 date-time such as 2025-08-31T10:30:00Z")
 				} else {
@@ -657,7 +670,9 @@ func (d *Decoder) entriesField(top *topFields) {
 		}
 		index := top.total
 		top.total++
-		if d.line[d.pos] == '{' {
+		if end := d.fastEntry(d.line, d.pos); end >= 0 {
+			d.pos = end
+		} else if d.line[d.pos] == '{' {
 			nerr := len(d.errs)
 			e := d.object(nil, index, &d.errs)
 			if d.bad {

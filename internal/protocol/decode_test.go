@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -190,8 +191,10 @@ func TestTimestampNormalised(t *testing.T) {
 }
 
 // parseTime agrees with time.Parse on every day of four centuries' worth of
-// sampled dates, with and without offsets and fractions.
+// sampled dates, with and without offsets and fractions; so does a
+// minuteCache, which sees each minute several times in a row.
 func TestParseTimeMatchesTimeParse(t *testing.T) {
+	var cache minuteCache
 	for year := 0; year <= 9999; year += 7 {
 		for month := 1; month <= 12; month++ {
 			for _, day := range []int{1, 15, 28, 29, 30, 31} {
@@ -204,6 +207,17 @@ func TestParseTimeMatchesTimeParse(t *testing.T) {
 					}
 					if ok && !got.Equal(want) {
 						t.Fatalf("%s: parseTime gives %s, time.Parse %s", in, got, want)
+					}
+					for _, sec := range []string{"", ":60", ":0x", "+25:00"} {
+						in := in
+						if sec != "" {
+							in = in[:16] + sec + "Z" // the same minute, bad seconds
+						}
+						cgot, cok := cache.parse([]byte(in))
+						gotNew, okNew := parseTime([]byte(in))
+						if cok != okNew || (cok && !cgot.Equal(gotNew)) {
+							t.Fatalf("%s: minuteCache gives %s %v, parseTime %s %v", in, cgot, cok, gotNew, okNew)
+						}
 					}
 				}
 			}
@@ -316,5 +330,74 @@ func TestIDText(t *testing.T) {
 		if got := string(AppendRecordStamp(nil, &e, s)[len(`{"id":"`):][:36]); got != want {
 			t.Fatalf("the id of a record made at %v, %#x = %s, want %s", now, seq, got, want)
 		}
+	}
+}
+
+// FuzzFastPathAgrees holds the fast path to the full scanner: whatever a
+// line is, decoding it with and without the fast path gives the same
+// message and the same error.
+func FuzzFastPathAgrees(f *testing.F) {
+	f.Add(benchLine)
+	f.Add([]byte(`{"version":"1.0","entries":[` + string(benchLine) + `,` + string(benchLine) + `]}`))
+	f.Add([]byte(`{"payload":"ü","entryType":5,"source":"s","logLevel":8,"timestamp":"2025-08-31T12:30:00+02:00","metadata":{}}`))
+	f.Add([]byte(`{"payload":"x","entryType":1,"source":"s","logLevel":6,"metadata":{"a":"b","a":"c"}}`))
+	f.Add([]byte(`{"payload":"x","entryType":1,"source":"s","logLevel":6,"payload":"y"}`))
+	f.Add([]byte(`{"payload":"x","entryType":10,"source":"s","logLevel":6} `))
+	f.Add([]byte(`{"payload":"x","entryType":1,"source":"s","logLevel":6}x`))
+	f.Add([]byte(`{"version":"1.0","entries":[{"payload":"x","entryType":1,"source":"s","logLevel":6,"action":"ping"},3,{"payload":"","entryType":1,"source":"s","logLevel":6}]}`))
+	f.Fuzz(func(t *testing.T, line []byte) {
+		var fast, slow Decoder
+		slow.noFast = true
+		fm, fe := fast.Decode(line)
+		sm, se := slow.Decode(line)
+		for _, m := range []*Message{fm, sm} {
+			if m != nil && len(m.Entries) == 0 {
+				m.Entries = nil // an empty slice is no different from none
+			}
+		}
+		if !reflect.DeepEqual(fm, sm) {
+			t.Fatalf("%q: fast path read %+v, the full scanner %+v", line, fm, sm)
+		}
+		if !reflect.DeepEqual(fe, se) {
+			t.Fatalf("%q: fast path error %+v, the full scanner's %+v", line, fe, se)
+		}
+	})
+}
+
+// The fast path must actually be taken for the usual entry, or the
+// agreement above proves nothing about it.
+func TestFastPathTakesTheUsualEntry(t *testing.T) {
+	var d Decoder
+	for _, line := range []string{
+		string(benchLine),
+		`{"payload":"grüße","entryType":1,"source":"s","logLevel":6,"metadata":{"ключ":"значение"}}`,
+	} {
+		if end := d.fastEntry([]byte(line), 0); end != len(line) {
+			t.Errorf("fast path returned %d for %s, want %d", end, line, len(line))
+		}
+	}
+	for _, line := range []string{
+		`{"payload":"a\nb","entryType":1,"source":"s","logLevel":6}`,
+		`{"payload":"x", "entryType":1,"source":"s","logLevel":6}`,
+		`{"payload":"x","entryType":1,"source":"s","logLevel":6,"extra":1}`,
+		`{"payload":"x","entryType":1,"source":"s"}`,
+	} {
+		if end := d.fastEntry([]byte(line), 0); end != -1 {
+			t.Errorf("fast path took %s (returned %d)", line, end)
+		}
+	}
+	if len(d.entries) != 2 || len(d.kvs) != 3 {
+		t.Errorf("after the refused lines: %d entries, %d metadata pairs kept; want 2 and 3", len(d.entries), len(d.kvs))
+	}
+}
+
+// A timestamp whose first bytes are NULs (written as escapes) must not
+// match the empty minute cache.
+func TestTimestampOfNULs(t *testing.T) {
+	var d Decoder
+	nul16 := strings.Repeat(`\u0000`, 16)
+	_, err := d.Decode([]byte(`{"payload":"p","entryType":1,"source":"s","logLevel":7,"timestamp":"` + nul16 + `:00Z"}`))
+	if err == nil || err.Code != CodeInvalidEntry {
+		t.Fatalf("a timestamp of NULs: %v, want invalid_entry", err)
 	}
 }

@@ -11,17 +11,65 @@ import (
 // parseTime parses an RFC 3339 date-time ("2006-01-02T15:04:05.999999999Z07:00",
 // 'T' and 'Z' in either case) without allocating.
 func parseTime(b []byte) (time.Time, bool) {
-	// YYYY-MM-DDTHH:MM:SS
-	if len(b) < 20 || b[4] != '-' || b[7] != '-' || (b[10] != 'T' && b[10] != 't') || b[13] != ':' || b[16] != ':' {
+	m, ok := parseMinute(b)
+	if !ok {
 		return time.Time{}, false
+	}
+	return parseSeconds(b, m)
+}
+
+// minuteCache parses timestamps like parseTime, remembering the minute of
+// the last one: a client's timestamps mostly share it, and its date is the
+// costly part to read.
+type minuteCache struct {
+	lo, hi uint64 // the last timestamp's first 16 bytes, "YYYY-MM-DDTHH:MM"
+	unix   int64  // that minute in Unix seconds, before any offset
+	set    bool
+}
+
+func (c *minuteCache) parse(b []byte) (time.Time, bool) {
+	if len(b) < 20 {
+		return time.Time{}, false
+	}
+	lo, hi := binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint64(b[8:])
+	if lo == c.lo && hi == c.hi && c.set {
+		return parseSeconds(b, c.unix)
+	}
+	m, ok := parseMinute(b)
+	if !ok {
+		return time.Time{}, false
+	}
+	c.lo, c.hi, c.unix, c.set = lo, hi, m, true
+	return parseSeconds(b, m)
+}
+
+// parseMinute reads "YYYY-MM-DDTHH:MM" at the start of a date-time of at
+// least 20 bytes, returning that minute in Unix seconds.
+func parseMinute(b []byte) (int64, bool) {
+	if len(b) < 20 || b[4] != '-' || b[7] != '-' || (b[10] != 'T' && b[10] != 't') || b[13] != ':' {
+		return 0, false
 	}
 	year, ok1 := digits(b[0:4])
 	month, ok2 := digits(b[5:7])
 	day, ok3 := digits(b[8:10])
 	hour, ok4 := digits(b[11:13])
 	minute, ok5 := digits(b[14:16])
-	sec, ok6 := digits(b[17:19])
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || sec > 59 {
+	if !(ok1 && ok2 && ok3 && ok4 && ok5) || month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 {
+		return 0, false
+	}
+	if day > daysIn(month, year) { // 2025-02-30 and the like
+		return 0, false
+	}
+	// What time.Date computes, without its general normalisation: days since
+	// the epoch by the proleptic Gregorian calendar (years 0 to 9999 here).
+	return (daysSinceEpoch(year, month, day)*24+int64(hour))*3600 + int64(minute)*60, true
+}
+
+// parseSeconds reads the rest of a date-time whose minute parseMinute read:
+// ":SS", an optional fraction, and the offset.
+func parseSeconds(b []byte, minute int64) (time.Time, bool) {
+	sec, ok := digits(b[17:19])
+	if b[16] != ':' || !ok || sec > 59 {
 		return time.Time{}, false
 	}
 	i := 19
@@ -66,13 +114,7 @@ func parseTime(b []byte) (time.Time, bool) {
 	if i != len(b) {
 		return time.Time{}, false
 	}
-	if day > daysIn(month, year) { // 2025-02-30 and the like
-		return time.Time{}, false
-	}
-	// What time.Date computes, without its general normalisation: days since
-	// the epoch by the proleptic Gregorian calendar (years 0 to 9999 here).
-	unix := (daysSinceEpoch(year, month, day)*24+int64(hour))*3600 + int64(minute)*60 + int64(sec) - int64(offset)
-	return time.Unix(unix, int64(nsec)).UTC(), true
+	return time.Unix(minute+int64(sec)-int64(offset), int64(nsec)).UTC(), true
 }
 
 // fracScale[k] is the value in nanoseconds of the k-th digit of a fraction.

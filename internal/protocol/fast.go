@@ -1,0 +1,246 @@
+package protocol
+
+import (
+	"encoding/binary"
+	"math/bits"
+	"unicode/utf8"
+)
+
+// fastEntry reads the object at line[i] (a '{') as an entry when it is
+// written the way SDKs write one: no white space, known keys only, strings
+// without escapes, single-digit integers, string metadata values, and
+// valid. It appends the entry to d.entries and returns the index after the
+// object. For any other object it changes nothing and returns -1: the full
+// scanner (object) then reads it and reports what is wrong with it, so
+// what this path accepts it must accept exactly as object does
+// (FuzzFastPathAgrees holds the two to that).
+//
+// It exists because it is the hot path: everything in one function, with
+// the position in a register instead of in the Decoder.
+func (d *Decoder) fastEntry(line []byte, i int) int {
+	if d.noFast || line[i] != '{' {
+		return -1
+	}
+	kv0 := len(d.kvs)
+	d.entries = append(d.entries, Entry{})
+	e := &d.entries[len(d.entries)-1]
+	var seen uint32
+	i++ // '{'
+	for {
+		if i >= len(line) || line[i] != '"' {
+			goto bail
+		}
+		bit, n := knownKey(line, i)
+		if n == 0 || bit >= fAction || seen&bit != 0 {
+			goto bail
+		}
+		seen |= bit
+		i += n
+		if i+1 >= len(line) || line[i] != ':' {
+			goto bail
+		}
+		i++
+		switch bit {
+		case fEntryType, fLogLevel:
+			c := line[i]
+			if c < '1' || c > '9' || i+1 >= len(line) || (line[i+1] != ',' && line[i+1] != '}') {
+				goto bail
+			}
+			v := int(c - '0')
+			if bit == fEntryType {
+				if v > 5 {
+					goto bail
+				}
+				e.EntryType = v
+			} else {
+				if v > 8 {
+					goto bail
+				}
+				e.LogLevel = v
+			}
+			i++
+		case fMetadata:
+			if i = d.fastMetadata(line, i, e); i < 0 {
+				goto bail
+			}
+		default: // the string fields
+			if line[i] != '"' {
+				goto bail
+			}
+			start := i + 1
+			end, ascii := plainString(line, i)
+			if end < 0 {
+				goto bail
+			}
+			v := line[start : end-1 : end-1]
+			i = end
+			switch bit {
+			case fPayload:
+				if len(v) == 0 || len(v) > MaxPayloadBytes {
+					goto bail
+				}
+				e.Payload = v
+			case fSource:
+				if len(v) == 0 || (len(v) > MaxSourceChars && (ascii || utf8.RuneCount(v) > MaxSourceChars)) {
+					goto bail
+				}
+				e.Source = v
+			case fPayloadType:
+				if !validPayloadType(v) {
+					goto bail
+				}
+				e.PayloadType = v
+			case fVersion:
+				if string(v) != Version {
+					goto bail
+				}
+			case fTimestamp:
+				t, ok := d.minutes.parse(v)
+				if !ok {
+					goto bail
+				}
+				e.Timestamp, e.HasTimestamp = t, true
+				if canonicalUTC(v) {
+					e.TimestampText = v
+				}
+			}
+		}
+		if i >= len(line) {
+			goto bail
+		}
+		if line[i] == ',' {
+			i++
+			continue
+		}
+		if line[i] != '}' {
+			goto bail
+		}
+		i++
+		break
+	}
+	if e.Payload == nil || e.EntryType == 0 || e.Source == nil || e.LogLevel == 0 {
+		goto bail
+	}
+	return i
+bail:
+	d.entries = d.entries[:len(d.entries)-1]
+	d.kvs = d.kvs[:kv0]
+	return -1
+}
+
+// fastMetadata reads metadata at line[i] (after its key's ':') for
+// fastEntry: an object of plain strings, fewer than 16 keys. It returns the
+// index after the object, or -1.
+func (d *Decoder) fastMetadata(line []byte, i int, e *Entry) int {
+	if line[i] != '{' {
+		return -1
+	}
+	i++
+	start := len(d.kvs)
+	total := 0
+	if i < len(line) && line[i] == '}' {
+		return i + 1 // empty: no metadata, as object reads it
+	}
+	for {
+		if i >= len(line) || line[i] != '"' || len(d.kvs)-start >= 15 {
+			return -1
+		}
+		kend, kascii := plainString(line, i)
+		if kend < 0 || kend+1 >= len(line) || line[kend] != ':' || line[kend+1] != '"' {
+			return -1
+		}
+		key := line[i+1 : kend-1 : kend-1]
+		for _, kv := range d.kvs[start:] {
+			if string(kv.Key) == string(key) {
+				return -1
+			}
+		}
+		i = kend + 1
+		vend, vascii := plainString(line, i)
+		if vend < 0 {
+			return -1
+		}
+		v := line[i+1 : vend-1 : vend-1]
+		i = vend
+		n := len(v)
+		if !vascii {
+			n = utf8.RuneCount(v)
+		}
+		if n > MaxMetaValueChars {
+			return -1
+		}
+		if kascii {
+			total += len(key) + n
+		} else {
+			total += utf8.RuneCount(key) + n
+		}
+		d.kvs = append(d.kvs, KV{Key: key, Value: v})
+		if i >= len(line) {
+			return -1
+		}
+		if line[i] == ',' {
+			i++
+			continue
+		}
+		if line[i] != '}' {
+			return -1
+		}
+		break
+	}
+	if total > MaxMetaChars {
+		return -1
+	}
+	e.Metadata = d.kvs[start:len(d.kvs):len(d.kvs)]
+	return i + 1
+}
+
+// plainString reads the string at line[i] (a '"') when it has no escapes:
+// it returns the index after its closing quote and whether it is all ASCII,
+// or -1 for a string with an escape, a control character or invalid UTF-8,
+// or without an end.
+func plainString(line []byte, i int) (int, bool) {
+	i++
+	ascii := true
+	// A short string (a key, most values) ends within two words; a long
+	// one is looked at 32 bytes at a time where the CPU can.
+	for k := 0; k < 2 && i+8 <= len(line); k++ {
+		if m := special(binary.LittleEndian.Uint64(line[i:])); m != 0 {
+			i += bits.TrailingZeros64(m) >> 3
+			goto look
+		}
+		i += 8
+	}
+	if len(line)-i >= 32 {
+		i += plainBlocks(line[i:])
+	}
+look:
+	for {
+		// Eight bytes at a time up to the first one that needs a look.
+		for i+8 <= len(line) {
+			if m := special(binary.LittleEndian.Uint64(line[i:])); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			i += 8
+		}
+		if i >= len(line) {
+			return -1, false
+		}
+		c := line[i]
+		switch {
+		case c == '"':
+			return i + 1, ascii
+		case c == '\\' || c < 0x20:
+			return -1, false
+		case c < utf8.RuneSelf:
+			i++ // only in the last bytes of the line, read one by one
+		default:
+			r, size := utf8.DecodeRune(line[i:])
+			if r == utf8.RuneError && size == 1 {
+				return -1, false
+			}
+			ascii = false
+			i += size
+		}
+	}
+}
