@@ -61,3 +61,18 @@ func BenchmarkAppendRecord(b *testing.B) {
 		rec = AppendRecordStamp(rec[:0], &e, stamp)
 	}
 }
+
+// A stack trace: a payload with escaped newlines, tabs and quotes, as many
+// real entries have.
+var escapedLine = []byte(`{"version":"1.0","payload":"java.lang.IllegalStateException: \"order 42\" not found\n\tat com.example.Orders.find(Orders.java:118)\n\tat com.example.Api.get(Api.java:57)\n\tat java.base/java.lang.Thread.run(Thread.java:1583)","entryType":1,"source":"orders","logLevel":3,"timestamp":"2026-11-25T10:30:00.123Z","metadata":{"thread":"http-nio-8080-exec-7"}}`)
+
+func BenchmarkDecodeEscaped(b *testing.B) {
+	var d Decoder
+	b.SetBytes(int64(len(escapedLine)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := d.Decode(escapedLine); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

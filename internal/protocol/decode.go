@@ -1106,6 +1106,12 @@ func (d *Decoder) strEscaped(start, i int) ([]byte, bool) {
 	a0 := len(d.arena)
 	d.arena = append(d.arena, line[start:i]...)
 	for i < len(line) {
+		if n := plainRun(line[i:]); n > 0 {
+			d.arena = append(d.arena, line[i:i+n]...)
+			if i += n; i >= len(line) {
+				break
+			}
+		}
 		c := line[i]
 		switch {
 		case c == '"':

@@ -338,6 +338,7 @@ func TestIDText(t *testing.T) {
 // message and the same error.
 func FuzzFastPathAgrees(f *testing.F) {
 	f.Add(benchLine)
+	f.Add(escapedLine)
 	f.Add([]byte(`{"version":"1.0","entries":[` + string(benchLine) + `,` + string(benchLine) + `]}`))
 	f.Add([]byte(`{"payload":"ü","entryType":5,"source":"s","logLevel":8,"timestamp":"2025-08-31T12:30:00+02:00","metadata":{}}`))
 	f.Add([]byte(`{"payload":"x","entryType":1,"source":"s","logLevel":6,"metadata":{"a":"b","a":"c"}}`))
@@ -371,13 +372,14 @@ func TestFastPathTakesTheUsualEntry(t *testing.T) {
 	for _, line := range []string{
 		string(benchLine),
 		`{"payload":"grüße","entryType":1,"source":"s","logLevel":6,"metadata":{"ключ":"значение"}}`,
+		`{"payload":"a\nb \"c\" \u00fc","entryType":1,"source":"s\t","logLevel":6,"metadata":{"k\"":"v\\"}}`,
 	} {
 		if end := d.fastEntry([]byte(line), 0); end != len(line) {
 			t.Errorf("fast path returned %d for %s, want %d", end, line, len(line))
 		}
 	}
 	for _, line := range []string{
-		`{"payload":"a\nb","entryType":1,"source":"s","logLevel":6}`,
+		`{"payload":"a\u0000\ud800","entryType":1,"source":"s","logLevel":6}`,
 		`{"payload":"x", "entryType":1,"source":"s","logLevel":6}`,
 		`{"payload":"x","entryType":1,"source":"s","logLevel":6,"extra":1}`,
 		`{"payload":"x","entryType":1,"source":"s"}`,
@@ -386,8 +388,8 @@ func TestFastPathTakesTheUsualEntry(t *testing.T) {
 			t.Errorf("fast path took %s (returned %d)", line, end)
 		}
 	}
-	if len(d.entries) != 2 || len(d.kvs) != 3 {
-		t.Errorf("after the refused lines: %d entries, %d metadata pairs kept; want 2 and 3", len(d.entries), len(d.kvs))
+	if len(d.entries) != 3 || len(d.kvs) != 4 {
+		t.Errorf("after the refused lines: %d entries, %d metadata pairs kept; want 3 and 4", len(d.entries), len(d.kvs))
 	}
 }
 

@@ -7,9 +7,8 @@ import (
 )
 
 // fastEntry reads the object at line[i] (a '{') as an entry when it is
-// written the way SDKs write one: no white space, known keys only, strings
-// without escapes, single-digit integers, string metadata values, and
-// valid. It appends the entry to d.entries and returns the index after the
+// written the way SDKs write one: no white space, known keys only,
+// single-digit integers, string metadata values, and valid. It appends the entry to d.entries and returns the index after the
 // object. For any other object it changes nothing and returns -1: the full
 // scanner (object) then reads it and reports what is wrong with it, so
 // what this path accepts it must accept exactly as object does
@@ -21,7 +20,7 @@ func (d *Decoder) fastEntry(line []byte, i int) int {
 	if d.noFast || line[i] != '{' {
 		return -1
 	}
-	kv0 := len(d.kvs)
+	kv0, a0, pos0 := len(d.kvs), len(d.arena), d.pos
 	d.entries = append(d.entries, Entry{})
 	e := &d.entries[len(d.entries)-1]
 	var seen uint32
@@ -67,12 +66,10 @@ func (d *Decoder) fastEntry(line []byte, i int) int {
 			if line[i] != '"' {
 				goto bail
 			}
-			start := i + 1
-			end, ascii := plainString(line, i)
+			v, end, ascii, esc := d.fastString(line, i)
 			if end < 0 {
 				goto bail
 			}
-			v := line[start : end-1 : end-1]
 			i = end
 			switch bit {
 			case fPayload:
@@ -80,16 +77,25 @@ func (d *Decoder) fastEntry(line []byte, i int) int {
 					goto bail
 				}
 				e.Payload = v
+				if esc {
+					e.Unescaped |= escPayload
+				}
 			case fSource:
 				if len(v) == 0 || (len(v) > MaxSourceChars && (ascii || utf8.RuneCount(v) > MaxSourceChars)) {
 					goto bail
 				}
 				e.Source = v
+				if esc {
+					e.Unescaped |= escSource
+				}
 			case fPayloadType:
 				if !validPayloadType(v) {
 					goto bail
 				}
 				e.PayloadType = v
+				if esc {
+					e.Unescaped |= escPayloadType
+				}
 			case fVersion:
 				if string(v) != Version {
 					goto bail
@@ -125,7 +131,26 @@ func (d *Decoder) fastEntry(line []byte, i int) int {
 bail:
 	d.entries = d.entries[:len(d.entries)-1]
 	d.kvs = d.kvs[:kv0]
+	d.arena = d.arena[:a0]
+	d.pos = pos0
+	d.bad = false // a syntax error str found is found again by object
 	return -1
+}
+
+// fastString reads the string at line[i] (a '"') for fastEntry: plain, it
+// is a piece of the line; with escapes, str unescapes it into the arena.
+// It returns the string, the index after it (-1 for an invalid one),
+// whether it is all ASCII and whether it had escapes.
+func (d *Decoder) fastString(line []byte, i int) (v []byte, end int, ascii, esc bool) {
+	if end, ascii = plainString(line, i); end >= 0 {
+		return line[i+1 : end-1 : end-1], end, ascii, false
+	}
+	d.line, d.pos = line, i // as they are when decode calls this; tests call it directly
+	v, ok := d.str()
+	if !ok {
+		return nil, -1, false, false
+	}
+	return v, d.pos, d.ascii, d.escaped
 }
 
 // fastMetadata reads metadata at line[i] (after its key's ':') for
@@ -145,23 +170,23 @@ func (d *Decoder) fastMetadata(line []byte, i int, e *Entry) int {
 		if i >= len(line) || line[i] != '"' || len(d.kvs)-start >= 15 {
 			return -1
 		}
-		kend, kascii := plainString(line, i)
+		key, kend, kascii, kesc := d.fastString(line, i)
 		if kend < 0 || kend+1 >= len(line) || line[kend] != ':' || line[kend+1] != '"' {
 			return -1
 		}
-		key := line[i+1 : kend-1 : kend-1]
 		for _, kv := range d.kvs[start:] {
 			if string(kv.Key) == string(key) {
 				return -1
 			}
 		}
-		i = kend + 1
-		vend, vascii := plainString(line, i)
+		v, vend, vascii, vesc := d.fastString(line, kend+1)
 		if vend < 0 {
 			return -1
 		}
-		v := line[i+1 : vend-1 : vend-1]
 		i = vend
+		if kesc || vesc {
+			e.Unescaped |= escMetadata
+		}
 		n := len(v)
 		if !vascii {
 			n = utf8.RuneCount(v)
@@ -201,8 +226,8 @@ func (d *Decoder) fastMetadata(line []byte, i int, e *Entry) int {
 func plainString(line []byte, i int) (int, bool) {
 	i++
 	ascii := true
-	// A short string (a key, most values) ends within two words; a long
-	// one is looked at 32 bytes at a time where the CPU can.
+	// Most strings (keys, most values) end within two words: looked at
+	// here, without a call.
 	for k := 0; k < 2 && i+8 <= len(line); k++ {
 		if m := special(binary.LittleEndian.Uint64(line[i:])); m != 0 {
 			i += bits.TrailingZeros64(m) >> 3
@@ -210,19 +235,9 @@ func plainString(line []byte, i int) (int, bool) {
 		}
 		i += 8
 	}
-	if len(line)-i >= 32 {
-		i += plainBlocks(line[i:])
-	}
+	i += plainRun(line[i:])
 look:
 	for {
-		// Eight bytes at a time up to the first one that needs a look.
-		for i+8 <= len(line) {
-			if m := special(binary.LittleEndian.Uint64(line[i:])); m != 0 {
-				i += bits.TrailingZeros64(m) >> 3
-				break
-			}
-			i += 8
-		}
 		if i >= len(line) {
 			return -1, false
 		}
@@ -230,10 +245,8 @@ look:
 		switch {
 		case c == '"':
 			return i + 1, ascii
-		case c == '\\' || c < 0x20:
+		case c < utf8.RuneSelf: // '\\' or a control character
 			return -1, false
-		case c < utf8.RuneSelf:
-			i++ // only in the last bytes of the line, read one by one
 		default:
 			r, size := utf8.DecodeRune(line[i:])
 			if r == utf8.RuneError && size == 1 {
@@ -242,5 +255,40 @@ look:
 			ascii = false
 			i += size
 		}
+		i += plainRun(line[i:])
 	}
+}
+
+// plainRun returns the length of the run of plain string bytes that b
+// starts with: bytes that are not '"', '\\', a control character or part of
+// a multi-byte UTF-8 sequence.
+func plainRun(b []byte) int {
+	i := 0
+	// A short run (a key, most values) ends within two words; a long one
+	// is looked at 32 bytes at a time where the CPU can.
+	for k := 0; k < 2 && i+8 <= len(b); k++ {
+		if m := special(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+		i += 8
+	}
+	if len(b)-i >= 32 {
+		i += plainBlocks(b[i:])
+	}
+	// Eight bytes at a time up to the first one that needs a look. The
+	// lowest flagged byte is always a real one (a false flag can only
+	// follow a real one), so this stops right on it.
+	for i+8 <= len(b) {
+		if m := special(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+		i += 8
+	}
+	for i < len(b) {
+		if c := b[i]; c == '"' || c == '\\' || c < 0x20 || c >= utf8.RuneSelf {
+			break
+		}
+		i++
+	}
+	return i
 }
