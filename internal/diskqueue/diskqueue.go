@@ -607,13 +607,7 @@ func (q *Queue) Append(ctx context.Context, records [][]byte) error {
 	now := time.Now().UnixNano()
 	c, buf := q.encodeTargetLocked(s.id, s.size, size)
 	start := len(buf)
-	for i, r := range records {
-		var flags byte
-		if i == len(records)-1 {
-			flags = flagUnitEnd
-		}
-		buf = appendRecord(buf, q.nextSeq+uint64(i), now, flags, r)
-	}
+	buf = appendRecords(buf, records, q.nextSeq, now)
 	if _, err := q.wf.WriteAt(buf[start:], s.size); err != nil {
 		if c == nil {
 			q.recycleLocked(buf)

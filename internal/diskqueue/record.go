@@ -38,18 +38,51 @@ type header struct {
 	partial  uint32 // crc32c of the header bytes after the crc, to continue over the payload (set by segReader.header)
 }
 
-// appendRecord encodes one record at the end of dst.
-func appendRecord(dst []byte, seq uint64, unixNano int64, flags byte, payload []byte) []byte {
+// appendRecords encodes records at the end of dst as one unit: seqs from
+// seq on, all stamped unixNano, the last one marked as the unit's end.
+func appendRecords(dst []byte, records [][]byte, seq uint64, unixNano int64) []byte {
 	start := len(dst)
+	for i, r := range records {
+		var flags byte
+		if i == len(records)-1 {
+			flags = flagUnitEnd
+		}
+		dst = appendRecordNoCRC(dst, seq+uint64(i), unixNano, flags, r)
+	}
+	// The checksums, three records at a time.
+	b := dst[start:]
+	for len(b) > 0 {
+		var r [3][]byte // each record from its length field on, what its crc covers
+		var at [3][]byte
+		k := 0
+		for ; k < 3 && len(b) > 0; k++ {
+			n := headerSize + int(binary.LittleEndian.Uint32(b[8:]))
+			at[k], r[k], b = b[4:8], b[8:n], b[n:]
+		}
+		switch k {
+		case 3:
+			ca, cb, cc := checksum3(r[0], r[1], r[2])
+			binary.LittleEndian.PutUint32(at[0], ca)
+			binary.LittleEndian.PutUint32(at[1], cb)
+			binary.LittleEndian.PutUint32(at[2], cc)
+		default:
+			for i := range k {
+				binary.LittleEndian.PutUint32(at[i], crc32.Checksum(r[i], castagnoli))
+			}
+		}
+	}
+	return dst
+}
+
+// appendRecordNoCRC encodes a record with a zero crc, filled in later.
+func appendRecordNoCRC(dst []byte, seq uint64, unixNano int64, flags byte, payload []byte) []byte {
 	dst = append(dst, recordMagic[:]...)
-	dst = append(dst, 0, 0, 0, 0) // crc, filled below
+	dst = append(dst, 0, 0, 0, 0) // crc
 	dst = binary.LittleEndian.AppendUint32(dst, uint32(len(payload)))
 	dst = append(dst, flags, 0, 0, 0)
 	dst = binary.LittleEndian.AppendUint64(dst, seq)
 	dst = binary.LittleEndian.AppendUint64(dst, uint64(unixNano))
-	dst = append(dst, payload...)
-	binary.LittleEndian.PutUint32(dst[start+4:], crc32.Checksum(dst[start+8:], castagnoli))
-	return dst
+	return append(dst, payload...)
 }
 
 // parseHeader decodes b (headerSize bytes); false means it is not a record header.
