@@ -102,6 +102,8 @@ const (
 	DefaultCommitInterval = 200 * time.Millisecond
 	// DefaultReadBufferBytes is each reader's read buffer.
 	DefaultReadBufferBytes = 64 << 10
+	// DefaultSpareIdle is how long an idle queue keeps its spare segment file.
+	DefaultSpareIdle = time.Minute
 )
 
 // maxReaderName keeps position file names within filesystem limits.
@@ -129,6 +131,9 @@ type Options struct {
 	// keep up with the writer from memory (default DefaultCacheBytes; -1
 	// turns it off).
 	CacheBytes int64
+	// SpareIdle is how long a spare segment file is kept without an
+	// Append: an idle queue gives its disk back (default DefaultSpareIdle).
+	SpareIdle time.Duration
 
 	FS     FS           // default OSFS
 	Logger *slog.Logger // default slog.Default()
@@ -158,6 +163,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.CacheBytes < 0 {
 		o.CacheBytes = 0
+	}
+	if o.SpareIdle == 0 {
+		o.SpareIdle = DefaultSpareIdle
 	}
 	if o.FS == nil {
 		o.FS = OSFS{}
@@ -237,15 +245,16 @@ type Queue struct {
 	low          pos   // smallest committed position of all readers
 	lowBytes     int64 // bytes before low
 
-	appendGen uint64        // successful Appends so far
-	syncedGen uint64        // appendGen covered by the last successful fsync round
-	rounds    uint64        // fsync rounds completed
-	failRound uint64        // the last round that failed
-	failGen   uint64        // appendGen it covered
-	syncErr   error         // its error
-	syncDone  chan struct{} // closed after every fsync round; nil when nobody waits
-	dataCh    chan struct{} // closed when records are added; nil when nobody waits
-	spaceCh   chan struct{} // closed when room is freed; nil when nobody waits
+	appendGen  uint64        // successful Appends so far
+	lastAppend int64         // when the last one was, in Unix nanoseconds
+	syncedGen  uint64        // appendGen covered by the last successful fsync round
+	rounds     uint64        // fsync rounds completed
+	failRound  uint64        // the last round that failed
+	failGen    uint64        // appendGen it covered
+	syncErr    error         // its error
+	syncDone   chan struct{} // closed after every fsync round; nil when nobody waits
+	dataCh     chan struct{} // closed when records are added; nil when nobody waits
+	spaceCh    chan struct{} // closed when room is freed; nil when nobody waits
 
 	corrupt     int64
 	corruptSeen map[pos]struct{} // (segment, offset) of damage already counted
@@ -630,6 +639,7 @@ func (q *Queue) Append(ctx context.Context, records [][]byte) error {
 	q.total += size
 	q.nextSeq += uint64(len(records))
 	q.appendGen++
+	q.lastAppend = now
 	notify(&q.dataCh)
 	return nil
 }

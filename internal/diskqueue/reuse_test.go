@@ -155,3 +155,28 @@ func TestCrashInReusedSegment(t *testing.T) {
 		t.Errorf("reused segment after recovery: %d bytes (%v), want %d", len(data), err, 2*recSize)
 	}
 }
+
+// A queue without Appends for SpareIdle gives its spare file back, and the
+// next segment is then a new file.
+func TestIdleQueueDropsItsSpare(t *testing.T) {
+	dir := t.TempDir()
+	opts := diskqueue.Options{Dir: dir, SegmentBytes: 4 * recSize, SyncInterval: time.Millisecond, SpareIdle: time.Second, Logger: quiet()}
+	q, err := diskqueue.Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	r := reader(t, q, "out")
+	mustAppend(t, q, records("old", 4, 100)...)
+	mustAppend(t, q, records("mid", 4, 100)...)
+	drain(t, r)
+	waitFor(t, "segment 1 kept as a spare", func() bool { return diskqueue.SpareCount(q) == 1 })
+	if len(spareFiles(t, dir)) != 1 {
+		t.Fatalf("spare files %v, want one", spareFiles(t, dir))
+	}
+	waitFor(t, "the idle queue's spare removed", func() bool {
+		return diskqueue.SpareCount(q) == 0 && len(spareFiles(t, dir)) == 0
+	})
+	mustAppend(t, q, records("new", 4, 100)...) // segment 9 starts as a new file
+	equal(t, "after the idle time", drain(t, r), strs(records("new", 4, 100)))
+}

@@ -80,6 +80,27 @@ func (q *Queue) round(final bool) {
 	}
 	q.persist(updates)
 	q.removeSegments()
+	q.dropIdleSpares()
+}
+
+// dropIdleSpares removes the spare files of a queue that has had no Append
+// for SpareIdle: writing over them saves CPU only while entries flow, and
+// an idle agent should not hold a segment's worth of disk for nothing.
+// Nothing needs the removal to be durable: Open removes spares.
+func (q *Queue) dropIdleSpares() {
+	q.mu.Lock()
+	if len(q.spares) == 0 || time.Since(time.Unix(0, q.lastAppend)) < q.opts.SpareIdle {
+		q.mu.Unlock()
+		return
+	}
+	spares := q.spares
+	q.spares = nil
+	q.mu.Unlock()
+	for _, path := range spares {
+		if err := q.fs.Remove(path); err != nil {
+			q.log.Warn("cannot remove idle spare segment file; it is removed at the next start", "file", path, "error", err)
+		}
+	}
 }
 
 // syncData fsyncs the given files (and the directory) and reports the

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/logflux/agent/internal/output"
 )
@@ -22,13 +23,20 @@ type Options struct {
 	MaxSize  int64 // rotate before the file would grow past this many bytes
 	MaxFiles int   // rotated files kept beside the current one (path.1 is the newest)
 	Sync     bool  // fsync after every write, so delivered entries survive a machine crash
+	// ReleaseIdle is how long the disk reserved past the file's end is kept
+	// without a write (default DefaultReleaseIdle).
+	ReleaseIdle time.Duration
 }
+
+// DefaultReleaseIdle is how long an idle output keeps disk reserved.
+const DefaultReleaseIdle = time.Minute
 
 // reserveStep is how much disk the output reserves ahead of what it writes
 // (without changing the file's size). Writing into reserved blocks costs the
 // kernel about a quarter less CPU than growing the file block by block
 // (`go run ./bench/pagecost`); what is left unused is given back at rotation
-// and Close, and by the next start after a crash.
+// and Close, after ReleaseIdle without a write, and by the next start after
+// a crash.
 const reserveStep = 16 << 20
 
 // Output appends one normalised entry per line to a file.
@@ -41,6 +49,8 @@ type Output struct {
 	size      int64
 	reserved  int64 // file offset up to which disk is reserved
 	noReserve bool  // the file cannot have disk reserved (or given back): just write
+	lastWrite time.Time
+	idle      *time.Timer // gives the reservation back once writes stop
 }
 
 var _ output.Output = (*Output)(nil)
@@ -49,6 +59,9 @@ var _ output.Output = (*Output)(nil)
 func New(opts Options) (*Output, error) {
 	if opts.Name == "" {
 		opts.Name = "file"
+	}
+	if opts.ReleaseIdle <= 0 {
+		opts.ReleaseIdle = DefaultReleaseIdle
 	}
 	o := &Output{opts: opts}
 	if err := os.MkdirAll(filepath.Dir(opts.Path), 0o750); err != nil {
@@ -128,6 +141,7 @@ func (o *Output) Write(_ context.Context, records [][]byte) error {
 			return err // retryable: the directory may come back
 		}
 	}
+	o.lastWrite = time.Now()
 	for _, r := range records {
 		n := int64(len(r) + 1)
 		if o.size > 0 && o.opts.MaxSize > 0 && o.size+n > o.opts.MaxSize {
@@ -172,6 +186,28 @@ func (o *Output) reserve(n int64) {
 		return
 	}
 	o.reserved = o.size + step
+	if o.idle == nil {
+		o.idle = time.AfterFunc(o.opts.ReleaseIdle, o.releaseIfIdle)
+	} else {
+		o.idle.Reset(o.opts.ReleaseIdle)
+	}
+}
+
+// releaseIfIdle gives the reservation back when nothing was written for
+// ReleaseIdle, and looks again later otherwise.
+func (o *Output) releaseIfIdle() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.f == nil || o.reserved <= o.size {
+		return
+	}
+	if wait := o.opts.ReleaseIdle - time.Since(o.lastWrite); wait > 0 {
+		o.idle.Reset(wait)
+		return
+	}
+	if err := o.release(); err != nil {
+		o.noReserve = true // it could not be given back: reserve no more
+	}
 }
 
 // release gives back the disk reserved past the end of the file, after a Flush.
@@ -225,6 +261,9 @@ func (o *Output) rotate() error {
 func (o *Output) Close(context.Context) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if o.idle != nil {
+		o.idle.Stop()
+	}
 	if o.f == nil {
 		return nil
 	}

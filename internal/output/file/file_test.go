@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 func TestRotationKeepsAtMostMaxFiles(t *testing.T) {
@@ -203,5 +204,41 @@ func TestAppendOnlyFile(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(path); string(b) != "{\"old\":1}\n{\"new\":1}\n{\"new\":1}\n" {
 		t.Errorf("file is %q", b)
+	}
+}
+
+// An output that has not written for ReleaseIdle gives its reservation back,
+// and takes one again at its next write.
+func TestIdleOutputGivesReservationBack(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "e.ndjson")
+	ctx := context.Background()
+	rec := []byte(`{"pad":"` + strings.Repeat("x", 990) + `"}`)
+	o, err := New(Options{Path: path, ReleaseIdle: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close(ctx)
+	if err := o.Write(ctx, [][]byte{rec, rec}); err != nil {
+		t.Fatal(err)
+	}
+	if _, disk := allocated(t, path); disk < 1<<20 {
+		t.Skipf("the filesystem holds %d bytes: it does not reserve space", disk)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		size, disk := allocated(t, path)
+		if disk <= size+64<<10 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("idle for 10 s, the file still holds %d bytes of disk for %d bytes", disk, size)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := o.Write(ctx, [][]byte{rec}); err != nil {
+		t.Fatal(err)
+	}
+	if size, disk := allocated(t, path); size != 3*1001 || disk < 1<<20 {
+		t.Fatalf("after writing again: %d bytes in the file (want %d), %d of disk (want a reservation)", size, 3*1001, disk)
 	}
 }
