@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command pagecost measures what the kernel charges a process for writing
 // into a file: growing a new file (fresh page-cache pages), growing it into
 // disk reserved ahead with fallocate (as the file output does), and writing

@@ -307,14 +307,8 @@ func peerID(nc net.Conn, t Transport) string {
 		return "tcp:" + nc.RemoteAddr().String()
 	}
 	if uc, ok := nc.(*net.UnixConn); ok {
-		if raw, err := uc.SyscallConn(); err == nil {
-			var cred *syscall.Ucred
-			raw.Control(func(fd uintptr) {
-				cred, _ = syscall.GetsockoptUcred(int(fd), syscall.SOL_SOCKET, syscall.SO_PEERCRED)
-			})
-			if cred != nil {
-				return "uid:" + strconv.Itoa(int(cred.Uid))
-			}
+		if uid, ok := peerUID(uc); ok {
+			return "uid:" + strconv.Itoa(uid)
 		}
 	}
 	return "unix"
