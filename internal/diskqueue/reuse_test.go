@@ -11,6 +11,7 @@ import (
 
 	"github.com/logflux/agent/internal/diskqueue"
 	"github.com/logflux/agent/internal/diskqueue/faultfs"
+	"github.com/logflux/agent/internal/queue"
 )
 
 // spareFiles lists the spare segment files in dir.
@@ -41,21 +42,28 @@ func fileSize(t *testing.T, path string) int64 {
 	return fi.Size()
 }
 
+// withSpare opens a queue, appends two full segments of records ("old",
+// then "mid"), reads them all back and waits until the first segment's file
+// is kept as a spare. Segments hold 4 records of 100 bytes.
+func withSpare(t *testing.T, opts diskqueue.Options) (*diskqueue.Queue, queue.Reader) {
+	t.Helper()
+	q := openQueue(t, opts)
+	r := reader(t, q, "out")
+	mustAppend(t, q, records("old", 4, 100)...) // segment 1, full
+	mustAppend(t, q, records("mid", 4, 100)...) // segment 5, full
+	equal(t, "first read", drain(t, r), strs(append(records("old", 4, 100), records("mid", 4, 100)...)))
+	mustSync(t, q)
+	waitFor(t, "segment 1 kept as a spare", func() bool { return diskqueue.SpareCount(q) == 1 })
+	return q, r
+}
+
 // A drained segment's file is written over as a later segment (same inode),
 // its old records are never delivered, it is cut to its records at Close,
 // and at most one spare is kept.
 func TestDrainedSegmentIsWrittenOver(t *testing.T) {
 	dir := t.TempDir()
 	opts := diskqueue.Options{Dir: dir, SegmentBytes: 4 * recSize, SyncInterval: time.Millisecond, Logger: quiet()}
-	q, err := diskqueue.Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := reader(t, q, "out")
-	mustAppend(t, q, records("old", 4, 100)...) // segment 1, full
-	mustAppend(t, q, records("mid", 4, 100)...) // segment 5, full
-	equal(t, "first read", drain(t, r), strs(append(records("old", 4, 100), records("mid", 4, 100)...)))
-	waitFor(t, "segment 1 kept as a spare", func() bool { return diskqueue.SpareCount(q) == 1 })
+	q, r := withSpare(t, opts)
 	spare := spareFiles(t, dir)[0]
 	ino := inode(t, spare)
 
@@ -121,17 +129,7 @@ func TestCrashInReusedSegment(t *testing.T) {
 	fsys := faultfs.New()
 	opts := diskqueue.Options{Dir: "/q", FS: fsys, SegmentBytes: 4 * recSize, SyncInterval: time.Hour,
 		CommitInterval: time.Nanosecond, Logger: quiet()}
-	q, err := diskqueue.Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer q.Close()
-	r := reader(t, q, "out")
-	mustAppend(t, q, records("old", 4, 100)...)
-	mustAppend(t, q, records("mid", 4, 100)...)
-	drain(t, r)
-	mustSync(t, q)
-	waitFor(t, "a spare", func() bool { return diskqueue.SpareCount(q) == 1 })
+	q, _ := withSpare(t, opts)
 	mustAppend(t, q, records("new", 2, 100)...) // over old-0 and old-1; old-2 and old-3 follow
 	mustSync(t, q)
 
@@ -161,16 +159,7 @@ func TestCrashInReusedSegment(t *testing.T) {
 func TestIdleQueueDropsItsSpare(t *testing.T) {
 	dir := t.TempDir()
 	opts := diskqueue.Options{Dir: dir, SegmentBytes: 4 * recSize, SyncInterval: time.Millisecond, SpareIdle: time.Second, Logger: quiet()}
-	q, err := diskqueue.Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer q.Close()
-	r := reader(t, q, "out")
-	mustAppend(t, q, records("old", 4, 100)...)
-	mustAppend(t, q, records("mid", 4, 100)...)
-	drain(t, r)
-	waitFor(t, "segment 1 kept as a spare", func() bool { return diskqueue.SpareCount(q) == 1 })
+	q, r := withSpare(t, opts)
 	if len(spareFiles(t, dir)) != 1 {
 		t.Fatalf("spare files %v, want one", spareFiles(t, dir))
 	}
