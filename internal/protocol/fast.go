@@ -8,11 +8,12 @@ import (
 
 // fastEntry reads the object at line[i] (a '{') as an entry when it is
 // written the way SDKs write one: no white space, known keys only,
-// single-digit integers, string metadata values, and valid. It appends the entry to d.entries and returns the index after the
-// object. For any other object it changes nothing and returns -1: the full
-// scanner (object) then reads it and reports what is wrong with it, so
-// what this path accepts it must accept exactly as object does
-// (FuzzFastPathAgrees holds the two to that).
+// single-digit integers, string metadata values, and valid. It appends the
+// entry to d.entries and returns the index after the object. For any other
+// object it changes nothing and returns -1: the full scanner (object) then
+// reads it and reports what is wrong with it, so what this path accepts it
+// must accept exactly as object does (FuzzFastPathAgrees holds the two to
+// that).
 //
 // It exists because it is the hot path: everything in one function, with
 // the position in a register instead of in the Decoder.
@@ -154,7 +155,7 @@ func (d *Decoder) fastString(line []byte, i int) (v []byte, end int, ascii, esc 
 }
 
 // fastMetadata reads metadata at line[i] (after its key's ':') for
-// fastEntry: an object of plain strings, fewer than 16 keys. It returns the
+// fastEntry: an object of string values, at most 15 keys. It returns the
 // index after the object, or -1.
 func (d *Decoder) fastMetadata(line []byte, i int, e *Entry) int {
 	if line[i] != '{' {
