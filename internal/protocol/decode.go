@@ -47,6 +47,12 @@ type Decoder struct {
 
 	noFast bool // tests: read every object with the full scanner
 
+	// mask has a bit for each byte of the line that ends a plain run of
+	// string bytes (see specialMask), when masked is set: the fast path
+	// then finds where a string ends from it.
+	mask   []uint64
+	masked bool
+
 	minutes minuteCache // the last timestamp's minute
 }
 
@@ -70,6 +76,13 @@ func (d *Decoder) decode(line []byte) (*Message, *Error) {
 	d.line, d.pos, d.bad = line, 0, false
 	if cap(d.arena) < len(line) {
 		d.arena = make([]byte, 0, len(line))
+	}
+	if n := (len(line) + 63) >> 6; !d.noFast {
+		if cap(d.mask) < n {
+			d.mask = make([]uint64, n)
+		}
+		d.mask = d.mask[:n]
+		d.masked = specialMask(line, d.mask)
 	}
 	d.arena = d.arena[:0]
 	d.entries = d.entries[:0]
@@ -163,6 +176,10 @@ func (d *Decoder) release() {
 	if cap(d.arena) > 4<<20 {
 		d.arena = nil
 	}
+	if cap(d.mask) > 4<<20>>6 {
+		d.mask = nil
+	}
+	d.masked = false
 	d.line = nil
 	d.metaSet = nil
 }

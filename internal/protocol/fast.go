@@ -143,7 +143,12 @@ bail:
 // It returns the string, the index after it (-1 for an invalid one),
 // whether it is all ASCII and whether it had escapes.
 func (d *Decoder) fastString(line []byte, i int) (v []byte, end int, ascii, esc bool) {
-	if end, ascii = plainString(line, i); end >= 0 {
+	if d.masked {
+		end, ascii = maskedString(line, d.mask, i)
+	} else {
+		end, ascii = plainString(line, i)
+	}
+	if end >= 0 {
 		return line[i+1 : end-1 : end-1], end, ascii, false
 	}
 	d.line, d.pos = line, i // as they are when decode calls this; tests call it directly
@@ -257,6 +262,41 @@ look:
 			i += size
 		}
 		i += plainRun(line[i:])
+	}
+}
+
+// maskedString is plainString for a line whose specialMask is mask: the
+// string's end, or its first byte that needs a look, is the next bit set.
+func maskedString(line []byte, mask []uint64, i int) (int, bool) {
+	ascii := true
+	for i++; ; {
+		// The next bit set from i on.
+		w := i >> 6
+		if w >= len(mask) {
+			return -1, false
+		}
+		m := mask[w] >> (uint(i) & 63)
+		for m == 0 {
+			if w++; w >= len(mask) {
+				return -1, false
+			}
+			m, i = mask[w], w<<6
+		}
+		i += bits.TrailingZeros64(m)
+		c := line[i]
+		switch {
+		case c == '"':
+			return i + 1, ascii
+		case c < utf8.RuneSelf: // '\\' or a control character
+			return -1, false
+		default:
+			r, size := utf8.DecodeRune(line[i:])
+			if r == utf8.RuneError && size == 1 {
+				return -1, false
+			}
+			ascii = false
+			i += size
+		}
 	}
 }
 

@@ -20,3 +20,28 @@ func plainBlocks(b []byte) int {
 	}
 	return 0
 }
+
+// specialMaskAVX2 sets mask[k], for each whole 64-byte block k of b, to the
+// bits of the block's bytes that end a plain run of string bytes ('"',
+// '\\', a control character, a byte from 0x80).
+//
+//go:noescape
+func specialMaskAVX2(b []byte, mask []uint64)
+
+// specialMask sets mask to the bits of line's bytes that end a plain run
+// of string bytes, and reports false (mask unusable) where the CPU lacks
+// AVX2. mask must have a word for every 64 bytes of line, rounded up.
+func specialMask(line []byte, mask []uint64) bool {
+	if !hasAVX2 {
+		return false
+	}
+	whole := len(line) &^ 63
+	specialMaskAVX2(line[:whole], mask)
+	if rest := len(line) - whole; rest > 0 {
+		var tail [64]byte
+		copy(tail[:], line[whole:])
+		specialMaskAVX2(tail[:], mask[whole>>6:])
+		mask[whole>>6] &= 1<<rest - 1 // the zeros past the end are not bytes of line
+	}
+	return true
+}

@@ -41,3 +41,44 @@ none:
 	VZEROUPPER
 	MOVQ AX, ret+24(FP)
 	RET
+
+// func specialMaskAVX2(b []byte, mask []uint64)
+//
+// For each whole 64-byte block k of b, sets mask[k] to the bits of its
+// bytes that are '"', '\\', below 0x20 or from 0x80 (bit j for byte j).
+// mask must have a word for every whole block.
+TEXT ·specialMaskAVX2(SB), NOSPLIT, $0-48
+	MOVQ b_base+0(FP), SI
+	MOVQ b_len+8(FP), CX
+	MOVQ mask_base+24(FP), DI
+	VPBROADCASTB plainConsts<>+0(SB), Y1 // '"'
+	VPBROADCASTB plainConsts<>+1(SB), Y3 // '\\'
+	VPBROADCASTB plainConsts<>+2(SB), Y5 // 0x20, compared as signed bytes
+
+mloop:
+	SUBQ $64, CX
+	JB   mdone
+	VMOVDQU   (SI), Y0
+	VMOVDQU   32(SI), Y7
+	VPCMPEQB  Y0, Y1, Y2
+	VPCMPEQB  Y0, Y3, Y4
+	VPCMPGTB  Y0, Y5, Y6
+	VPOR      Y2, Y4, Y2
+	VPOR      Y2, Y6, Y2
+	VPMOVMSKB Y2, AX
+	VPCMPEQB  Y7, Y1, Y8
+	VPCMPEQB  Y7, Y3, Y9
+	VPCMPGTB  Y7, Y5, Y10
+	VPOR      Y8, Y9, Y8
+	VPOR      Y8, Y10, Y8
+	VPMOVMSKB Y8, DX
+	SHLQ      $32, DX
+	ORQ       DX, AX
+	MOVQ      AX, (DI)
+	ADDQ      $64, SI
+	ADDQ      $8, DI
+	JMP       mloop
+
+mdone:
+	VZEROUPPER
+	RET

@@ -57,3 +57,31 @@ func TestPlainBlocks(t *testing.T) {
 		}
 	}
 }
+
+// specialMask flags exactly the bytes a byte-by-byte look flags, for lines
+// of every length around the 64-byte blocks, with each kind of byte at
+// every offset.
+func TestSpecialMask(t *testing.T) {
+	if !hasAVX2 {
+		t.Skip("no AVX2: the decoder does not use specialMask here")
+	}
+	isSpecial := func(c byte) bool { return c == '"' || c == '\\' || c < 0x20 || c >= 0x80 }
+	base := []byte(strings.Repeat("The quick brown fox, 0123456789.", 8)) // 256 plain bytes
+	for _, c := range []byte{'"', '\\', 0x00, 0x1f, 0x80, 0xff} {
+		for n := 0; n <= len(base); n++ {
+			for pos := 0; pos < n; pos += 5 {
+				line := append([]byte(nil), base[:n]...)
+				line[pos] = c
+				line[n-1-pos/2] = c
+				mask := make([]uint64, (n+63)>>6)
+				specialMask(line, mask)
+				for j := range (n + 63) &^ 63 {
+					want := j < n && isSpecial(line[j])
+					if got := mask[j>>6]>>(j&63)&1 == 1; got != want {
+						t.Fatalf("byte %#x at %d and %d of %d: bit %d is %v, want %v", c, pos, n-1-pos/2, n, j, got, want)
+					}
+				}
+			}
+		}
+	}
+}
