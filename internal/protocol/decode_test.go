@@ -373,6 +373,7 @@ func TestFastPathTakesTheUsualEntry(t *testing.T) {
 		string(benchLine),
 		`{"payload":"grüße","entryType":1,"source":"s","logLevel":6,"metadata":{"ключ":"значение"}}`,
 		`{"payload":"a\nb \"c\" \u00fc","entryType":1,"source":"s\t","logLevel":6,"metadata":{"k\"":"v\\"}}`,
+		`{"payload":"p","entryType":1,"source":"s","logLevel":6,"metadata":{"a":"1","b":"1","c":"1","d":"1","e":"1","f":"1","g":"1","h":"1","i":"1","j":"1","k":"1","l":"1","m":"1","n":"1","o":"1","p":"1"}}`,
 	} {
 		if end := d.fastEntry([]byte(line), 0); end != len(line) {
 			t.Errorf("fast path returned %d for %s, want %d", end, line, len(line))
@@ -383,13 +384,14 @@ func TestFastPathTakesTheUsualEntry(t *testing.T) {
 		`{"payload":"x", "entryType":1,"source":"s","logLevel":6}`,
 		`{"payload":"x","entryType":1,"source":"s","logLevel":6,"extra":1}`,
 		`{"payload":"x","entryType":1,"source":"s"}`,
+		`{"payload":"p","entryType":1,"source":"s","logLevel":6,"metadata":{"a":"1","b":"1","c":"1","d":"1","e":"1","f":"1","g":"1","h":"1","i":"1","j":"1","k":"1","l":"1","m":"1","n":"1","o":"1","p":"1","q":"1"}}`,
 	} {
 		if end := d.fastEntry([]byte(line), 0); end != -1 {
 			t.Errorf("fast path took %s (returned %d)", line, end)
 		}
 	}
-	if len(d.entries) != 3 || len(d.kvs) != 4 {
-		t.Errorf("after the refused lines: %d entries, %d metadata pairs kept; want 3 and 4", len(d.entries), len(d.kvs))
+	if len(d.entries) != 4 || len(d.kvs) != 20 {
+		t.Errorf("after the refused lines: %d entries, %d metadata pairs kept; want 4 and 20", len(d.entries), len(d.kvs))
 	}
 }
 

@@ -160,7 +160,7 @@ func (d *Decoder) fastString(line []byte, i int) (v []byte, end int, ascii, esc 
 }
 
 // fastMetadata reads metadata at line[i] (after its key's ':') for
-// fastEntry: an object of string values, at most 15 keys. It returns the
+// fastEntry: an object of string values, at most 16 keys (what the Go SDK sends at most). It returns the
 // index after the object, or -1.
 func (d *Decoder) fastMetadata(line []byte, i int, e *Entry) int {
 	if line[i] != '{' {
@@ -173,7 +173,7 @@ func (d *Decoder) fastMetadata(line []byte, i int, e *Entry) int {
 		return i + 1 // empty: no metadata, as object reads it
 	}
 	for {
-		if i >= len(line) || line[i] != '"' || len(d.kvs)-start >= 15 {
+		if i >= len(line) || line[i] != '"' || len(d.kvs)-start >= 16 {
 			return -1
 		}
 		key, kend, kascii, kesc := d.fastString(line, i)
