@@ -78,7 +78,8 @@ func (l *lineReader) next() ([]byte, error) {
 // hasLine reports whether a complete line is already buffered, so that the
 // caller can batch work before it would block on the next read.
 func (l *lineReader) hasLine() bool {
-	if bytes.IndexByte(l.buf[l.start+l.scanned:l.end], '\n') >= 0 {
+	if i := bytes.IndexByte(l.buf[l.start+l.scanned:l.end], '\n'); i >= 0 {
+		l.scanned += i // next finds the newline at once instead of looking again
 		return true
 	}
 	l.scanned = l.end - l.start

@@ -10,10 +10,20 @@ import (
 
 func TestLineReader(t *testing.T) {
 	input := "one\r\ntwo\n" + strings.Repeat("x", 100) + "\nthree\n" + strings.Repeat("y", 11) + "\nlast"
-	for _, r := range []io.Reader{strings.NewReader(input), iotest.OneByteReader(strings.NewReader(input))} {
+	// As the connection reads: asking first whether a whole line is
+	// buffered (ask), or not.
+	for i := range 4 {
+		ask := i >= 2
+		var r io.Reader = strings.NewReader(input)
+		if i%2 == 1 {
+			r = iotest.OneByteReader(r)
+		}
 		l := newLineReader(r, 10)
 		var got []string
 		for {
+			if ask {
+				l.hasLine()
+			}
 			line, err := l.next()
 			if errors.Is(err, errLineTooLong) {
 				got = append(got, "<too long>")
@@ -29,7 +39,7 @@ func TestLineReader(t *testing.T) {
 		}
 		want := "one|two|<too long>|three|<too long>|last"
 		if strings.Join(got, "|") != want {
-			t.Errorf("got %q, want %q", strings.Join(got, "|"), want)
+			t.Errorf("reader %d: got %q, want %q", i, strings.Join(got, "|"), want)
 		}
 	}
 }
