@@ -335,7 +335,7 @@ func TestIDText(t *testing.T) {
 
 // FuzzFastPathAgrees holds the fast path to the full scanner: whatever a
 // line is, decoding it with and without the fast path gives the same
-// message and the same error.
+// message and the same error, with AVX2 and without.
 func FuzzFastPathAgrees(f *testing.F) {
 	f.Add(benchLine)
 	f.Add(escapedLine)
@@ -362,6 +362,17 @@ func FuzzFastPathAgrees(f *testing.F) {
 		if !reflect.DeepEqual(fe, se) {
 			t.Fatalf("%q: fast path error %+v, the full scanner's %+v", line, fe, se)
 		}
+		// The same on a CPU without AVX2.
+		var portable Decoder
+		withoutAVX2(func() {
+			pm, pe := portable.Decode(line)
+			if pm != nil && len(pm.Entries) == 0 {
+				pm.Entries = nil
+			}
+			if !reflect.DeepEqual(pm, sm) || !reflect.DeepEqual(pe, se) {
+				t.Fatalf("%q: without AVX2 the fast path read %+v (error %+v), the full scanner %+v (error %+v)", line, pm, pe, sm, se)
+			}
+		})
 	})
 }
 

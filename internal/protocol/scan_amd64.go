@@ -2,7 +2,7 @@ package protocol
 
 import "golang.org/x/sys/cpu"
 
-// hasAVX2 tells whether plainBlocksAVX2 may run on this machine.
+// hasAVX2 tells whether the AVX2 functions below may run on this machine.
 var hasAVX2 = cpu.X86.HasAVX2
 
 // plainBlocksAVX2 looks at b 32 bytes at a time, whole blocks only, for the
