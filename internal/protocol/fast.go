@@ -247,22 +247,31 @@ look:
 		if i >= len(line) {
 			return -1, false
 		}
-		c := line[i]
-		switch {
-		case c == '"':
-			return i + 1, ascii
-		case c < utf8.RuneSelf: // '\\' or a control character
-			return -1, false
-		default:
-			r, size := utf8.DecodeRune(line[i:])
-			if r == utf8.RuneError && size == 1 {
-				return -1, false
-			}
-			ascii = false
-			i += size
+		next, end := stringStop(line, i)
+		if end {
+			return next, ascii && next >= 0
 		}
-		i += plainRun(line[i:])
+		ascii = false
+		i = next + plainRun(line[next:])
 	}
+}
+
+// stringStop looks at line[i], a byte that ends a plain run of string
+// bytes: the closing quote gives the index after it and true; an escape, a
+// control character or invalid UTF-8 gives -1 and true; a multi-byte
+// character gives the index after it and false, the string going on.
+func stringStop(line []byte, i int) (int, bool) {
+	switch c := line[i]; {
+	case c == '"':
+		return i + 1, true
+	case c < utf8.RuneSelf: // '\\' or a control character
+		return -1, true
+	}
+	r, size := utf8.DecodeRune(line[i:])
+	if r == utf8.RuneError && size == 1 {
+		return -1, true
+	}
+	return i + size, false
 }
 
 // maskedString is plainString for a line whose specialMask is mask: the
@@ -283,20 +292,12 @@ func maskedString(line []byte, mask []uint64, i int) (int, bool) {
 			m, i = mask[w], w<<6
 		}
 		i += bits.TrailingZeros64(m)
-		c := line[i]
-		switch {
-		case c == '"':
-			return i + 1, ascii
-		case c < utf8.RuneSelf: // '\\' or a control character
-			return -1, false
-		default:
-			r, size := utf8.DecodeRune(line[i:])
-			if r == utf8.RuneError && size == 1 {
-				return -1, false
-			}
-			ascii = false
-			i += size
+		next, end := stringStop(line, i)
+		if end {
+			return next, ascii && next >= 0
 		}
+		ascii = false
+		i = next
 	}
 }
 
