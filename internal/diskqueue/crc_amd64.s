@@ -1,5 +1,24 @@
 #include "textflag.h"
 
+// REST runs crc on the bytes of the buffer at base from DX to n: words,
+// then single bytes, then jumps to end (words and bytes name its loops).
+#define REST(base, n, crc, words, bytes, end) \
+	MOVQ n, CX \
+	MOVQ DX, BX \
+words: \
+	LEAQ 8(BX), R12 \
+	CMPQ R12, CX \
+	JA   bytes \
+	CRC32Q (base)(BX*1), crc \
+	MOVQ R12, BX \
+	JMP  words \
+bytes: \
+	CMPQ BX, CX \
+	JAE  end \
+	CRC32B (base)(BX*1), crc \
+	INCQ BX \
+	JMP  bytes
+
 // func castagnoli3(a, b, c []byte) (sa, sb, sc uint32)
 //
 // Runs CRC-32C over a, b and c: side by side over the shortest length
@@ -34,56 +53,11 @@ side:
 	JMP  side
 
 rest:
-	// What is left of a: words, then bytes.
-	MOVQ a_len+8(FP), CX
-	MOVQ DX, BX
-a8:
-	LEAQ 8(BX), R12
-	CMPQ R12, CX
-	JA   a1
-	CRC32Q (SI)(BX*1), R9
-	MOVQ R12, BX
-	JMP  a8
-a1:
-	CMPQ BX, CX
-	JAE  b
-	CRC32B (SI)(BX*1), R9
-	INCQ BX
-	JMP  a1
-
+	REST(SI, a_len+8(FP), R9, a8, a1, b)
 b:
-	MOVQ b_len+32(FP), CX
-	MOVQ DX, BX
-b8:
-	LEAQ 8(BX), R12
-	CMPQ R12, CX
-	JA   b1
-	CRC32Q (DI)(BX*1), R10
-	MOVQ R12, BX
-	JMP  b8
-b1:
-	CMPQ BX, CX
-	JAE  c
-	CRC32B (DI)(BX*1), R10
-	INCQ BX
-	JMP  b1
-
+	REST(DI, b_len+32(FP), R10, b8, b1, c)
 c:
-	MOVQ c_len+56(FP), CX
-	MOVQ DX, BX
-c8:
-	LEAQ 8(BX), R12
-	CMPQ R12, CX
-	JA   c1
-	CRC32Q (R8)(BX*1), R11
-	MOVQ R12, BX
-	JMP  c8
-c1:
-	CMPQ BX, CX
-	JAE  done
-	CRC32B (R8)(BX*1), R11
-	INCQ BX
-	JMP  c1
+	REST(R8, c_len+56(FP), R11, c8, c1, done)
 
 done:
 	MOVL R9, sa+72(FP)
