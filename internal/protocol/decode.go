@@ -1230,7 +1230,7 @@ func hex4(b []byte, i int) (rune, bool) {
 	return r, true
 }
 
-// canonicalUTC reports whether an RFC 3339 time parsed by parseTime is
+// canonicalUTC reports whether an RFC 3339 time parsed by minuteCache is
 // written exactly as time.RFC3339Nano formats it in UTC: upper-case T and Z,
 // and a fraction, if any, without trailing zeros.
 func canonicalUTC(v []byte) bool {

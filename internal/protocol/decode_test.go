@@ -190,6 +190,16 @@ func TestTimestampNormalised(t *testing.T) {
 	}
 }
 
+// parseTime parses a date-time without a cache: the reference the
+// minuteCache is held to.
+func parseTime(b []byte) (time.Time, bool) {
+	m, ok := parseMinute(b)
+	if !ok {
+		return time.Time{}, false
+	}
+	return parseSeconds(b, m)
+}
+
 // parseTime agrees with time.Parse on every day of four centuries' worth of
 // sampled dates, with and without offsets and fractions; so does a
 // minuteCache, which sees each minute several times in a row.

@@ -8,17 +8,8 @@ import (
 	"unicode/utf8"
 )
 
-// parseTime parses an RFC 3339 date-time ("2006-01-02T15:04:05.999999999Z07:00",
-// 'T' and 'Z' in either case) without allocating.
-func parseTime(b []byte) (time.Time, bool) {
-	m, ok := parseMinute(b)
-	if !ok {
-		return time.Time{}, false
-	}
-	return parseSeconds(b, m)
-}
-
-// minuteCache parses timestamps like parseTime, remembering the minute of
+// minuteCache parses RFC 3339 date-times ("2006-01-02T15:04:05.999999999Z07:00",
+// 'T' and 'Z' in either case) without allocating, remembering the minute of
 // the last one: a client's timestamps mostly share it, and its date is the
 // costly part to read.
 type minuteCache struct {
