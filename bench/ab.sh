@@ -6,12 +6,12 @@
 # entry). The machine writes back its dirty pages before each run, and the
 # load generator is build B's `bench` (usually the newer one).
 #
-# Usage: bench/ab.sh [--rounds N] [--count N] [--batch N] [--payload BYTES] BUILD_A BUILD_B
+# Usage: bench/ab.sh [--rounds N] [--count N] [--batch N] [--payload BYTES] [--queue disk|memory] BUILD_A BUILD_B
 #   e.g. git worktree add /tmp/old HEAD~3 && (cd /tmp/old && go build -o /tmp/a ./cmd/logflux-agent)
 #        go build -o /tmp/b ./cmd/logflux-agent && bench/ab.sh /tmp/a /tmp/b
 set -euo pipefail
 
-ROUNDS=3 COUNT=1000000 BATCH=1 PAYLOAD=172
+ROUNDS=3 COUNT=1000000 BATCH=1 PAYLOAD=172 QUEUE=disk
 usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -19,6 +19,7 @@ while [ $# -gt 0 ]; do
 	--count) COUNT=$2; shift 2 ;;
 	--batch) BATCH=$2; shift 2 ;;
 	--payload) PAYLOAD=$2; shift 2 ;;
+	--queue) QUEUE=$2; shift 2 ;;
 	-h | --help) usage; exit 0 ;;
 	-*) echo "unknown flag $1" >&2; usage >&2; exit 2 ;;
 	*) break ;;
@@ -40,7 +41,7 @@ for round in $(seq "$ROUNDS"); do
 		[ $build = B ] && bin=$B
 		dir=$WORK/$build-$round
 		mkdir -p "$dir"
-		agent_config "$dir" disk off >"$dir/agent.yaml"
+		agent_config "$dir" "$QUEUE" off >"$dir/agent.yaml"
 		sync
 		"$B" bench --spawn "$bin run --config $dir/agent.yaml" --addr "unix://$dir/in.sock" \
 			--count "$COUNT" --payload "$PAYLOAD" --batch "$BATCH" --flush-at-end=false \
@@ -54,5 +55,5 @@ for round in $(seq "$ROUNDS"); do
 done
 echo "A = $A"
 echo "B = $B"
-echo "$COUNT entries a run, batch $BATCH, payload $PAYLOAD bytes, $ROUNDS rounds, $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
+echo "$COUNT entries a run, batch $BATCH, payload $PAYLOAD bytes, $QUEUE queue, $ROUNDS rounds, $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
 column -t -s $'\t' "$WORK/table"

@@ -15,6 +15,8 @@ type Memory struct {
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced whenever records are added or freed
 	recs    [][]byte      // recs[i] has sequence number base+i
+	chunks  []memChunk    // the buffers recs point into, oldest first
+	spare   [][]byte      // emptied chunk buffers kept for reuse
 	times   []int64       // times[i]: when recs[i] was appended, Unix nanoseconds
 	off     int           // recs[:off] are freed and wait for compaction
 	base    uint64        // sequence number of recs[off]
@@ -72,19 +74,73 @@ func (q *Memory) Append(ctx context.Context, records [][]byte) error {
 		}
 		q.mu.Lock()
 	}
-	// One allocation holds the whole unit; the records share it.
-	buf := make([]byte, 0, size)
+	c := q.chunkLocked(size)
+	buf := c.buf
 	now := time.Now().UnixNano()
 	for _, r := range records {
 		q.times = append(q.times, now)
 		start := len(buf)
-		buf = append(buf, r...)
+		buf = append(buf, r...) // within capacity: records handed out stay as they are
 		q.recs = append(q.recs, buf[start:len(buf):len(buf)])
 	}
+	c.buf = buf
+	c.end = q.base + uint64(len(q.recs)-q.off)
 	q.bytes += size
 	q.notifyLocked()
 	q.mu.Unlock()
 	return nil
+}
+
+// Records are copied into chunks of memChunkBytes, one after another, and a
+// chunk whose records every reader has committed is used again: a steady
+// stream of appends allocates nothing, so the garbage collector has nothing
+// to chase. A unit larger than a chunk gets a buffer of its own.
+const (
+	memChunkBytes = 256 << 10
+	maxSpare      = 4 // emptied chunks kept: a megabyte at most
+)
+
+// memChunk is a buffer holding the records before sequence number end.
+type memChunk struct {
+	buf []byte
+	end uint64
+}
+
+// chunkLocked returns the chunk to copy a unit of size bytes into: the
+// newest one when it has room, else a new or reused one.
+func (q *Memory) chunkLocked(size int64) *memChunk {
+	if n := len(q.chunks); n > 0 {
+		if c := &q.chunks[n-1]; int64(cap(c.buf)-len(c.buf)) >= size {
+			return c
+		}
+	}
+	var buf []byte
+	if size > memChunkBytes {
+		buf = make([]byte, 0, size)
+	} else if n := len(q.spare); n > 0 {
+		buf, q.spare = q.spare[n-1], q.spare[:n-1]
+	} else {
+		buf = make([]byte, 0, memChunkBytes)
+	}
+	q.chunks = append(q.chunks, memChunk{buf: buf})
+	return &q.chunks[len(q.chunks)-1]
+}
+
+// releaseChunksLocked keeps for reuse the chunks whose records are all
+// freed; their records were committed by every reader, so none is held.
+func (q *Memory) releaseChunksLocked() {
+	n := 0
+	for n < len(q.chunks) && q.chunks[n].end <= q.base {
+		if buf := q.chunks[n].buf; cap(buf) == memChunkBytes && len(q.spare) < maxSpare {
+			q.spare = append(q.spare, buf[:0])
+		}
+		n++
+	}
+	if n > 0 {
+		k := copy(q.chunks, q.chunks[n:])
+		clear(q.chunks[k:])
+		q.chunks = q.chunks[:k]
+	}
 }
 
 // Sync returns at once: a memory queue has nothing to make durable.
@@ -118,6 +174,7 @@ func (q *Memory) Close() error {
 	q.mu.Lock()
 	q.closed, q.closedW = true, true
 	q.recs, q.times, q.off = nil, nil, 0
+	q.chunks, q.spare = nil, nil
 	q.notifyLocked()
 	q.mu.Unlock()
 	return nil
@@ -155,9 +212,19 @@ func (q *Memory) freeLocked() {
 	}
 	q.off += n
 	q.base = low
+	q.releaseChunksLocked()
 	if q.off > 1024 && q.off > len(q.recs)/2 {
-		q.recs = append(q.recs[:0:0], q.recs[q.off:]...)
-		q.times = append(q.times[:0:0], q.times[q.off:]...)
+		if live := len(q.recs) - q.off; cap(q.recs) > 1<<16 && cap(q.recs) > 8*live {
+			// After a backlog: give the large arrays back.
+			q.recs = append(make([][]byte, 0, 2*live), q.recs[q.off:]...)
+			q.times = append(make([]int64, 0, 2*live), q.times[q.off:]...)
+		} else {
+			// In place: a steady stream reuses the arrays.
+			k := copy(q.recs, q.recs[q.off:])
+			clear(q.recs[k:])
+			q.recs = q.recs[:k]
+			q.times = q.times[:copy(q.times, q.times[q.off:])]
+		}
 		q.off = 0
 	}
 	q.notifyLocked()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -148,6 +149,114 @@ func BenchmarkMemoryAppendNext(b *testing.B) {
 	for b.Loop() {
 		q.Append(ctx, rec)
 		r.Next(ctx, 1, 1<<20)
+		r.Commit()
+	}
+}
+
+// A record a slow reader holds is never written over, however many chunks
+// a fast reader frees in the meantime; and a steady stream of appends that
+// every reader commits allocates nothing once its chunks exist.
+func TestMemoryChunksReusedOnlyWhenFree(t *testing.T) {
+	q := NewMemory(64<<20, Reject)
+	fast, _ := q.Reader("fast")
+	slow, _ := q.Reader("slow")
+	ctx := context.Background()
+	rec := func(i int) []byte { return []byte(fmt.Sprintf("%07d-%s", i, make([]byte, 1000))) }
+	const n = 3000 // about 12 chunks
+	unit := make([][]byte, 1)
+	for i := range n {
+		unit[0] = rec(i)
+		if err := q.Append(ctx, unit); err != nil {
+			t.Fatal(err)
+		}
+	}
+	held, err := slow.Next(ctx, 10, 1<<20) // kept across the fast reader's commits
+	if err != nil || len(held) != 10 {
+		t.Fatalf("slow reader: %d records, %v", len(held), err)
+	}
+	heldCopy := make([]string, len(held))
+	for i, r := range held {
+		heldCopy[i] = string(r)
+	}
+	for {
+		got, err := fast.Next(ctx, 100, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fast.Commit()
+		if string(got[len(got)-1][:7]) == fmt.Sprintf("%07d", n-1) {
+			break
+		}
+	}
+	// The slow reader commits its first ten: the chunks before them were
+	// never in use, so only fully committed chunks come back.
+	slow.Commit()
+	for i := range n { // enough new records to go through every spare chunk
+		unit[0] = rec(n + i)
+		q.Append(ctx, unit)
+	}
+	for i, r := range held {
+		if string(r) != heldCopy[i] {
+			t.Fatalf("record %d was written over while the slow reader held it: %.20q", i, r)
+		}
+	}
+	for i := 10; i < 2*n; {
+		got, err := slow.Next(ctx, 500, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range got {
+			if want := rec(i); string(r) != string(want) {
+				t.Fatalf("record %d reads %.20q, want %.20q", i, r, want)
+			}
+			i++
+		}
+		slow.Commit()
+	}
+	for {
+		got, _ := fast.Next(ctx, 1000, 1<<20)
+		fast.Commit()
+		if len(got) == 0 || q.Stats().Records == 0 {
+			break
+		}
+	}
+
+	// 2,000 units of 100 records of 1 KiB: 200 MiB through the queue. What
+	// it allocates is the wake-up channels, a few bytes a unit.
+	unit = make([][]byte, 100)
+	for i := range unit {
+		unit[i] = rec(i)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range 2000 {
+		q.Append(ctx, unit)
+		for _, r := range []Reader{fast, slow} {
+			r.Next(ctx, 100, 1<<20)
+			r.Commit()
+		}
+	}
+	runtime.ReadMemStats(&after)
+	if got := after.TotalAlloc - before.TotalAlloc; got > 2<<20 {
+		t.Fatalf("200 MiB of records through the queue allocated %d bytes", got)
+	}
+}
+
+// BenchmarkMemoryGroups moves units shaped like the intake's: 256 records
+// of 430 bytes, read by one output.
+func BenchmarkMemoryGroups(b *testing.B) {
+	q := NewMemory(64<<20, Reject)
+	r, _ := q.Reader("a")
+	unit := make([][]byte, 256)
+	for i := range unit {
+		unit[i] = make([]byte, 430)
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.SetBytes(256 * 430)
+	for b.Loop() {
+		q.Append(ctx, unit)
+		r.Next(ctx, 256, 1<<20)
 		r.Commit()
 	}
 }
