@@ -15,7 +15,7 @@ set -euo pipefail
 COUNT=1000000     # entries per run
 PAYLOAD=172       # payload bytes: a single-entry line of about 300 bytes
 RUNS=2            # runs of each target; the table shows each and the median
-ONLY="logflux,logflux-batch100,floor,floor-queue,rsyslog,fluent-bit,vector"
+ONLY="logflux,logflux-batch100,logflux-memory,logflux-memory-batch100,floor,floor-queue,rsyslog,fluent-bit,vector"
 OUT=""            # keep the JSON results here (default: only printed)
 KEEP=0            # keep the temporary directory (outputs, logs, configs)
 INSTALL=0         # apt-get install rsyslog (and jq) when missing
@@ -129,6 +129,10 @@ pick_agent_config() { # settle the queue type and admin key the build accepts
 }
 start_logflux() {
 	agent_config "$1" "$AGENT_QUEUE" "$AGENT_ADMIN_OFF" >"$1/agent.yaml"
+	start_daemon "$1" "$1/in.sock" "$AGENT" run --config "$1/agent.yaml"
+}
+start_logflux_memory() { # the memory queue, as Fluent Bit and Vector buffer here
+	agent_config "$1" memory "$AGENT_ADMIN_OFF" >"$1/agent.yaml"
 	start_daemon "$1" "$1/in.sock" "$AGENT" run --config "$1/agent.yaml"
 }
 
@@ -255,6 +259,11 @@ if want logflux || want logflux-batch100; then
 	pick_agent_config
 	want logflux && measure logflux-agent "$AGENT_QUEUE" 1 start_logflux
 	want logflux-batch100 && measure logflux-agent "$AGENT_QUEUE" 100 start_logflux
+fi
+if want logflux-memory || want logflux-memory-batch100; then
+	[ -n "${AGENT_ADMIN_OFF+set}" ] || pick_agent_config
+	want logflux-memory && measure logflux-agent memory 1 start_logflux_memory
+	want logflux-memory-batch100 && measure logflux-agent memory 100 start_logflux_memory
 fi
 want floor && measure floor "none" 1 start_floor
 want floor-queue && measure floor-queue "file, never read" 1 start_floor_queue
