@@ -74,29 +74,31 @@ func (q *Memory) Append(ctx context.Context, records [][]byte) error {
 		}
 		q.mu.Lock()
 	}
-	c := q.chunkLocked(size)
-	buf := c.buf
 	now := time.Now().UnixNano()
 	for _, r := range records {
+		c := q.chunkLocked(len(r))
+		start := len(c.buf)
+		c.buf = append(c.buf, r...) // within capacity: records handed out stay as they are
+		q.recs = append(q.recs, c.buf[start:len(c.buf):len(c.buf)])
 		q.times = append(q.times, now)
-		start := len(buf)
-		buf = append(buf, r...) // within capacity: records handed out stay as they are
-		q.recs = append(q.recs, buf[start:len(buf):len(buf)])
+		c.end = q.base + uint64(len(q.recs)-q.off)
 	}
-	c.buf = buf
-	c.end = q.base + uint64(len(q.recs)-q.off)
 	q.bytes += size
 	q.notifyLocked()
 	q.mu.Unlock()
 	return nil
 }
 
-// Records are copied into chunks of memChunkBytes, one after another, and a
-// chunk whose records every reader has committed is used again: a steady
-// stream of appends allocates nothing, so the garbage collector has nothing
-// to chase. A unit larger than a chunk gets a buffer of its own.
+// Records are copied into chunks of memChunkBytes, one after another (a
+// unit may span chunks), and a chunk whose records every reader has
+// committed is used again: a steady stream of appends allocates nothing, so
+// the garbage collector has nothing to chase. A record larger than
+// ownChunkBytes gets a buffer of its own, so that the space left at the end
+// of a chunk, which no record smaller than that fits, is at most an eighth
+// of it: the memory held stays within an eighth of the bytes counted.
 const (
 	memChunkBytes = 256 << 10
+	ownChunkBytes = memChunkBytes / 8
 	maxSpare      = 4 // emptied chunks kept: a megabyte at most
 )
 
@@ -106,19 +108,19 @@ type memChunk struct {
 	end uint64
 }
 
-// chunkLocked returns the chunk to copy a unit of size bytes into: the
+// chunkLocked returns the chunk to copy a record of n bytes into: the
 // newest one when it has room, else a new or reused one.
-func (q *Memory) chunkLocked(size int64) *memChunk {
-	if n := len(q.chunks); n > 0 {
-		if c := &q.chunks[n-1]; int64(cap(c.buf)-len(c.buf)) >= size {
+func (q *Memory) chunkLocked(n int) *memChunk {
+	if k := len(q.chunks); k > 0 {
+		if c := &q.chunks[k-1]; cap(c.buf)-len(c.buf) >= n {
 			return c
 		}
 	}
 	var buf []byte
-	if size > memChunkBytes {
-		buf = make([]byte, 0, size)
-	} else if n := len(q.spare); n > 0 {
-		buf, q.spare = q.spare[n-1], q.spare[:n-1]
+	if n > ownChunkBytes {
+		buf = make([]byte, 0, n)
+	} else if k := len(q.spare); k > 0 {
+		buf, q.spare = q.spare[k-1], q.spare[:k-1]
 	} else {
 		buf = make([]byte, 0, memChunkBytes)
 	}

@@ -260,3 +260,27 @@ func BenchmarkMemoryGroups(b *testing.B) {
 		r.Commit()
 	}
 }
+
+// The memory a queue holds stays close to the bytes it counts against its
+// cap, whatever the sizes of units and records: a unit that does not fit in
+// what is left of a chunk goes on in the next one instead of leaving the
+// rest of the chunk empty.
+func TestMemoryHoldsLittleMoreThanItCounts(t *testing.T) {
+	for _, size := range []int{100, 5 << 10, 26 << 10, 31 << 10, 33 << 10, 200 << 10} {
+		q := NewMemory(16<<20, Reject)
+		q.Reader("a") // never reads: everything stays
+		unit := make([][]byte, 5)
+		for i := range unit {
+			unit[i] = make([]byte, size)
+		}
+		for q.Append(context.Background(), unit) == nil {
+		}
+		held := 0
+		for _, c := range q.chunks {
+			held += cap(c.buf)
+		}
+		if limit := q.bytes + q.bytes/8 + memChunkBytes; int64(held) > limit {
+			t.Errorf("records of %d bytes: %d bytes counted, %d held (more than %d)", size, q.bytes, held, limit)
+		}
+	}
+}
