@@ -236,6 +236,9 @@ func TestReadProcSelf(t *testing.T) {
 	if st2.CPUSeconds <= st.CPUSeconds {
 		t.Errorf("CPU did not grow: %v then %v", st.CPUSeconds, st2.CPUSeconds)
 	}
+	if st2.SystemSeconds < 0 || st2.SystemSeconds > st2.CPUSeconds {
+		t.Errorf("system time %v of %v CPU seconds", st2.SystemSeconds, st2.CPUSeconds)
+	}
 
 	rss, err := ReadRSS(pid)
 	if err != nil || rss < 1<<20 {
@@ -272,7 +275,7 @@ func TestParseProcStat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Name != "my (odd) name" || st.CPUSeconds != 3.25 {
+	if st.Name != "my (odd) name" || st.CPUSeconds != 3.25 || st.SystemSeconds != 0.75 {
 		t.Errorf("%+v", st)
 	}
 	if _, err := parseProcStat([]byte("4242 (x) S 1 2")); err == nil {

@@ -25,8 +25,9 @@ var procRoot = "/proc"
 
 // ProcStat is what the bench reads of one process.
 type ProcStat struct {
-	Name       string  // comm: the executable's name, at most 15 bytes
-	CPUSeconds float64 // user plus system time of all its threads so far
+	Name          string  // comm: the executable's name, at most 15 bytes
+	CPUSeconds    float64 // user plus system time of all its threads so far
+	SystemSeconds float64 // of which in the kernel, on its behalf
 }
 
 // ReadProcStat reads /proc/<pid>/stat.
@@ -58,8 +59,9 @@ func parseProcStat(data []byte) (ProcStat, error) {
 		return ProcStat{}, fmt.Errorf("/proc stat times: %w", err)
 	}
 	return ProcStat{
-		Name:       string(data[open+1 : end]),
-		CPUSeconds: float64(utime+stime) / clockTicks,
+		Name:          string(data[open+1 : end]),
+		CPUSeconds:    float64(utime+stime) / clockTicks,
+		SystemSeconds: float64(stime) / clockTicks,
 	}, nil
 }
 

@@ -62,7 +62,8 @@ type Verify struct {
 type Usage struct {
 	PID                 int     `json:"pid"`
 	Name                string  `json:"name"`
-	CPUSeconds          float64 `json:"cpu_seconds"` // user + system, all threads, during the run
+	CPUSeconds          float64 `json:"cpu_seconds"`    // user + system, all threads, during the run
+	SystemSeconds       float64 `json:"system_seconds"` // of which in the kernel (system calls, page faults)
 	PeakRSSBytes        int64   `json:"peak_rss_bytes"`
 	PeakSinceStart      bool    `json:"peak_since_start,omitempty"` // VmHWM could not be reset: the peak may predate the run
 	InProcess           bool    `json:"in_process,omitempty"`       // the target is the bench process itself
@@ -109,8 +110,8 @@ func (r *Result) throughputKind() string {
 
 // usageMeter measures a process between start and finish.
 type usageMeter struct {
-	u    Usage
-	cpu0 float64
+	u          Usage
+	cpu0, sys0 float64
 }
 
 func newUsageMeter(pid int) *usageMeter {
@@ -124,7 +125,7 @@ func newUsageMeter(pid int) *usageMeter {
 func (m *usageMeter) start() {
 	m.u.PeakSinceStart = ResetPeakRSS(m.u.PID) != nil
 	if st, err := ReadProcStat(m.u.PID); err == nil {
-		m.cpu0 = st.CPUSeconds
+		m.cpu0, m.sys0 = st.CPUSeconds, st.SystemSeconds
 	}
 }
 
@@ -134,6 +135,7 @@ func (m *usageMeter) finish() error {
 		return err
 	}
 	m.u.CPUSeconds = st.CPUSeconds - m.cpu0
+	m.u.SystemSeconds = st.SystemSeconds - m.sys0
 	peak, err := ReadPeakRSS(m.u.PID)
 	if err != nil {
 		return err
@@ -265,9 +267,9 @@ func (r *Result) writeText(w io.Writer) {
 		if who == "" {
 			who = "target"
 		}
-		p(who, "CPU %.2f s (%s), peak RSS %.1f MiB%s", t.CPUSeconds, per, mib(t.PeakRSSBytes), note)
+		p(who, "CPU %.2f s%s (%s), peak RSS %.1f MiB%s", t.CPUSeconds, split(t), per, mib(t.PeakRSSBytes), note)
 	}
-	p("bench", "CPU %.2f s, peak RSS %.1f MiB", r.Generator.CPUSeconds, mib(r.Generator.PeakRSSBytes))
+	p("bench", "CPU %.2f s%s, peak RSS %.1f MiB", r.Generator.CPUSeconds, split(&r.Generator), mib(r.Generator.PeakRSSBytes))
 	for _, f := range r.Failures {
 		p("FAILED", "%s", f)
 	}
@@ -318,4 +320,12 @@ func group(n int64) string {
 		return "-" + b.String()
 	}
 	return b.String()
+}
+
+// split says how much of a process's CPU time was the kernel's.
+func split(u *Usage) string {
+	if u.CPUSeconds <= 0 {
+		return ""
+	}
+	return fmt.Sprintf(", %.2f s of it in the kernel", u.SystemSeconds)
 }
