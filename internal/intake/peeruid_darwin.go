@@ -1,23 +1,11 @@
 package intake
 
-import (
-	"net"
+import "golang.org/x/sys/unix"
 
-	"golang.org/x/sys/unix"
-)
-
-// peerUID returns the user id of the process at the other end of a Unix
-// socket connection (LOCAL_PEERCRED).
-func peerUID(uc *net.UnixConn) (int, bool) {
-	raw, err := uc.SyscallConn()
+// fdPeerUID reads the peer's user id with LOCAL_PEERCRED.
+func fdPeerUID(fd int) (int, bool) {
+	cred, err := unix.GetsockoptXucred(fd, unix.SOL_LOCAL, unix.LOCAL_PEERCRED)
 	if err != nil {
-		return 0, false
-	}
-	var cred *unix.Xucred
-	raw.Control(func(fd uintptr) {
-		cred, _ = unix.GetsockoptXucred(int(fd), unix.SOL_LOCAL, unix.LOCAL_PEERCRED)
-	})
-	if cred == nil {
 		return 0, false
 	}
 	return int(cred.Uid), true

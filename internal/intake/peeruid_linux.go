@@ -1,22 +1,11 @@
 package intake
 
-import (
-	"net"
-	"syscall"
-)
+import "syscall"
 
-// peerUID returns the user id of the process at the other end of a Unix
-// socket connection (SO_PEERCRED).
-func peerUID(uc *net.UnixConn) (int, bool) {
-	raw, err := uc.SyscallConn()
+// fdPeerUID reads the peer's user id with SO_PEERCRED.
+func fdPeerUID(fd int) (int, bool) {
+	cred, err := syscall.GetsockoptUcred(fd, syscall.SOL_SOCKET, syscall.SO_PEERCRED)
 	if err != nil {
-		return 0, false
-	}
-	var cred *syscall.Ucred
-	raw.Control(func(fd uintptr) {
-		cred, _ = syscall.GetsockoptUcred(int(fd), syscall.SOL_SOCKET, syscall.SO_PEERCRED)
-	})
-	if cred == nil {
 		return 0, false
 	}
 	return int(cred.Uid), true
