@@ -127,14 +127,12 @@ pick_agent_config() { # settle the queue type and admin key the build accepts
 	"$AGENT" validate --config "$d/agent.yaml" >&2 || true
 	exit 1
 }
-start_logflux() {
-	agent_config "$1" "$AGENT_QUEUE" "$AGENT_ADMIN_OFF" >"$1/agent.yaml"
+start_agent() { # DIR QUEUE
+	agent_config "$1" "$2" "$AGENT_ADMIN_OFF" >"$1/agent.yaml"
 	start_daemon "$1" "$1/in.sock" "$AGENT" run --config "$1/agent.yaml"
 }
-start_logflux_memory() { # the memory queue, as Fluent Bit and Vector buffer here
-	agent_config "$1" memory "$AGENT_ADMIN_OFF" >"$1/agent.yaml"
-	start_daemon "$1" "$1/in.sock" "$AGENT" run --config "$1/agent.yaml"
-}
+start_logflux() { start_agent "$1" "$AGENT_QUEUE"; }
+start_logflux_memory() { start_agent "$1" memory; } # buffering in memory, as Fluent Bit and Vector do here
 
 start_floor() { # bench/floor: split lines and write them out, nothing else
 	start_daemon "$1" "$1/in.sock" "$WORK/bin/floor" "$1/in.sock" "$1/out.ndjson"
