@@ -3,10 +3,14 @@ GO ?= go
 
 .PHONY: test test-go test-sdk-go fuzz build bench
 
+# The SDKs in other languages, each tested by its own sdk/<lang>/ci-test.sh
+# (which installs what it needs) against the agent binary built here.
+SDKS =
+
 build:
 	$(GO) build -o bin/logflux-agent ./cmd/logflux-agent
 
-test: test-go test-sdk-go fuzz
+test: test-go test-sdk-go $(SDKS:%=test-sdk-%) fuzz
 
 # Vetted for arm64 (no assembly: the portable hot path) and macOS too, so
 # that they keep building.
@@ -22,6 +26,10 @@ test-sdk-go:
 		echo "== $$m"; \
 		(cd $$m && $(GO) vet ./... && $(GO) test -race -count=1 -timeout 10m ./...) || exit 1; \
 	done
+
+# make test-sdk-js, test-sdk-python, test-sdk-java: one SDK against bin/logflux-agent.
+test-sdk-%: build
+	LOGFLUX_AGENT_BIN=$(CURDIR)/bin/logflux-agent bash sdk/$*/ci-test.sh
 
 # Every parser's fuzz target, for a fixed number of executions each (about
 # 5-8 s on a 2-core machine). A count, not a duration: with a duration, Go
