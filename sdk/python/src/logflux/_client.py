@@ -866,14 +866,28 @@ def _close_all_at_exit() -> None:
             pass
 
 
+class _Token:
+    """A weak-referenceable key for multiprocessing's after-fork registry."""
+
+
+_MP_TOKEN = _Token()
+
+
+def _finalize_in_mp_child(_: object) -> None:
+    from multiprocessing import util
+
+    util.Finalize(None, _close_all_at_exit, exitpriority=0)
+
+
 def _after_fork_in_child() -> None:
     for c in list(_clients):
         c._after_fork_in_child()
     mp = sys.modules.get("multiprocessing.util")
     if mp is not None and _clients:
         # multiprocessing's fork children end with os._exit, which skips
-        # atexit; its finalizers run first.
-        mp.Finalize(None, _close_all_at_exit, exitpriority=0)
+        # atexit, and clear the finalizers at start; its after-fork hooks
+        # run after that, and register the drain as a finalizer.
+        mp.register_after_fork(_MP_TOKEN, _finalize_in_mp_child)
 
 
 atexit.register(_close_all_at_exit)
