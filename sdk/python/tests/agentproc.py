@@ -121,6 +121,23 @@ class Agent:
                 out.append(json.loads(line))
         return out
 
+    def size(self) -> int:
+        try:
+            return (Path(self.data) / "entries.ndjson").stat().st_size
+        except OSError:
+            return 0
+
+    def stored_from(self, offset: int) -> list[dict[str, Any]]:
+        """The complete entries written after byte offset."""
+        path = Path(self.data) / "entries.ndjson"
+        if not path.exists():
+            return []
+        with path.open("rb") as f:
+            f.seek(offset)
+            data = f.read()
+        data = data[: data.rfind(b"\n") + 1]
+        return [json.loads(line) for line in data.splitlines() if line.strip()]
+
     def wait_stored(self, n: int, timeout: float = 20.0) -> list[dict[str, Any]]:
         """Waits until the agent's file output holds at least n entries."""
         deadline = time.monotonic() + timeout
