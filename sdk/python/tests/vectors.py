@@ -26,8 +26,8 @@ def load() -> list[dict[str, Any]]:
 
 def step_bytes(step: dict[str, Any], secret: str) -> bytes:
     if "send_raw" in step:
-        return base64.b64decode(step["send_raw"])
-    text = step["send"].replace("@SECRET@", secret)
+        return base64.b64decode(str(step["send_raw"]))
+    text = str(step["send"]).replace("@SECRET@", secret)
     for ph, x in step.get("expand", {}).items():
         text = text.replace(ph, x["repeat"] * x["count"])
     return (text + "\n").encode()
