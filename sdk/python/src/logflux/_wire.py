@@ -1,0 +1,344 @@
+"""The Agent API on the wire: addresses and discovery, the JSON the SDK
+writes (entries, batches, control messages), reading the agent's answer
+lines, and one connection with its authentication."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import select
+import socket
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii as _escape_ascii
+
+from ._errors import AgentError, ConfigError, EntryProblem
+
+ENV_AGENT_ADDR = "LOGFLUX_AGENT_ADDR"
+ENV_SHARED_SECRET = "LOGFLUX_SHARED_SECRET"
+
+# The Unix sockets tried, in order, when neither the options nor the
+# environment name an address (as the Go SDK).
+DEFAULT_SOCKETS = ("/tmp/logflux-agent.sock", "/var/run/logflux-agent/agent.sock")
+
+# Fixed parts of the lines the SDK writes. A batch is followed by a ping:
+# the agent answers nothing to a good batch and one error to a bad one, so
+# an error that arrives before the batch's pong is that batch's.
+BATCH_PREFIX = b'{"version":"1.0","entries":['
+BATCH_SUFFIX = b']}\n{"version":"1.0","action":"ping"}\n'
+FLUSH_LINE = b'{"version":"1.0","action":"flush"}\n'
+PING_LINE = b'{"version":"1.0","action":"ping"}\n'
+MAX_LINE_BYTES = 15 << 20  # well under the agent's default 16 MiB line
+MAX_ANSWER_BYTES = 1 << 20
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One address the agent may listen on."""
+
+    network: str  # "unix" or "tcp"
+    address: str  # socket path, or host:port
+
+    def __str__(self) -> str:
+        return f"{self.network}://{self.address}"
+
+    def host_port(self) -> tuple[str, int]:
+        host, _, port = self.address.rpartition(":")
+        return host.strip("[]"), int(port)
+
+
+def parse_address(s: str) -> Endpoint:
+    """Reads ``unix:///path`` or ``tcp://host:port``."""
+    if s.startswith("unix://"):
+        path = s[len("unix://"):]
+        if not path.startswith("/"):
+            raise ConfigError(f"address {s!r}: a unix address needs an absolute path (unix:///path)")
+        return Endpoint("unix", path)
+    if s.startswith("tcp://"):
+        hp = s[len("tcp://"):]
+        host, sep, port = hp.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(f"address {s!r}: want tcp://host:port")
+        return Endpoint("tcp", hp)
+    raise ConfigError(f"address {s!r}: want unix:///path or tcp://host:port")
+
+
+def discover(address: str | None, environ: Mapping[str, str]) -> list[Endpoint]:
+    """The endpoints to try, in order: the given address, else
+    LOGFLUX_AGENT_ADDR, else the default sockets."""
+    if address:
+        return [parse_address(address)]
+    env = environ.get(ENV_AGENT_ADDR, "")
+    if env:
+        try:
+            return [parse_address(env)]
+        except ConfigError as e:
+            raise ConfigError(f"{ENV_AGENT_ADDR}: {e}") from None
+    return [Endpoint("unix", p) for p in DEFAULT_SOCKETS]
+
+
+def json_string(s: str) -> str:
+    """s as a JSON string of ASCII. Surrogates that are not part of a pair
+    (the agent refuses them as invalid JSON) become U+FFFD."""
+    r = _escape_ascii(s)
+    if "\\ud" in r:
+        r = _escape_ascii(_SURROGATE.sub("\ufffd", s))
+    return r
+
+
+class _TimeCache:
+    """Formats RFC 3339 UTC timestamps; the date and time of day are
+    formatted once per second."""
+
+    __slots__ = ("sec", "prefix")
+
+    def __init__(self) -> None:
+        self.sec = -1
+        self.prefix = ""
+
+    def format(self, t: float) -> str:
+        sec, us = divmod(round(t * 1_000_000), 1_000_000)
+        if sec != self.sec:
+            self.prefix = time.strftime('"%Y-%m-%dT%H:%M:%S', time.gmtime(sec))
+            self.sec = sec
+        if us:
+            return self.prefix + (".%06d" % us).rstrip("0") + 'Z"'
+        return self.prefix + 'Z"'
+
+
+_times = _TimeCache()
+
+
+def format_timestamp(t: float) -> str:
+    """t (seconds since the epoch) as a quoted RFC 3339 UTC time."""
+    return _times.format(t)
+
+
+def encode_entry(payload: str, level: int, entry_type: int, source: str, timestamp: float,
+                 payload_type: str | None, metadata: Mapping[str, str] | None) -> str:
+    """The Agent API's LogEntry object, without a version (optional in a
+    batch, and "1.0" when absent). The fields must have passed check()."""
+    parts = [
+        '{"payload":', json_string(payload),
+        ',"entryType":', str(int(entry_type)),
+        ',"source":', json_string(source),
+        ',"logLevel":', str(int(level)),
+        ',"timestamp":', format_timestamp(timestamp),
+    ]
+    if payload_type is not None:
+        parts += (',"payloadType":', json_string(payload_type))
+    if metadata:
+        sep = ',"metadata":{'
+        for k in sorted(metadata):
+            parts += (sep, json_string(k), ":", json_string(metadata[k]))
+            sep = ","
+        parts.append("}")
+    parts.append("}")
+    return "".join(parts)
+
+
+def batch_line(encoded: list[bytes]) -> bytes:
+    """A batch of encoded entries, followed by its ping."""
+    return BATCH_PREFIX + b",".join(encoded) + BATCH_SUFFIX
+
+
+def authenticate_line(secret: str) -> bytes:
+    return ('{"version":"1.0","action":"authenticate","shared_secret":' + json_string(secret) + "}\n").encode()
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One answer line of the agent."""
+
+    status: str
+    action: str = ""
+    code: str = ""
+    message: str = ""
+    accepted: int = 0
+    rejected: int = 0
+    errors: tuple[EntryProblem, ...] = ()
+    raw: Mapping[str, object] | None = None
+
+    def error(self) -> AgentError:
+        return AgentError.from_answer(self.code, self.message, self.errors)
+
+
+PONG = Answer("pong")
+
+
+def parse_answer(line: bytes) -> Answer:
+    """Reads one answer line (without or with its newline)."""
+    line = line.rstrip(b"\r\n")
+    if line == b'{"status":"pong"}':
+        return PONG
+    try:
+        obj = json.loads(line)
+    except ValueError as e:
+        raise AgentError("unreadable_answer", f"unreadable answer from the agent: {e}") from None
+    if not isinstance(obj, dict):
+        raise AgentError("unreadable_answer", f"answer is not an object: {line[:200]!r}")
+
+    def s(key: str) -> str:
+        v = obj.get(key)
+        return v if isinstance(v, str) else ""
+
+    def n(key: str) -> int:
+        v = obj.get(key)
+        return v if isinstance(v, int) else 0
+
+    problems = []
+    errs = obj.get("errors")
+    if isinstance(errs, list):
+        for x in errs:
+            if isinstance(x, dict):
+                idx = x.get("index")
+                problems.append(EntryProblem(idx if isinstance(idx, int) else -1,
+                                             str(x.get("field", "")), str(x.get("message", ""))))
+    return Answer(s("status"), s("action"), s("code"), s("message"), n("accepted"), n("rejected"),
+                  tuple(problems), obj)
+
+
+class Connection:
+    """One connection to the agent: writes lines, reads answer lines."""
+
+    def __init__(self, sock: socket.socket, endpoint: Endpoint) -> None:
+        self.sock = sock
+        self.endpoint = endpoint
+        self._buf = bytearray()
+
+    @classmethod
+    def open(cls, endpoint: Endpoint, timeout: float) -> Connection:
+        """Connects, without authenticating."""
+        if endpoint.network == "unix":
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            target: str | tuple[str, int] = endpoint.address
+        else:
+            host, port = endpoint.host_port()
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            target = (host, port)
+        try:
+            sock.settimeout(timeout)
+            sock.connect(target)
+            if endpoint.network == "tcp":
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except BaseException:
+            sock.close()
+            raise
+        return cls(sock, endpoint)
+
+    @classmethod
+    def dial(cls, endpoints: list[Endpoint], secret: str, timeout: float) -> Connection:
+        """Connects to the first endpoint that answers and, on TCP,
+        authenticates. Raises OSError, or AgentError when refused."""
+        errors: list[str] = []
+        for ep in endpoints:
+            try:
+                conn = cls.open(ep, timeout)
+            except OSError as e:
+                errors.append(f"{ep}: {e.strerror or e}")
+                continue
+            if ep.network == "tcp":
+                try:
+                    conn.authenticate(secret, timeout)
+                except BaseException:
+                    conn.close()
+                    raise
+            return conn
+        raise ConnectionError("cannot connect to the agent: " + "; ".join(errors))
+
+    def authenticate(self, secret: str, timeout: float) -> None:
+        """Sends the shared secret and checks the agent's verdict."""
+        self.send(authenticate_line(secret), timeout)
+        line = self.read_line(timeout)
+        ans = parse_answer(line)
+        if ans.status == "success":
+            return
+        if ans.status == "error":
+            raise ans.error()
+        raise AgentError("unexpected_answer", f"to authenticate: {line.strip()!r}")
+
+    def send(self, data: bytes, timeout: float) -> None:
+        self.sock.settimeout(timeout)
+        self.sock.sendall(data)
+
+    def _take_line(self) -> bytes | None:
+        i = self._buf.find(b"\n")
+        if i < 0:
+            if len(self._buf) > MAX_ANSWER_BYTES:
+                raise AgentError("unreadable_answer", f"agent answer longer than {MAX_ANSWER_BYTES} bytes")
+            return None
+        line = bytes(self._buf[: i + 1])
+        del self._buf[: i + 1]
+        return line
+
+    def _recv(self) -> None:
+        data = self.sock.recv(65536)
+        if not data:
+            raise ConnectionResetError("the agent closed the connection")
+        self._buf += data
+
+    def read_line(self, timeout: float) -> bytes:
+        """The next non-empty answer line; raises ConnectionError on end of
+        file and TimeoutError after timeout seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            line = self._take_line()
+            if line is not None:
+                if line.strip():
+                    return line
+                continue
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("no answer from the agent")
+            self.sock.settimeout(left)
+            self._recv()
+
+    def ready_lines(self) -> list[bytes]:
+        """The answer lines that can be read without waiting."""
+        lines: list[bytes] = []
+        while True:
+            r, _, _ = select.select([self.sock], [], [], 0)
+            if not r:
+                break
+            self._recv()
+            if len(self._buf) < 65536:
+                break
+        while (line := self._take_line()) is not None:
+            if line.strip():
+                lines.append(line)
+        return lines
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def close(self) -> None:
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def detach_after_fork(self) -> None:
+        """Closes the inherited descriptor in a forked child without
+        touching the parent's connection (no shutdown, nothing written)."""
+        self.close()
+
+
+def wait_readable(fds: list[int], timeout: float | None) -> list[int]:
+    """The descriptors of fds that are readable within timeout."""
+    try:
+        r, _, _ = select.select(fds, [], [], timeout)
+    except InterruptedError:
+        return []
+    return r
+
+
+def make_wake_pipe() -> tuple[int, int]:
+    r, w = os.pipe()
+    os.set_blocking(r, False)
+    os.set_blocking(w, False)
+    return r, w
