@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"github.com/logflux/agent/internal/components"
 	"bufio"
 	"context"
 	"fmt"
@@ -30,7 +31,7 @@ func benchPipeline(b *testing.B, queueType string, batch int) {
 	dir := b.TempDir()
 	sockDir, _ := os.MkdirTemp("", "lfp")
 	defer os.RemoveAll(sockDir)
-	cfg := config.Default()
+	cfg := config.Default(components.Registry())
 	cfg.DataDir = dir
 	cfg.Unix.Path = filepath.Join(sockDir, "a.sock")
 	cfg.Admin.Address = ""

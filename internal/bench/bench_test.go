@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"github.com/logflux/agent/internal/components"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -63,7 +64,7 @@ func helperAgent(dir string) int {
 // the socket, data directory and (with a secret) a TCP listener on a free
 // loopback port; its file output is dataDir/entries.ndjson.
 func newAgent(dataDir, sock, secret string) (*agent.Agent, error) {
-	cfg, err := config.Load("", func(string) string { return "" })
+	cfg, err := config.Load("", func(string) string { return "" }, components.Registry())
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/logflux/agent/internal/component"
 	"github.com/logflux/agent/internal/intake"
 	"github.com/logflux/agent/internal/output"
 	"github.com/logflux/agent/internal/queue"
@@ -19,6 +20,14 @@ type Output struct {
 	Counters *output.Counters
 }
 
+// Component is one input's or output's own metrics.
+type Component struct {
+	Kind    string // "input" or "output": the metric prefix and label name
+	Type    string // its type, part of the metric name
+	Name    string // its name, the label value
+	Metrics *component.Metrics
+}
+
 // Sources are what the collector reads at scrape time. Functions let the
 // pipeline change (on reload) without re-registering.
 type Sources struct {
@@ -27,6 +36,9 @@ type Sources struct {
 	Outputs func() []Output
 	Reloads *Reloads
 	Drops   func() map[string]int64 // extra drops by reason (dead-letter overflow, …)
+	// Components are the inputs' and outputs' own metrics, exported as
+	// logflux_agent_<kind>_<type>_<name>[_total]{<kind>="<component name>"}.
+	Components func() []Component
 }
 
 // Reloads counts configuration reloads by outcome.
@@ -90,10 +102,16 @@ func gauge(ch chan<- prometheus.Metric, d *prometheus.Desc, v float64, labels ..
 	ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 }
 
+func (c *collector) intake() *intake.Counters {
+	if c.src.Intake == nil {
+		return nil
+	}
+	return c.src.Intake()
+}
+
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	drops := map[string]int64{}
-	if c.src.Intake != nil {
-		in := c.src.Intake()
+	if in := c.intake(); in != nil {
 		gauge(ch, dConnOpen, float64(in.UnixOpen.Load()), "unix")
 		gauge(ch, dConnOpen, float64(in.TCPOpen.Load()), "tcp")
 		counter(ch, dConnTotal, in.UnixTotal.Load(), "unix")
@@ -147,6 +165,20 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for reason, n := range drops {
 		counter(ch, dDrops, n, reason)
+	}
+	if c.src.Components != nil {
+		for _, comp := range c.src.Components() {
+			for _, smp := range comp.Metrics.Samples() {
+				name := ns + comp.Kind + "_" + comp.Type + "_" + smp.Name
+				vt := prometheus.GaugeValue
+				if smp.Kind == component.Counter {
+					name += "_total"
+					vt = prometheus.CounterValue
+				}
+				d := prometheus.NewDesc(name, smp.Help, []string{comp.Kind}, nil)
+				ch <- prometheus.MustNewConstMetric(d, vt, float64(smp.Value), comp.Name)
+			}
+		}
 	}
 	if r := c.src.Reloads; r != nil {
 		counter(ch, dReloads, r.Success.Load(), "success")
