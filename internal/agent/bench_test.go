@@ -1,10 +1,10 @@
 package agent
 
 import (
-	"github.com/logflux/agent/internal/components"
 	"bufio"
 	"context"
 	"fmt"
+	"github.com/logflux/agent/internal/components"
 	"io"
 	"log/slog"
 	"net"

@@ -199,9 +199,9 @@ func (a *Agent) MetricSources() metrics.Sources {
 			return nil
 		},
 		Components: a.MetricComponents,
-		Queue:   a.QueueStats,
-		Outputs: a.MetricOutputs,
-		Reloads: &a.Reloads,
+		Queue:      a.QueueStats,
+		Outputs:    a.MetricOutputs,
+		Reloads:    &a.Reloads,
 		Drops: func() map[string]int64 {
 			return map[string]int64{"dead_letter_overflow": a.DeadLetter.Stats().Dropped}
 		},

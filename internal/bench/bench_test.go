@@ -1,13 +1,13 @@
 package bench
 
 import (
-	"github.com/logflux/agent/internal/components"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/logflux/agent/internal/components"
 	"image/color"
 	"image/png"
 	"io"

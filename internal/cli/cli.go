@@ -20,8 +20,8 @@ import (
 	"github.com/logflux/agent/internal/agent"
 	"github.com/logflux/agent/internal/components"
 	"github.com/logflux/agent/internal/config"
-	"github.com/logflux/agent/internal/output/file"
 	"github.com/logflux/agent/internal/metrics"
+	"github.com/logflux/agent/internal/output/file"
 )
 
 // Version is set at build time with -ldflags "-X github.com/logflux/agent/internal/cli.Version=...".
