@@ -1,4 +1,4 @@
-// Package agent assembles the pipeline — intake, queue, outputs — from a configuration and runs it from Start to Shutdown, reloading it in place.
+// Package agent assembles the pipeline — inputs, queue, outputs — from a configuration and runs it from Start to Shutdown, reloading it in place.
 package agent
 
 import (
@@ -16,15 +16,14 @@ import (
 	"time"
 
 	"github.com/logflux/agent/internal/backoff"
+	"github.com/logflux/agent/internal/component"
 	"github.com/logflux/agent/internal/config"
 	"github.com/logflux/agent/internal/deadletter"
 	"github.com/logflux/agent/internal/diskqueue"
-	"github.com/logflux/agent/internal/forward"
-	"github.com/logflux/agent/internal/intake"
+	"github.com/logflux/agent/internal/input"
+	"github.com/logflux/agent/internal/input/agentapi"
 	"github.com/logflux/agent/internal/metrics"
 	"github.com/logflux/agent/internal/output"
-	"github.com/logflux/agent/internal/output/file"
-	"github.com/logflux/agent/internal/output/stdout"
 	"github.com/logflux/agent/internal/queue"
 )
 
@@ -42,7 +41,7 @@ type Options struct {
 	Log      *slog.Logger
 	LogLevel *slog.LevelVar // set on reload when log.level changes (may be nil)
 	// Listeners handed over by the service manager (socket activation),
-	// used instead of opening the configured ones.
+	// used by the agent_api input instead of opening the configured ones.
 	Inherited []net.Listener
 	// Retry overrides the outputs' retry delays (zero: the dispatcher's
 	// defaults); tests use it to make outages short.
@@ -54,16 +53,13 @@ type Agent struct {
 	log  *slog.Logger
 	opts Options
 
-	mu      sync.Mutex // guards cfg, outputs and listeners during reload and shutdown
+	mu      sync.Mutex // guards cfg, inputs and outputs during reload and shutdown
 	cfg     *config.Config
+	inputs  []*runningInput
 	outputs []*runningOutput
-	unixLn  net.Listener
-	tcpLn   net.Listener
-	tls     *tlsSource
 
 	Queue      queue.Queue
 	DeadLetter *deadletter.Store
-	Intake     *intake.Server
 	Reloads    metrics.Reloads
 
 	state    atomic.Int32
@@ -76,21 +72,29 @@ type Agent struct {
 
 // runningOutput is one output and the dispatcher feeding it.
 type runningOutput struct {
-	cfg    config.OutputConfig
-	out    output.Output
-	disp   *output.Dispatcher
-	cancel context.CancelFunc
-	done   chan struct{}
+	cfg     config.OutputConfig
+	out     output.Output
+	metrics *component.Metrics
+	disp    *output.Dispatcher
+	cancel  context.CancelFunc
+	done    chan struct{}
+}
+
+// runningInput is one input.
+type runningInput struct {
+	cfg     config.InputConfig
+	in      input.Input
+	metrics *component.Metrics
 }
 
 // New builds the pipeline described by cfg (already validated) without
 // starting it: it opens the queue and the dead-letter store and builds the
-// outputs.
-func New(cfg *config.Config, opts Options) (a *Agent, err error) {
+// inputs and outputs.
+func New(cfg *config.Config, opts Options) (_ *Agent, err error) {
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
-	a = &Agent{cfg: cfg, log: opts.Log, opts: opts}
+	a := &Agent{cfg: cfg, log: opts.Log, opts: opts}
 	defer func() {
 		if err != nil {
 			a.release()
@@ -112,14 +116,107 @@ func New(cfg *config.Config, opts Options) (a *Agent, err error) {
 		return nil, fmt.Errorf("dead-letter store: %w", err)
 	}
 	for _, oc := range cfg.Outputs {
-		o, err := BuildOutput(oc, a.log)
+		ro, err := a.buildOutput(cfg, oc)
 		if err != nil {
-			return nil, fmt.Errorf("output %s: %w", oc.Name, err)
+			return nil, err
 		}
-		a.outputs = append(a.outputs, &runningOutput{cfg: oc, out: o})
+		a.outputs = append(a.outputs, ro)
 	}
-	a.Intake = intake.New(intakeOptions(cfg, a.log), a.Queue)
+	for _, ic := range a.inputConfigs(cfg) {
+		ri, err := a.buildInput(cfg, ic)
+		if err != nil {
+			return nil, err
+		}
+		a.inputs = append(a.inputs, ri)
+	}
 	return a, nil
+}
+
+// inputConfigs lists cfg's inputs: first the Agent API input the top-level
+// unix, tcp and limits keys configure, then the inputs list.
+func (a *Agent) inputConfigs(cfg *config.Config) []config.InputConfig {
+	first := config.InputConfig{Type: agentapi.Type, Name: config.AgentAPIInput,
+		Settings: &agentapi.Config{Listeners: cfg.Listeners, Inherited: a.opts.Inherited}}
+	return append([]config.InputConfig{first}, cfg.Inputs...)
+}
+
+// settings are the common settings of a component called name.
+func (a *Agent) settings(cfg *config.Config, kind, name string) component.Settings {
+	return component.Settings{
+		Name:    name,
+		Log:     a.log.With(kind, name),
+		DataDir: cfg.DataDir,
+		Metrics: new(component.Metrics),
+		// Gather at most a quarter of the queue into one append.
+		MaxAppendBytes: int(min(1<<20, int64(cfg.Queue.MaxBytes)/4)),
+	}
+}
+
+// factory is what input.Factory and output.Factory have in common.
+type factory[T any] interface {
+	New(cfg component.Config, set component.Settings) (T, error)
+}
+
+// build makes a component of the kind ("input", "output") with its
+// type's factory f (nil: the type is not in this build).
+func build[T any](a *Agent, cfg *config.Config, kind, typ, name string, f factory[T], settings component.Config) (T, *component.Metrics, error) {
+	var zero T
+	if f == nil {
+		return zero, nil, fmt.Errorf("%s %s: %s type %q is not available in this build", kind, name, kind, typ)
+	}
+	set := a.settings(cfg, kind, name)
+	c, err := f.New(settings, set)
+	if err != nil {
+		return zero, nil, fmt.Errorf("%s %s: %w", kind, name, err)
+	}
+	return c, set.Metrics, nil
+}
+
+// buildOutput makes the output oc describes.
+func (a *Agent) buildOutput(cfg *config.Config, oc config.OutputConfig) (*runningOutput, error) {
+	var f factory[output.Output]
+	if of := cfg.Registry.Output(oc.Type); of != nil {
+		f = of
+	}
+	o, m, err := build(a, cfg, "output", oc.Type, oc.Name, f, oc.Settings)
+	if err != nil {
+		return nil, err
+	}
+	return &runningOutput{cfg: oc, out: o, metrics: m}, nil
+}
+
+// buildInput makes the input ic describes.
+func (a *Agent) buildInput(cfg *config.Config, ic config.InputConfig) (*runningInput, error) {
+	var f factory[input.Input]
+	if inf := cfg.Registry.Input(ic.Type); inf != nil {
+		f = inf
+	}
+	in, m, err := build(a, cfg, "input", ic.Type, ic.Name, f, ic.Settings)
+	if err != nil {
+		return nil, err
+	}
+	return &runningInput{cfg: ic, in: in, metrics: m}, nil
+}
+
+// BuildOutputs makes the outputs of cfg without starting anything (for
+// dlq replay); the caller closes them.
+func BuildOutputs(cfg *config.Config, log *slog.Logger) (map[string]output.Output, error) {
+	a := &Agent{log: log}
+	if a.log == nil {
+		a.log = slog.Default()
+	}
+	outs := map[string]output.Output{}
+	for _, oc := range cfg.Outputs {
+		ro, err := a.buildOutput(cfg, oc)
+		if err != nil {
+			for _, o := range outs {
+				o.Close(context.Background())
+			}
+			return nil, err
+		}
+		outs[oc.Name] = ro.out
+	}
+	return outs, nil
 }
 
 // lock takes an exclusive lock on dir, so that two agents never share a
@@ -166,25 +263,6 @@ func (a *Agent) release() {
 	a.locks = nil
 }
 
-func intakeOptions(cfg *config.Config, log *slog.Logger) intake.Options {
-	return intake.Options{
-		MaxLineBytes:   int(cfg.Limits.MaxLineBytes),
-		MaxBatch:       cfg.Limits.MaxBatchEntries,
-		MaxConnections: cfg.Limits.MaxConnections,
-		MaxPerPeer:     cfg.Limits.MaxPerPeer,
-		WriteTimeout:   cfg.Limits.WriteTimeout,
-		IdleTimeout:    cfg.Limits.IdleTimeout,
-		AuthTimeout:    cfg.TCP.AuthTimeout,
-		SharedSecret:   cfg.TCP.SharedSecret,
-		RateLimit:      cfg.Limits.RateLimit,
-		AuthFailLimit:  cfg.Limits.AuthFailures,
-		AuthFailBlock:  cfg.Limits.AuthBlock,
-		// Gather at most a quarter of the queue into one append.
-		MaxPendingBytes: int(min(1<<20, int64(cfg.Queue.MaxBytes)/4)),
-		Log:             log,
-	}
-}
-
 func openQueue(cfg *config.Config, log *slog.Logger) (queue.Queue, error) {
 	policy := queue.Policy(cfg.Queue.WhenFull)
 	switch cfg.Queue.Type {
@@ -203,29 +281,7 @@ func openQueue(cfg *config.Config, log *slog.Logger) (queue.Queue, error) {
 	}
 }
 
-// BuildOutput makes the output an output configuration describes.
-func BuildOutput(oc config.OutputConfig, log *slog.Logger) (output.Output, error) {
-	switch oc.Type {
-	case "file":
-		return file.New(file.Options{Name: oc.Name, Path: oc.Path, MaxSize: int64(oc.MaxSize), MaxFiles: oc.MaxFiles})
-	case "stdout":
-		return stdout.New(oc.Name, nil), nil
-	case "logflux":
-		fc := oc.Forward()
-		fc.Logger = log
-		return forward.New(fc)
-	default:
-		if b := extraOutputs[oc.Type]; b != nil {
-			return b(oc, log)
-		}
-		return nil, fmt.Errorf("output type %q is not available in this build", oc.Type)
-	}
-}
-
-// extraOutputs are output types that live in their own packages.
-var extraOutputs = map[string]func(config.OutputConfig, *slog.Logger) (output.Output, error){}
-
-// Start opens the listeners and starts moving entries to the outputs.
+// Start starts the outputs, then the inputs.
 func (a *Agent) Start(ctx context.Context) error {
 	a.started = time.Now()
 	a.mu.Lock()
@@ -235,11 +291,14 @@ func (a *Agent) Start(ctx context.Context) error {
 			return err
 		}
 	}
-	unixLn, tcpLn, err := a.openListeners(a.cfg, nil)
-	if err != nil {
-		return err
+	for i, ri := range a.inputs {
+		if err := ri.in.Start(ctx, a.Queue); err != nil {
+			for _, started := range a.inputs[:i] {
+				started.in.Shutdown(ctx)
+			}
+			return fmt.Errorf("input %s: %w", ri.cfg.Name, err)
+		}
 	}
-	a.serve(unixLn, tcpLn)
 	a.Reloads.LastSuccess.Store(time.Now().Unix())
 	a.state.Store(int32(Running))
 	return nil
@@ -252,7 +311,7 @@ func (a *Agent) startOutput(ro *runningOutput) error {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ro.cancel, ro.done = cancel, make(chan struct{})
-	ro.disp = &output.Dispatcher{Out: ro.out, Reader: r, Log: a.log, DeadLetter: a.DeadLetter, Backoff: a.opts.Retry}
+	ro.disp = &output.Dispatcher{Out: ro.out, Reader: r, Log: a.log, DeadLetter: a.DeadLetter, Backoff: a.opts.Retry, Match: ro.cfg.Match.Compile()}
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
@@ -264,100 +323,27 @@ func (a *Agent) startOutput(ro *runningOutput) error {
 	return nil
 }
 
-// openListeners opens the listeners cfg asks for that differ from old's
-// (old nil: all of them). A nil result means "keep the current one".
-func (a *Agent) openListeners(cfg, old *config.Config) (unixLn, tcpLn net.Listener, err error) {
-	inherited := a.opts.Inherited
-	if len(inherited) > 0 {
-		if old != nil {
-			return nil, nil, nil // the service manager owns the sockets
-		}
-		for _, ln := range inherited {
-			switch ln.Addr().Network() {
-			case "unix":
-				unixLn = ln
-			case "tcp":
-				tcpLn = ln
+// apiInput returns the agent_api input the top-level keys configure.
+func (a *Agent) apiInput() *agentapi.Input {
+	for _, ri := range a.inputs {
+		if ri.cfg.Name == config.AgentAPIInput {
+			if in, ok := ri.in.(*agentapi.Input); ok {
+				return in
 			}
-		}
-		if tcpLn != nil && len(cfg.TCP.SharedSecret) < config.MinSecretLen {
-			return nil, nil, errors.New("the service manager passed a TCP socket, but tcp.shared_secret (at least 32 characters) is not configured")
-		}
-		if tcpLn != nil && cfg.TCP.TLS.Enabled() {
-			a.tls, err = newTLSSource(cfg.TCP.TLS, a.log)
-			if err != nil {
-				return nil, nil, err
-			}
-			tcpLn = a.tls.wrap(tcpLn)
-		}
-		return unixLn, tcpLn, nil
-	}
-	defer func() {
-		if err != nil {
-			if unixLn != nil {
-				unixLn.Close()
-			}
-			if tcpLn != nil {
-				tcpLn.Close()
-			}
-			unixLn, tcpLn = nil, nil
-		}
-	}()
-	if cfg.UnixEnabled() && (old == nil || !old.UnixEnabled() || old.Unix.Path != cfg.Unix.Path) {
-		unixLn, err = a.Intake.ListenUnix(cfg.Unix.Path, os.FileMode(cfg.Unix.Mode), cfg.Unix.Group)
-		if err != nil {
-			return
 		}
 	}
-	if cfg.TCPEnabled() && (old == nil || !old.TCPEnabled() || old.TCP.Address != cfg.TCP.Address || old.TCP.TLS.Enabled() != cfg.TCP.TLS.Enabled()) {
-		tcpLn, err = a.Intake.ListenTCP(cfg.TCP.Address)
-		if err != nil {
-			return
-		}
-		if cfg.TCP.TLS.Enabled() {
-			src, e := newTLSSource(cfg.TCP.TLS, a.log)
-			if e != nil {
-				err = e
-				return
-			}
-			a.tls = src
-			tcpLn = src.wrap(tcpLn)
-		}
-	}
-	return unixLn, tcpLn, nil
+	return nil
 }
 
-// serve starts serving new listeners and closes the ones they replace.
-func (a *Agent) serve(unixLn, tcpLn net.Listener) {
-	if unixLn != nil {
-		if a.unixLn != nil {
-			a.unixLn.Close()
-		}
-		a.unixLn = unixLn
-		a.Intake.Serve(unixLn, intake.Unix)
-		a.log.Info("listening", "transport", "unix", "path", unixLn.Addr().String(), "mode", a.cfg.Unix.Mode.String())
-	}
-	if tcpLn != nil {
-		if a.tcpLn != nil {
-			a.tcpLn.Close()
-		}
-		a.tcpLn = tcpLn
-		a.Intake.Serve(tcpLn, intake.TCP)
-		if a.cfg.TCPNonLoopback() {
-			a.log.Warn("TCP listener is reachable from other machines; the shared secret is its only protection", "address", tcpLn.Addr().String())
-		}
-		a.log.Info("listening", "transport", "tcp", "address", tcpLn.Addr().String(), "tls", a.cfg.TCP.TLS.Enabled())
-	}
-}
-
-// TCPAddr returns the TCP listener's address, or nil.
+// TCPAddr returns the agent_api input's TCP listener's address, or nil.
 func (a *Agent) TCPAddr() net.Addr {
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.tcpLn == nil {
+	in := a.apiInput()
+	a.mu.Unlock()
+	if in == nil {
 		return nil
 	}
-	return a.tcpLn.Addr()
+	return in.TCPAddr()
 }
 
 // Config returns the configuration in force.
@@ -368,8 +354,9 @@ func (a *Agent) Config() *config.Config {
 }
 
 // Reload applies a new, validated configuration whole, or nothing of it.
-// Listeners whose settings did not change keep their connections; outputs
-// whose settings did not change keep running.
+// Inputs and outputs whose settings did not change keep running; an input
+// that can (the Agent API input) takes new settings in place, keeping the
+// connections of listeners that did not change.
 func (a *Agent) Reload(cfg *config.Config) (err error) {
 	defer func() {
 		if err != nil {
@@ -399,14 +386,12 @@ func (a *Agent) Reload(cfg *config.Config) (err error) {
 	if old.Log.Format != cfg.Log.Format {
 		fixed = append(fixed, "log.format")
 	}
-	if len(a.opts.Inherited) > 0 && (old.Unix.Path != cfg.Unix.Path || old.TCP.Address != cfg.TCP.Address) {
-		fixed = append(fixed, "listeners (owned by the service manager)")
-	}
 	if len(fixed) > 0 {
 		return fmt.Errorf("these settings only change with a restart: %v", fixed)
 	}
+
 	// Prepare everything that can fail before changing anything.
-	unixLn, tcpLn, err := a.openListeners(cfg, old)
+	plan, err := a.planInputs(cfg)
 	if err != nil {
 		return err
 	}
@@ -420,41 +405,21 @@ func (a *Agent) Reload(cfg *config.Config) (err error) {
 			next = append(next, ro)
 			continue
 		}
-		o, err := BuildOutput(oc, a.log)
+		ro, err := a.buildOutput(cfg, oc)
 		if err != nil {
 			for _, f := range fresh {
 				f.out.Close(context.Background())
 			}
-			for _, ln := range []net.Listener{unixLn, tcpLn} {
-				if ln != nil {
-					ln.Close()
-				}
-			}
-			return fmt.Errorf("output %s: %w", oc.Name, err)
+			plan.discard()
+			return err
 		}
-		ro := &runningOutput{cfg: oc, out: o}
 		next = append(next, ro)
 		fresh = append(fresh, ro)
 	}
-	// Apply.
-	if cfg.UnixEnabled() && unixLn == nil && a.unixLn != nil && len(a.opts.Inherited) == 0 {
-		// Same path: apply mode and group in place.
-		os.Chmod(cfg.Unix.Path, os.FileMode(cfg.Unix.Mode))
-	}
-	if !cfg.UnixEnabled() && a.unixLn != nil && len(a.opts.Inherited) == 0 {
-		a.unixLn.Close()
-		a.unixLn = nil
-	}
-	if !cfg.TCPEnabled() && a.tcpLn != nil && len(a.opts.Inherited) == 0 {
-		a.tcpLn.Close()
-		a.tcpLn = nil
-	}
+
+	// Apply: nothing below fails the reload.
 	a.cfg = cfg
-	a.serve(unixLn, tcpLn)
-	if a.tls != nil && cfg.TCP.TLS.Enabled() {
-		a.tls.update(cfg.TCP.TLS)
-	}
-	a.Intake.SetOptions(intakeOptions(cfg, a.log))
+	plan.apply()
 	if a.opts.LogLevel != nil {
 		var lvl slog.Level
 		if lvl.UnmarshalText([]byte(cfg.Log.Level)) == nil {
@@ -478,8 +443,8 @@ func (a *Agent) Reload(cfg *config.Config) (err error) {
 		ro.out.Close(context.Background())
 		if !newNames[ro.cfg.Name] {
 			// Removed for good: its backlog must not hold the queue.
-			if dq, ok := a.Queue.(*diskqueue.Queue); ok {
-				dq.DropReader(ro.cfg.Name)
+			if err := a.Queue.DropReader(ro.cfg.Name); err != nil {
+				a.log.Warn("could not drop the queue position of a removed output", "output", ro.cfg.Name, "error", err)
 			}
 			a.log.Info("output removed", "output", ro.cfg.Name)
 		}
@@ -495,15 +460,100 @@ func (a *Agent) Reload(cfg *config.Config) (err error) {
 	return nil
 }
 
-// Shutdown stops intake, lets connections finish what they read, drains the
+// inputPlan is a prepared change of the inputs: apply switches over,
+// discard undoes the preparation.
+type inputPlan struct {
+	apply, discard func()
+}
+
+// planInputs prepares the inputs of cfg: unchanged ones are kept, ones
+// that can be reconfigured are prepared in place, new ones are built and
+// started (they only add records to the queue, which is harmless if the
+// reload is discarded: they are shut down again).
+func (a *Agent) planInputs(cfg *config.Config) (inputPlan, error) {
+	oldByName := map[string]*runningInput{}
+	for _, ri := range a.inputs {
+		oldByName[ri.cfg.Name] = ri
+	}
+	var next, started []*runningInput
+	var applies, discards []func()
+	discard := func() {
+		for _, d := range discards {
+			d()
+		}
+		for _, ri := range started {
+			ri.in.Shutdown(context.Background())
+		}
+	}
+	for _, ic := range a.inputConfigs(cfg) {
+		ri := oldByName[ic.Name]
+		if ri != nil && ri.cfg.Type == ic.Type {
+			if reflect.DeepEqual(ri.cfg.Settings, ic.Settings) {
+				next = append(next, ri)
+				continue
+			}
+			if rc, ok := ri.in.(input.Reconfigurer); ok {
+				apply, undo, err := rc.Prepare(ic.Settings)
+				if err != nil {
+					discard()
+					return inputPlan{}, fmt.Errorf("input %s: %w", ic.Name, err)
+				}
+				applies, discards = append(applies, apply), append(discards, undo)
+				kept := *ri
+				kept.cfg = ic
+				next = append(next, &kept)
+				continue
+			}
+		}
+		nri, err := a.buildInput(cfg, ic)
+		if err == nil {
+			err = nri.in.Start(context.Background(), a.Queue)
+		}
+		if err != nil {
+			discard()
+			return inputPlan{}, fmt.Errorf("input %s: %w", ic.Name, err)
+		}
+		started = append(started, nri)
+		next = append(next, nri)
+	}
+	apply := func() {
+		for _, f := range applies {
+			f()
+		}
+		kept := map[input.Input]bool{}
+		for _, ri := range next {
+			kept[ri.in] = true
+		}
+		for _, ri := range a.inputs {
+			if !kept[ri.in] {
+				if err := ri.in.Shutdown(context.Background()); err != nil {
+					a.log.Warn("input did not stop cleanly", "input", ri.cfg.Name, "error", err)
+				}
+				a.log.Info("input removed", "input", ri.cfg.Name)
+			}
+		}
+		for _, ri := range started {
+			a.log.Info("input started", "input", ri.cfg.Name, "type", ri.cfg.Type)
+		}
+		a.inputs = next
+	}
+	return inputPlan{apply: apply, discard: discard}, nil
+}
+
+// Shutdown stops the inputs, lets connections finish what they read, drains the
 // queue into the outputs until ctx ends, and closes everything. Entries not
 // delivered by then stay in a durable queue for the next start.
 func (a *Agent) Shutdown(ctx context.Context) error {
 	a.shutOnce.Do(func() {
 		a.state.Store(int32(Stopping))
 		var errs []error
-		if err := a.Intake.Shutdown(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("intake: %w", err))
+		a.mu.Lock()
+		inputs := a.inputs
+		a.mu.Unlock()
+		for _, ri := range inputs {
+			if err := ri.in.Shutdown(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("input %s: %w", ri.cfg.Name, err))
+			}
 		}
 		// Everything accepted is in the queue: make it durable first.
 		if err := a.Queue.Sync(ctx); err != nil {

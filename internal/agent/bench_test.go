@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"github.com/logflux/agent/internal/components"
 	"io"
 	"log/slog"
 	"net"
@@ -30,7 +31,7 @@ func benchPipeline(b *testing.B, queueType string, batch int) {
 	dir := b.TempDir()
 	sockDir, _ := os.MkdirTemp("", "lfp")
 	defer os.RemoveAll(sockDir)
-	cfg := config.Default()
+	cfg := config.Default(components.Registry())
 	cfg.DataDir = dir
 	cfg.Unix.Path = filepath.Join(sockDir, "a.sock")
 	cfg.Admin.Address = ""

@@ -5,7 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
+	"github.com/logflux/agent/internal/component"
+	"github.com/logflux/agent/internal/components"
 	"net"
 	"os"
 	"path/filepath"
@@ -55,17 +56,19 @@ func TestOutputOutage(t *testing.T) {
 	dir := t.TempDir()
 	sockDir, _ := os.MkdirTemp("", "lfo")
 	defer os.RemoveAll(sockDir)
-	cfg := config.Default()
+	out := &switchable{got: map[string]int{}}
+	reg := components.Registry()
+	reg.Outputs = append(reg.Outputs, testFactory{out})
+	cfg := config.Default(reg)
 	cfg.DataDir = dir
 	cfg.Unix.Path = filepath.Join(sockDir, "a.sock")
 	cfg.Admin.Address = ""
-	cfg.Outputs = []config.OutputConfig{{Type: "test", Name: "remote"}}
+	if err := cfg.AddOutput("test", "remote"); err != nil {
+		t.Fatal(err)
+	}
 	if err := cfg.Finish(); err != nil {
 		t.Fatal(err)
 	}
-	out := &switchable{got: map[string]int{}}
-	extraOutputs["test"] = func(config.OutputConfig, *slog.Logger) (output.Output, error) { return out, nil }
-	defer delete(extraOutputs, "test")
 	a, err := New(cfg, Options{Retry: backoff.Backoff{Base: 5 * time.Millisecond, Max: 50 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
@@ -138,4 +141,18 @@ func TestOutputOutage(t *testing.T) {
 	if missing > 0 {
 		t.Fatalf("%d of %d entries never reached the output", missing, next)
 	}
+}
+
+// testFactory is an output type whose one output the test holds.
+type testFactory struct{ out output.Output }
+
+type testConfig struct{}
+
+func (testConfig) Finish(component.Env) {}
+func (testConfig) Validate() error      { return nil }
+
+func (testFactory) Type() string                { return "test" }
+func (testFactory) NewConfig() component.Config { return &testConfig{} }
+func (f testFactory) New(component.Config, component.Settings) (output.Output, error) {
+	return f.out, nil
 }

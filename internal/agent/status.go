@@ -4,24 +4,21 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/logflux/agent/internal/diskqueue"
+	"github.com/logflux/agent/internal/input"
 	"github.com/logflux/agent/internal/intake"
 	"github.com/logflux/agent/internal/metrics"
 	"github.com/logflux/agent/internal/queue"
 )
 
-// QueueStats returns the queue's depth, with the oldest entry's time filled
-// in for the disk queue too.
+// QueueStats returns the queue's depth with the oldest entry's time.
 func (a *Agent) QueueStats() queue.Stats {
-	if dq, ok := a.Queue.(*diskqueue.Queue); ok {
-		ds := dq.DiskStats()
-		st := ds.Stats
-		if ds.OldestAge > 0 {
-			st.Oldest = time.Now().Add(-ds.OldestAge)
-		}
-		return st
+	st := a.Queue.Stats()
+	if age := a.Queue.OldestAge(); age > 0 {
+		st.Oldest = time.Now().Add(-age)
+	} else {
+		st.Oldest = time.Time{}
 	}
-	return a.Queue.Stats()
+	return st
 }
 
 // MetricOutputs lists the outputs' counters for the metrics collector.
@@ -33,6 +30,20 @@ func (a *Agent) MetricOutputs() []metrics.Output {
 		if ro.disp != nil {
 			out = append(out, metrics.Output{Name: ro.cfg.Name, Counters: &ro.disp.Counters})
 		}
+	}
+	return out
+}
+
+// MetricComponents lists the metrics inputs and outputs publish themselves.
+func (a *Agent) MetricComponents() []metrics.Component {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []metrics.Component
+	for _, ri := range a.inputs {
+		out = append(out, metrics.Component{Kind: "input", Type: ri.cfg.Type, Name: ri.cfg.Name, Metrics: ri.metrics})
+	}
+	for _, ro := range a.outputs {
+		out = append(out, metrics.Component{Kind: "output", Type: ro.cfg.Type, Name: ro.cfg.Name, Metrics: ro.metrics})
 	}
 	return out
 }
@@ -69,11 +80,19 @@ type Status struct {
 	Problems   []string       `json:"problems,omitempty"`
 	Uptime     string         `json:"uptime"`
 	Listeners  []string       `json:"listeners"`
+	Inputs     []InputStatus  `json:"inputs"`
 	Clients    ClientStatus   `json:"clients"`
 	Queue      QueueStatus    `json:"queue"`
 	Outputs    []OutputStatus `json:"outputs"`
 	DeadLetter DLQStatus      `json:"dead_letter"`
 	Reloads    ReloadStatus   `json:"reloads"`
+}
+
+// InputStatus is one input on /status.
+type InputStatus struct {
+	Name      string   `json:"name"`
+	Type      string   `json:"type"`
+	Listeners []string `json:"listeners,omitempty"`
 }
 
 type ClientStatus struct {
@@ -100,6 +119,7 @@ type OutputStatus struct {
 	Sent         int64  `json:"entries_sent"`
 	Failures     int64  `json:"send_failures"`
 	Retried      int64  `json:"entries_retried"`
+	Filtered     int64  `json:"entries_filtered,omitempty"`
 	DeadLettered int64  `json:"entries_dead_lettered"`
 	LastSuccess  string `json:"last_success,omitempty"`
 }
@@ -123,18 +143,24 @@ func (a *Agent) Status(stallAfter time.Duration) Status {
 	st := Status{Ready: ready, Problems: problems, Uptime: time.Since(a.started).Round(time.Second).String()}
 	st.State = [...]string{"starting", "running", "stopping"}[a.state.Load()]
 	a.mu.Lock()
-	if a.unixLn != nil {
-		st.Listeners = append(st.Listeners, "unix://"+a.unixLn.Addr().String())
+	for _, ri := range a.inputs {
+		is := InputStatus{Name: ri.cfg.Name, Type: ri.cfg.Type}
+		if r, ok := ri.in.(input.StatusReporter); ok {
+			is.Listeners = r.Status().Listeners
+		}
+		st.Listeners = append(st.Listeners, is.Listeners...)
+		st.Inputs = append(st.Inputs, is)
 	}
-	if a.tcpLn != nil {
-		st.Listeners = append(st.Listeners, "tcp://"+a.tcpLn.Addr().String())
-	}
+	api := a.apiInput()
 	types := map[string]string{}
 	for _, ro := range a.outputs {
 		types[ro.cfg.Name] = ro.cfg.Type
 	}
 	a.mu.Unlock()
-	c := &a.Intake.Counters
+	c := new(intake.Counters)
+	if api != nil {
+		c = api.Counters()
+	}
 	st.Clients = ClientStatus{Open: c.UnixOpen.Load() + c.TCPOpen.Load(), Total: c.UnixTotal.Load() + c.TCPTotal.Load(),
 		Accepted: c.Accepted.Load(), Rejected: c.Rejected.Load(), Errors: c.Errors(), AuthFailures: c.AuthFailures.Load()}
 	qs := a.QueueStats()
@@ -147,7 +173,7 @@ func (a *Agent) Status(stallAfter time.Duration) Status {
 	}
 	for _, o := range a.MetricOutputs() {
 		os := OutputStatus{Name: o.Name, Type: types[o.Name], Sent: o.Counters.Sent.Load(), Failures: o.Counters.Failed.Load(),
-			Retried: o.Counters.Retried.Load(), DeadLettered: o.Counters.DeadLetter.Load()}
+			Retried: o.Counters.Retried.Load(), Filtered: o.Counters.Filtered.Load(), DeadLettered: o.Counters.DeadLetter.Load()}
 		if ns := o.Counters.LastSend.Load(); ns > 0 {
 			os.LastSuccess = time.Unix(0, ns).UTC().Format(time.RFC3339)
 		}
@@ -165,10 +191,18 @@ func (a *Agent) Status(stallAfter time.Duration) Status {
 // MetricSources wires the agent's figures into the metrics collector.
 func (a *Agent) MetricSources() metrics.Sources {
 	return metrics.Sources{
-		Intake:  func() *intake.Counters { return &a.Intake.Counters },
-		Queue:   a.QueueStats,
-		Outputs: a.MetricOutputs,
-		Reloads: &a.Reloads,
+		Intake: func() *intake.Counters {
+			a.mu.Lock()
+			defer a.mu.Unlock()
+			if api := a.apiInput(); api != nil {
+				return api.Counters()
+			}
+			return nil
+		},
+		Components: a.MetricComponents,
+		Queue:      a.QueueStats,
+		Outputs:    a.MetricOutputs,
+		Reloads:    &a.Reloads,
 		Drops: func() map[string]int64 {
 			return map[string]int64{"dead_letter_overflow": a.DeadLetter.Stats().Dropped}
 		},

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/logflux/agent/internal/components"
 	"image/color"
 	"image/png"
 	"io"
@@ -63,7 +64,7 @@ func helperAgent(dir string) int {
 // the socket, data directory and (with a secret) a TCP listener on a free
 // loopback port; its file output is dataDir/entries.ndjson.
 func newAgent(dataDir, sock, secret string) (*agent.Agent, error) {
-	cfg, err := config.Load("", func(string) string { return "" })
+	cfg, err := config.Load("", func(string) string { return "" }, components.Registry())
 	if err != nil {
 		return nil, err
 	}

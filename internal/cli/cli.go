@@ -18,8 +18,10 @@ import (
 
 	"github.com/logflux/agent/internal/admin"
 	"github.com/logflux/agent/internal/agent"
+	"github.com/logflux/agent/internal/components"
 	"github.com/logflux/agent/internal/config"
 	"github.com/logflux/agent/internal/metrics"
+	"github.com/logflux/agent/internal/output/file"
 )
 
 // Version is set at build time with -ldflags "-X github.com/logflux/agent/internal/cli.Version=...".
@@ -123,7 +125,7 @@ func newAgentFlags(name string, env Env) *agentFlags {
 
 // load builds the configuration: defaults, file, environment, flags.
 func (f *agentFlags) load(env Env) (*config.Config, error) {
-	cfg, err := config.Load(f.configPath, env.Getenv)
+	cfg, err := config.Load(f.configPath, env.Getenv, components.Registry())
 	if err != nil {
 		return nil, err
 	}
@@ -155,9 +157,11 @@ func (f *agentFlags) load(env Env) (*config.Config, error) {
 	}
 	if f.stdout {
 		if cfg.Outputs == nil {
-			cfg.Outputs = []config.OutputConfig{{Type: "file"}}
+			cfg.AddOutput("file", "")
 		}
-		cfg.Outputs = append(cfg.Outputs, config.OutputConfig{Type: "stdout"})
+		if err := cfg.AddOutput("stdout", ""); err != nil {
+			return nil, err
+		}
 	}
 	if err := cfg.Finish(); err != nil {
 		return nil, err
@@ -304,8 +308,8 @@ func runAgent(env Env, args []string) int {
 	outs := make([]string, len(cfg.Outputs))
 	for i, o := range cfg.Outputs {
 		outs[i] = o.Name
-		if o.Path != "" {
-			outs[i] += "=" + o.Path
+		if fc, ok := o.Settings.(*file.Config); ok {
+			outs[i] += "=" + fc.Path
 		}
 	}
 	log.Info("logflux-agent started", "version", Version, "queue", cfg.Queue.Type, "outputs", strings.Join(outs, ","))

@@ -13,7 +13,6 @@ import (
 
 	"github.com/logflux/agent/internal/agent"
 	"github.com/logflux/agent/internal/deadletter"
-	"github.com/logflux/agent/internal/output"
 )
 
 func dlq(env Env, args []string) int {
@@ -74,15 +73,13 @@ prints one JSON object per entry; 'replay --output NAME' sends everything to NAM
 		return 0
 	}
 
-	outs := map[string]output.Output{}
-	for _, oc := range cfg.Outputs {
-		o, err := agent.BuildOutput(oc, nil)
-		if err != nil {
-			fmt.Fprintf(env.Stderr, "logflux-agent dlq: output %s: %v\n", oc.Name, err)
-			return 1
-		}
+	outs, err := agent.BuildOutputs(cfg, nil)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "logflux-agent dlq: %v\n", err)
+		return 1
+	}
+	for _, o := range outs {
 		defer o.Close(context.Background())
-		outs[oc.Name] = o
 	}
 	if *only != "" && outs[*only] == nil {
 		fmt.Fprintf(env.Stderr, "logflux-agent dlq: no output named %q in the configuration\n", *only)

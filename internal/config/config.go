@@ -1,30 +1,42 @@
 // Package config loads the agent's configuration: defaults, then a YAML file, then environment variables, then flags, and a Validate that reports every problem at once.
+//
+// The file is decoded key by key (decode.go), so that one run of Validate
+// lists every problem — unknown keys, values of the wrong kind, values out
+// of range — each as FILE:LINE: key.path: message, sorted by line. Each
+// input's and output's own keys are decoded into its type's configuration,
+// which its factory makes (see Registry); config itself knows no type.
 package config
 
 import (
-	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
-	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/logflux/agent/internal/forward"
+	"github.com/logflux/agent/internal/component"
+)
+
+// ByteSize and FileMode are the configuration's units (see package component).
+type (
+	ByteSize = component.ByteSize
+	FileMode = component.FileMode
 )
 
 // Config is the whole agent configuration.
 type Config struct {
-	DataDir    string           `yaml:"data_dir"`
-	Unix       UnixConfig       `yaml:"unix"`
-	TCP        TCPConfig        `yaml:"tcp"`
-	Limits     LimitsConfig     `yaml:"limits"`
+	DataDir string `yaml:"data_dir"`
+	// Listeners (unix, tcp, limits) configure the agent's first input, the
+	// Agent API input named agent_api.
+	Listeners  `yaml:",inline"`
+	Inputs     []InputConfig    `yaml:"inputs"`
 	Queue      QueueConfig      `yaml:"queue"`
 	DeadLetter DeadLetterConfig `yaml:"dead_letter"`
 	Outputs    []OutputConfig   `yaml:"outputs"`
@@ -32,41 +44,14 @@ type Config struct {
 	Shutdown   ShutdownConfig   `yaml:"shutdown"`
 	Log        LogConfig        `yaml:"log"`
 
-	// Source is the file the configuration came from ("" for none); lines
-	// maps dotted key paths to their line in it, for error messages.
-	Source    string         `yaml:"-"`
-	lines     map[string]int `yaml:"-"`
-	envAPIKey string         // LOGFLUX_API_KEY: turns the logflux output on
-}
+	// Source is the file the configuration came from ("" for none).
+	Source   string   `yaml:"-"`
+	Registry Registry `yaml:"-"`
 
-// UnixConfig is the Unix socket listener.
-type UnixConfig struct {
-	Enabled *bool    `yaml:"enabled"` // default true
-	Path    string   `yaml:"path"`
-	Mode    FileMode `yaml:"mode"`
-	Group   string   `yaml:"group"`
+	lines    map[string]int // dotted key paths → their line in Source
+	problems []problem      // found while decoding; Validate reports them
+	getenv   func(string) string
 }
-
-// TCPConfig is the TCP listener.
-type TCPConfig struct {
-	Enabled          *bool         `yaml:"enabled"` // default: on when address is set
-	Address          string        `yaml:"address"`
-	SharedSecret     string        `yaml:"shared_secret"`
-	SharedSecretFile string        `yaml:"shared_secret_file"`
-	AllowNonLoopback bool          `yaml:"allow_non_loopback"`
-	AuthTimeout      time.Duration `yaml:"auth_timeout"`
-	TLS              TLSConfig     `yaml:"tls"`
-}
-
-// TLSConfig turns on TLS for the TCP listener.
-type TLSConfig struct {
-	CertFile     string `yaml:"cert_file"`
-	KeyFile      string `yaml:"key_file"`
-	ClientCAFile string `yaml:"client_ca_file"` // set: clients must present a certificate it signed (mutual TLS)
-}
-
-// Enabled reports whether TLS is configured.
-func (t TLSConfig) Enabled() bool { return t.CertFile != "" || t.KeyFile != "" }
 
 // DeadLetterConfig is where entries refused permanently by an output go.
 type DeadLetterConfig struct {
@@ -86,40 +71,12 @@ type AdminConfig struct {
 // failing to listen on it is an error, not a warning).
 func (a AdminConfig) Explicit() bool { return a.explicit }
 
-// LimitsConfig bounds what one client can make the agent do.
-type LimitsConfig struct {
-	MaxLineBytes    ByteSize      `yaml:"max_line_bytes"`
-	MaxBatchEntries int           `yaml:"max_batch_entries"`
-	MaxConnections  int           `yaml:"max_connections"`
-	MaxPerPeer      int           `yaml:"max_connections_per_peer"`
-	WriteTimeout    time.Duration `yaml:"write_timeout"`
-	IdleTimeout     time.Duration `yaml:"idle_timeout"`
-	RateLimit       float64       `yaml:"rate_limit"` // entries/s per connection, 0 = off
-	AuthFailures    int           `yaml:"auth_failures"`
-	AuthBlock       time.Duration `yaml:"auth_block"`
-}
-
 // QueueConfig is the queue between intake and outputs.
 type QueueConfig struct {
 	Type     string   `yaml:"type"`
 	Dir      string   `yaml:"dir"`
 	MaxBytes ByteSize `yaml:"max_bytes"`
 	WhenFull string   `yaml:"when_full"`
-}
-
-// OutputConfig is one output. Type picks which of the other fields apply.
-type OutputConfig struct {
-	Type     string   `yaml:"type"`
-	Name     string   `yaml:"name"`
-	Path     string   `yaml:"path"`      // file
-	MaxSize  ByteSize `yaml:"max_size"`  // file: rotate past this size
-	MaxFiles int      `yaml:"max_files"` // file: rotated files kept
-
-	APIKey       string        `yaml:"api_key"`       // logflux
-	APIKeyFile   string        `yaml:"api_key_file"`  // logflux
-	Endpoint     string        `yaml:"endpoint"`      // logflux
-	DiscoveryURL string        `yaml:"discovery_url"` // logflux
-	Timeout      time.Duration `yaml:"timeout"`       // logflux
 }
 
 // ShutdownConfig bounds a graceful stop.
@@ -135,59 +92,68 @@ type LogConfig struct {
 
 // Defaults.
 const (
-	DefaultDataDir     = "./logflux-data"
-	DefaultUnixPath    = "/tmp/logflux-agent.sock"
-	DefaultTCPAddress  = "127.0.0.1:9999"
-	DefaultMaxLine     = 16 << 20
-	DefaultQueueBytes  = 1 << 30
-	DefaultDLQBytes    = 64 << 20
-	DefaultAdmin       = "127.0.0.1:9464"
-	DefaultFileMaxSize = 100 << 20
-	DefaultFileKeep    = 5
-	MinSecretLen       = 32
+	DefaultDataDir    = "./logflux-data"
+	DefaultUnixPath   = "/tmp/logflux-agent.sock"
+	DefaultTCPAddress = "127.0.0.1:9999"
+	DefaultMaxLine    = 16 << 20
+	DefaultQueueBytes = 1 << 30
+	DefaultDLQBytes   = 64 << 20
+	DefaultAdmin      = "127.0.0.1:9464"
+	MinSecretLen      = 32
+	// AgentAPIInput is the name (and type) of the input the top-level
+	// unix, tcp and limits keys configure.
+	AgentAPIInput = "agent_api"
+	// EnvAPIKey turns the logflux output on when it is set and no logflux
+	// output is configured.
+	EnvAPIKey = "LOGFLUX_API_KEY"
 )
 
-// Default returns the configuration used when nothing is configured.
-func Default() *Config {
+// Default returns the configuration used when nothing is configured, for
+// the types reg lists.
+func Default(reg Registry) *Config {
 	return &Config{
-		DataDir: DefaultDataDir,
-		Unix:    UnixConfig{Path: DefaultUnixPath, Mode: 0o660},
-		TCP:     TCPConfig{AuthTimeout: 10 * time.Second},
-		Limits: LimitsConfig{
-			MaxLineBytes:    DefaultMaxLine,
-			MaxBatchEntries: 100,
-			MaxConnections:  4096,
-			MaxPerPeer:      1024,
-			WriteTimeout:    10 * time.Second,
-			AuthFailures:    5,
-			AuthBlock:       time.Minute,
-		},
+		DataDir:    DefaultDataDir,
+		Listeners:  DefaultListeners(),
 		Queue:      QueueConfig{Type: "disk", MaxBytes: DefaultQueueBytes, WhenFull: "reject"},
 		DeadLetter: DeadLetterConfig{MaxBytes: DefaultDLQBytes},
 		Admin:      AdminConfig{Address: DefaultAdmin, StallAfter: 5 * time.Minute},
 		Shutdown:   ShutdownConfig{Timeout: 30 * time.Second},
 		Log:        LogConfig{Level: "info", Format: "text"},
+		Registry:   reg,
+		getenv:     func(string) string { return "" },
 	}
 }
 
 // Load reads the YAML file at path over the defaults (path "" means no file),
-// then applies the environment. It does not validate.
-func Load(path string, getenv func(string) string) (*Config, error) {
-	c := Default()
+// then applies the environment. Problems in the file's keys and values are
+// kept for Validate, which reports them with every other problem; Load fails
+// only when the file cannot be read or is not YAML, or an environment
+// variable holds a bad value.
+func Load(path string, getenv func(string) string, reg Registry) (*Config, error) {
+	var data []byte
 	if path != "" {
-		data, err := os.ReadFile(path)
-		if err != nil {
+		var err error
+		if data, err = os.ReadFile(path); err != nil {
 			return nil, fmt.Errorf("reading config: %w", err)
 		}
-		if err := c.decode(data); err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		c.Source = path
 	}
+	return Parse(data, path, getenv, reg)
+}
+
+// Parse is Load for a document already read; source names it in messages.
+func Parse(data []byte, source string, getenv func(string) string, reg Registry) (*Config, error) {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	c.envAPIKey = strings.TrimSpace(getenv(forward.EnvAPIKey))
+	c := Default(reg)
+	c.getenv = getenv
+	c.Source = source
+	if err := c.decode(data); err != nil {
+		if source != "" {
+			return nil, fmt.Errorf("%s:%w", source, err)
+		}
+		return nil, err
+	}
 	if err := c.applyEnv(getenv); err != nil {
 		return nil, err
 	}
@@ -195,44 +161,26 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 }
 
 func (c *Config) decode(data []byte) error {
+	c.lines = map[string]int{}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return err
+		msg := err.Error()
+		if rest, ok := strings.CutPrefix(msg, "yaml: line "); ok {
+			return errors.New(rest) // "3: mapping values are not allowed…"
+		}
+		return fmt.Errorf(" %s", strings.TrimPrefix(msg, "yaml: "))
 	}
 	if len(root.Content) == 0 {
 		return nil // an empty file means the defaults
 	}
-	c.lines = map[string]int{}
-	collectLines(root.Content[0], "", c.lines)
+	d := &decoder{lines: c.lines, getenv: c.getenv, components: c.Registry.decodeComponents}
+	d.substitute(root.Content[0], "")
+	d.mapping(root.Content[0], "", reflectValue(c))
+	c.problems = d.problems
 	if _, ok := c.lines["admin.address"]; ok {
-		c.Admin.explicit = true
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
-		return err
+		c.SetAdminAddress(c.Admin.Address)
 	}
 	return nil
-}
-
-func collectLines(n *yaml.Node, prefix string, lines map[string]int) {
-	switch n.Kind {
-	case yaml.MappingNode:
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			key := n.Content[i].Value
-			if prefix != "" {
-				key = prefix + "." + key
-			}
-			lines[key] = n.Content[i].Line
-			collectLines(n.Content[i+1], key, lines)
-		}
-	case yaml.SequenceNode:
-		for i, item := range n.Content {
-			key := fmt.Sprintf("%s[%d]", prefix, i)
-			lines[key] = item.Line
-			collectLines(item, key, lines)
-		}
-	}
 }
 
 // Environment variables that override the file.
@@ -252,10 +200,11 @@ var envVars = []struct {
 	{"LOGFLUX_LOG_FORMAT", func(c *Config, v string) error { c.Log.Format = v; return nil }},
 }
 
-// SetAdminAddress sets the admin address as the operator's choice ("" or
-// "off" turns the admin server off).
+// SetAdminAddress sets the admin address as the operator's choice. It is
+// the one parser of the address for the file, the environment and the
+// flag: "" or "off" turns the admin server off.
 func (c *Config) SetAdminAddress(v string) {
-	if v == "off" {
+	if strings.EqualFold(strings.TrimSpace(v), "off") {
 		v = ""
 	}
 	c.Admin.Address, c.Admin.explicit = v, true
@@ -282,9 +231,20 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	return errors.Join(errs...)
 }
 
+// AddOutput appends an output of type typ with its defaults (as the --stdout
+// flag does).
+func (c *Config) AddOutput(typ, name string) error {
+	f := c.Registry.Output(typ)
+	if f == nil {
+		return fmt.Errorf("output type %q is not available in this build", typ)
+	}
+	c.Outputs = append(c.Outputs, OutputConfig{Type: typ, Name: name, Settings: f.NewConfig()})
+	return nil
+}
+
 // Finish fills in what depends on other settings (paths under the data
-// directory, the default output, secrets from files). Call it after all
-// overrides and before Validate.
+// directory, the default output, secrets from files and the environment).
+// Call it after all overrides and before Validate.
 func (c *Config) Finish() error {
 	if c.Queue.Dir == "" {
 		c.Queue.Dir = filepath.Join(c.DataDir, "queue")
@@ -292,14 +252,15 @@ func (c *Config) Finish() error {
 	if c.DeadLetter.Dir == "" {
 		c.DeadLetter.Dir = filepath.Join(c.DataDir, "deadletter")
 	}
-	if c.Outputs == nil {
-		c.Outputs = []OutputConfig{{Type: "file"}}
+	if c.Outputs == nil && c.Registry.Output("file") != nil {
+		c.AddOutput("file", "")
 	}
 	// An API key in the environment turns forwarding to LogFlux on with
 	// nothing else to configure.
-	if c.envAPIKey != "" && c.countType("logflux") == 0 {
-		c.Outputs = append(c.Outputs, OutputConfig{Type: "logflux"})
+	if strings.TrimSpace(c.getenv(EnvAPIKey)) != "" && c.countType("logflux") == 0 && c.Registry.Output("logflux") != nil {
+		c.AddOutput("logflux", "")
 	}
+	env := component.Env{DataDir: c.DataDir, Getenv: c.getenv}
 	for i := range c.Outputs {
 		o := &c.Outputs[i]
 		if o.Name == "" {
@@ -308,58 +269,21 @@ func (c *Config) Finish() error {
 				o.Name = fmt.Sprintf("%s-%d", o.Type, i)
 			}
 		}
-		if o.Type == "logflux" && o.APIKey == "" && o.APIKeyFile == "" {
-			o.APIKey = c.envAPIKey
-		}
-		if o.Type == "file" {
-			if o.Path == "" {
-				o.Path = filepath.Join(c.DataDir, "entries.ndjson")
-			}
-			if o.MaxSize == 0 {
-				o.MaxSize = DefaultFileMaxSize
-			}
-			if o.MaxFiles == 0 {
-				o.MaxFiles = DefaultFileKeep
-			}
+		if o.Settings != nil {
+			o.Settings.Finish(env)
 		}
 	}
-	if c.TCPEnabled() && c.TCP.Address == "" {
-		c.TCP.Address = DefaultTCPAddress
-	}
-	if c.TCP.SharedSecretFile != "" && c.TCP.SharedSecret == "" {
-		secret, err := readSecretFile(c.TCP.SharedSecretFile)
-		if err != nil {
-			return fmt.Errorf("%s: reading tcp.shared_secret_file: %w", c.where("tcp.shared_secret_file"), err)
+	for i := range c.Inputs {
+		in := &c.Inputs[i]
+		if in.Name == "" {
+			in.Name = fmt.Sprintf("%s-%d", in.Type, i)
 		}
-		c.TCP.SharedSecret = secret
+		if in.Settings != nil {
+			in.Settings.Finish(env)
+		}
 	}
+	c.Listeners.Finish()
 	return nil
-}
-
-// readSecretFile reads a secret from a regular file of at most 4 KiB (never
-// from a device or a pipe, which could block or never end), without the
-// trailing newline.
-func readSecretFile(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return "", err
-	}
-	if !st.Mode().IsRegular() {
-		return "", fmt.Errorf("%s is not a regular file", path)
-	}
-	b, err := io.ReadAll(io.LimitReader(f, 4097))
-	if err != nil {
-		return "", err
-	}
-	if len(b) > 4096 {
-		return "", fmt.Errorf("%s is larger than 4 KiB; it should hold only the secret", path)
-	}
-	return strings.TrimRight(string(b), "\r\n"), nil
 }
 
 func (c *Config) countType(t string) int {
@@ -372,137 +296,46 @@ func (c *Config) countType(t string) int {
 	return n
 }
 
-// Forward returns the logflux output's settings in the forwarder's terms.
-func (o OutputConfig) Forward() forward.Config {
-	return forward.Config{Name: o.Name, APIKey: o.APIKey, APIKeyFile: o.APIKeyFile, Endpoint: o.Endpoint, DiscoveryURL: o.DiscoveryURL, Timeout: o.Timeout}
-}
+// Line returns the line of a key in the file (0 if it is not in it).
+func (c *Config) Line(key string) int { return c.lines[key] }
 
-// UnixEnabled reports whether the Unix socket listener is on.
-func (c *Config) UnixEnabled() bool {
-	return (c.Unix.Enabled == nil || *c.Unix.Enabled) && c.Unix.Path != ""
-}
-
-// TCPEnabled reports whether the TCP listener is on: when enabled is set, as
-// it says; otherwise when an address is configured.
-func (c *Config) TCPEnabled() bool {
-	if c.TCP.Enabled != nil {
-		return *c.TCP.Enabled
+// lineOf finds the line of key, or of the closest enclosing key in the file.
+func (c *Config) lineOf(key string) int {
+	for key != "" {
+		if line, ok := c.lines[key]; ok {
+			return line
+		}
+		i := strings.LastIndexAny(key, ".[")
+		if i < 0 {
+			break
+		}
+		key = key[:i]
 	}
-	return c.TCP.Address != ""
+	return 0
 }
 
-// TCPNonLoopback reports whether the TCP address is not a loopback one.
-func (c *Config) TCPNonLoopback() bool {
-	host, _, err := net.SplitHostPort(c.TCP.Address)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return false
-	}
-	ip := net.ParseIP(host)
-	return ip == nil || !ip.IsLoopback()
-}
-
-// where names the place of a key in the configuration file, for errors.
-func (c *Config) where(key string) string {
-	if line, ok := c.lines[key]; ok && c.Source != "" {
-		return fmt.Sprintf("%s:%d: %s", c.Source, line, key)
-	}
-	return key
-}
-
-// Validate reports every problem in the configuration at once.
+// Validate reports every problem in the configuration at once — those
+// found while reading the file and those in the values — one error per
+// problem, sorted by line, each "FILE:LINE: key.path: message".
 func (c *Config) Validate() error {
-	var errs []error
+	ps := slices.Clone(c.problems)
 	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", c.where(key), fmt.Sprintf(format, args...)))
+		ps = append(ps, problem{line: c.lineOf(key), key: key, msg: fmt.Sprintf(format, args...)})
 	}
-	if !c.UnixEnabled() && !c.TCPEnabled() {
-		bad("unix", "no listener: enable the Unix socket (unix.path) or TCP (tcp.enabled)")
-	}
-	if c.UnixEnabled() {
-		if c.Unix.Mode&^0o777 != 0 {
-			bad("unix.mode", "must be permission bits such as 0660")
-		}
-		if len(c.Unix.Path) > 107 {
-			bad("unix.path", "is %d bytes; a Unix socket path must be at most 107", len(c.Unix.Path))
-		}
-		if g := c.Unix.Group; g != "" {
-			if _, err := strconv.Atoi(g); err != nil {
-				if _, err := user.LookupGroup(g); err != nil {
-					bad("unix.group", "%v (create it, or use a numeric group id)", err)
-				}
-			}
+	section := func(prefix string, err error) {
+		for _, p := range component.Split(err) {
+			bad(component.JoinKey(prefix, p.Key), "%s", p.Message)
 		}
 	}
-	if c.TCPEnabled() {
-		if _, port, err := net.SplitHostPort(c.TCP.Address); err != nil {
-			bad("tcp.address", "must be host:port: %v", err)
-		} else if _, err := strconv.ParseUint(port, 10, 16); err != nil {
-			bad("tcp.address", "port %q is not a number from 0 to 65535", port)
-		} else if c.TCPNonLoopback() && !c.TCP.AllowNonLoopback {
-			bad("tcp.address", "%s is not a loopback address; set tcp.allow_non_loopback: true to listen on it", c.TCP.Address)
-		}
-		if n := len(c.TCP.SharedSecret); n < MinSecretLen {
-			if n == 0 {
-				bad("tcp.shared_secret", "is required when TCP is enabled (or tcp.shared_secret_file)")
-			} else {
-				bad("tcp.shared_secret", "must be at least %d characters; it has %d", MinSecretLen, n)
-			}
-		}
-		if c.TCP.AuthTimeout <= 0 {
-			bad("tcp.auth_timeout", "must be positive")
-		}
-		if t := c.TCP.TLS; t.Enabled() {
-			if t.CertFile == "" || t.KeyFile == "" {
-				bad("tcp.tls", "needs both cert_file and key_file")
-			}
-			for key, f := range map[string]string{"tcp.tls.cert_file": t.CertFile, "tcp.tls.key_file": t.KeyFile, "tcp.tls.client_ca_file": t.ClientCAFile} {
-				if f == "" {
-					continue
-				}
-				if _, err := os.Stat(f); err != nil {
-					bad(key, "%v", err)
-				}
-			}
-		}
-	} else if c.TCP.TLS.Enabled() {
-		bad("tcp.tls", "is set but TCP is not enabled")
-	}
-	if c.Limits.MaxLineBytes < 1024 {
-		bad("limits.max_line_bytes", "must be at least 1KiB")
-	}
-	if c.Limits.MaxBatchEntries < 1 {
-		bad("limits.max_batch_entries", "must be at least 1")
-	}
-	if c.Limits.MaxConnections < 1 {
-		bad("limits.max_connections", "must be at least 1")
-	}
-	if c.Limits.WriteTimeout <= 0 {
-		bad("limits.write_timeout", "must be positive")
-	}
-	if c.Limits.IdleTimeout < 0 {
-		bad("limits.idle_timeout", "must not be negative (0 turns it off)")
-	}
-	if c.Limits.MaxPerPeer < 0 {
-		bad("limits.max_connections_per_peer", "must not be negative (0 turns it off)")
-	}
-	if c.Limits.RateLimit < 0 {
-		bad("limits.rate_limit", "must not be negative (0 turns it off)")
-	}
-	if c.Limits.AuthFailures < 1 {
-		bad("limits.auth_failures", "must be at least 1")
-	}
-	if c.Limits.AuthBlock <= 0 {
-		bad("limits.auth_block", "must be positive")
-	}
+	section("", c.Listeners.Validate())
 	if c.DeadLetter.MaxBytes < 1<<20 {
 		bad("dead_letter.max_bytes", "must be at least 1MiB")
 	}
 	if c.Admin.Address != "" {
-		if _, _, err := net.SplitHostPort(c.Admin.Address); err != nil {
-			bad("admin.address", "must be host:port (or empty to turn the admin server off): %v", err)
+		if _, port, err := net.SplitHostPort(c.Admin.Address); err != nil {
+			bad("admin.address", "must be host:port, or off (or empty) to turn the admin server off")
+		} else if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+			bad("admin.address", "port %q is not a number from 0 to 65535", port)
 		}
 		if c.Admin.StallAfter <= 0 {
 			bad("admin.stall_after", "must be positive")
@@ -516,7 +349,7 @@ func (c *Config) Validate() error {
 	// The largest message must fit in an empty queue, with room for what
 	// normalisation adds (id, receivedAt, defaults: under 64 KiB for a
 	// batch of 100).
-	if minQ := c.Limits.MaxLineBytes + 64<<10; c.Queue.MaxBytes < minQ {
+	if minQ := c.maxLine() + 64<<10; c.Queue.MaxBytes < minQ {
 		bad("queue.max_bytes", "must be at least limits.max_line_bytes plus 64KiB (%s), so that the largest message fits", minQ)
 	}
 	switch c.Queue.WhenFull {
@@ -534,33 +367,23 @@ func (c *Config) Validate() error {
 			bad(key+".name", "%q is used by two outputs", o.Name)
 		}
 		names[o.Name] = true
-		switch o.Type {
-		case "file":
-			if o.Path == "" {
-				bad(key+".path", "is required for a file output")
-			}
-			if o.MaxSize < 4096 {
-				bad(key+".max_size", "must be at least 4KiB")
-			}
-			if o.MaxFiles < 1 {
-				bad(key+".max_files", "must be at least 1")
-			}
-		case "stdout":
-		case "logflux":
-			if err := o.Forward().Validate(); err != nil {
-				var joined interface{ Unwrap() []error }
-				if errors.As(err, &joined) {
-					for _, e := range joined.Unwrap() {
-						bad(key, "%v", e)
-					}
-				} else {
-					bad(key, "%v", err)
-				}
-			}
-		case "":
-			bad(key+".type", "is required: file, stdout or logflux")
-		default:
-			bad(key+".type", "unknown output type %q: use file, stdout or logflux", o.Type)
+		if strings.ContainsAny(o.Name, " \t\r\n/") {
+			bad(key+".name", "%q holds white space or a slash", o.Name)
+		}
+		if o.Settings != nil {
+			section(key, o.Settings.Validate())
+		}
+		section(key+".match", o.Match.Validate())
+	}
+	inNames := map[string]bool{AgentAPIInput: true}
+	for i, in := range c.Inputs {
+		key := fmt.Sprintf("inputs[%d]", i)
+		if inNames[in.Name] {
+			bad(key+".name", "%q is used by two inputs (agent_api is the one configured by unix, tcp and limits)", in.Name)
+		}
+		inNames[in.Name] = true
+		if in.Settings != nil {
+			section(key, in.Settings.Validate())
 		}
 	}
 	if c.Shutdown.Timeout <= 0 {
@@ -575,6 +398,47 @@ func (c *Config) Validate() error {
 	case "text", "json":
 	default:
 		bad("log.format", "must be text or json, not %q", c.Log.Format)
+	}
+	return c.report(ps)
+}
+
+// maxLine is the longest message any Agent API input takes.
+func (c *Config) maxLine() ByteSize {
+	m := c.Limits.MaxLineBytes
+	for _, in := range c.Inputs {
+		if l, ok := in.Settings.(interface{ MaxLine() ByteSize }); ok {
+			m = max(m, l.MaxLine())
+		}
+	}
+	return m
+}
+
+// ProblemError is one problem of a configuration.
+type ProblemError struct {
+	Source string // the file ("" for none)
+	Line   int    // 0: not in the file
+	Key    string
+	Msg    string
+}
+
+func (e *ProblemError) Error() string {
+	if e.Line > 0 && e.Source != "" {
+		return fmt.Sprintf("%s:%d: %s: %s", e.Source, e.Line, e.Key, e.Msg)
+	}
+	if e.Key == "" {
+		return e.Msg
+	}
+	return e.Key + ": " + e.Msg
+}
+
+func (c *Config) report(ps []problem) error {
+	slices.SortStableFunc(ps, func(a, b problem) int {
+		// Problems outside the file (environment, flags, defaults) first.
+		return cmp.Compare(a.line, b.line)
+	})
+	errs := make([]error, len(ps))
+	for i, p := range ps {
+		errs[i] = &ProblemError{Source: c.Source, Line: p.line, Key: p.key, Msg: p.msg}
 	}
 	return errors.Join(errs...)
 }

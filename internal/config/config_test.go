@@ -1,6 +1,9 @@
-package config
+package config_test
 
 import (
+	"github.com/logflux/agent/internal/components"
+	. "github.com/logflux/agent/internal/config"
+	"github.com/logflux/agent/internal/output/file"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,7 +13,7 @@ import (
 func noEnv(string) string { return "" }
 
 func TestDefaultIsValid(t *testing.T) {
-	c, err := Load("", noEnv)
+	c, err := Load("", noEnv, components.Registry())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -23,7 +26,7 @@ func TestDefaultIsValid(t *testing.T) {
 	if c.TCPEnabled() {
 		t.Error("TCP must be off by default")
 	}
-	if len(c.Outputs) != 1 || c.Outputs[0].Path != filepath.Join("logflux-data", "entries.ndjson") {
+	if len(c.Outputs) != 1 || c.Outputs[0].Settings.(*file.Config).Path != filepath.Join("logflux-data", "entries.ndjson") {
 		t.Errorf("default outputs %+v", c.Outputs)
 	}
 }
@@ -31,7 +34,7 @@ func TestDefaultIsValid(t *testing.T) {
 // TestExampleFile keeps docs/logflux-agent.example.yaml true: it must load,
 // be valid, and say what the defaults say.
 func TestExampleFile(t *testing.T) {
-	c, err := Load("../../docs/logflux-agent.example.yaml", noEnv)
+	c, err := Load("../../docs/logflux-agent.example.yaml", noEnv, components.Registry())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +44,10 @@ func TestExampleFile(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatalf("example is not valid: %v", err)
 	}
-	d := Default()
+	if len(c.Outputs) != 1 || c.Outputs[0].Type != "file" || len(c.Inputs) != 0 {
+		t.Errorf("example outputs %+v, inputs %+v: the defaults are one file output and no more inputs", c.Outputs, c.Inputs)
+	}
+	d := Default(components.Registry())
 	if c.Unix != d.Unix && (c.Unix.Path != d.Unix.Path || c.Unix.Mode != d.Unix.Mode) {
 		t.Errorf("example unix %+v, defaults %+v", c.Unix, d.Unix)
 	}
@@ -54,7 +60,7 @@ func TestEnvOverridesFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "c.yaml")
 	os.WriteFile(path, []byte("unix:\n  path: /tmp/from-file.sock\nqueue:\n  max_bytes: 64MiB\n"), 0o644)
 	env := map[string]string{"LOGFLUX_UNIX_PATH": "/tmp/from-env.sock", "LOGFLUX_QUEUE_MAX_BYTES": "512MiB"}
-	c, err := Load(path, func(k string) string { return env[k] })
+	c, err := Load(path, func(k string) string { return env[k] }, components.Registry())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +68,7 @@ func TestEnvOverridesFile(t *testing.T) {
 		t.Errorf("env did not override: %+v %v", c.Unix, c.Queue.MaxBytes)
 	}
 	env["LOGFLUX_QUEUE_MAX_BYTES"] = "lots"
-	if _, err := Load(path, func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), "LOGFLUX_QUEUE_MAX_BYTES") {
+	if _, err := Load(path, func(k string) string { return env[k] }, components.Registry()); err == nil || !strings.Contains(err.Error(), "LOGFLUX_QUEUE_MAX_BYTES") {
 		t.Errorf("bad env value: %v", err)
 	}
 }
@@ -79,7 +85,7 @@ outputs:
     max_files: -1
   - {type: stdout, name: file}
 `), 0o644)
-	c, err := Load(path, noEnv)
+	c, err := Load(path, noEnv, components.Registry())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,8 +128,8 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte("outputs:\n  - {type: file, path: x, max_size: 1KiB}\n  - type: logflux\n    api_key: eu-lf_abc\n"))
 	f.Add([]byte("tcp: {enabled: true, address: '[::1]:9', shared_secret: x}\nlimits: {max_line_bytes: -1}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		c := Default()
-		if err := c.decode(data); err != nil {
+		c, err := Parse(data, "fuzz.yaml", noEnv, components.Registry())
+		if err != nil {
 			return
 		}
 		if err := c.Finish(); err != nil {

@@ -896,6 +896,10 @@ func (q *Queue) recordsSinceLocked(p pos) int64 {
 	return int64(q.nextSeq - p.seq)
 }
 
+// OldestAge is the age of the oldest record not committed by every reader
+// (0 if none); it reads one record header.
+func (q *Queue) OldestAge() time.Duration { return q.DiskStats().OldestAge }
+
 // DiskStats is a fuller snapshot of the queue for metrics.
 type DiskStats struct {
 	queue.Stats

@@ -15,14 +15,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/logflux/agent/internal/input"
 	"github.com/logflux/agent/internal/protocol"
 )
 
-// Sink is where accepted entries go: the intake side of the queue.
-type Sink interface {
-	Append(ctx context.Context, records [][]byte) error
-	Sync(ctx context.Context) error
-}
+// Sink is where accepted entries go: the intake side of the queue, as every
+// input sees it.
+type Sink = input.Sink
 
 // Options configure a Server.
 type Options struct {
@@ -42,6 +41,7 @@ type Options struct {
 	// well under the queue's byte cap, or a blocking queue could wait for
 	// room that never comes.
 	MaxPendingBytes int
+	Input           string // the input's name, written into every record (see internal/record)
 	Log             *slog.Logger
 	Now             func() time.Time // clock for receivedAt (default time.Now)
 }

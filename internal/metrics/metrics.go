@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/logflux/agent/internal/component"
 	"github.com/logflux/agent/internal/intake"
 	"github.com/logflux/agent/internal/output"
 	"github.com/logflux/agent/internal/queue"
@@ -19,6 +20,14 @@ type Output struct {
 	Counters *output.Counters
 }
 
+// Component is one input's or output's own metrics.
+type Component struct {
+	Kind    string // "input" or "output": the metric prefix and label name
+	Type    string // its type, part of the metric name
+	Name    string // its name, the label value
+	Metrics *component.Metrics
+}
+
 // Sources are what the collector reads at scrape time. Functions let the
 // pipeline change (on reload) without re-registering.
 type Sources struct {
@@ -27,6 +36,9 @@ type Sources struct {
 	Outputs func() []Output
 	Reloads *Reloads
 	Drops   func() map[string]int64 // extra drops by reason (dead-letter overflow, …)
+	// Components are the inputs' and outputs' own metrics, exported as
+	// logflux_agent_<kind>_<type>_<name>[_total]{<kind>="<component name>"}.
+	Components func() []Component
 }
 
 // Reloads counts configuration reloads by outcome.
@@ -53,6 +65,7 @@ var (
 	dQueueAge     = prometheus.NewDesc(ns+"queue_oldest_entry_age_seconds", "Age of the oldest entry waiting in the queue (0 when empty).", nil, nil)
 	dOutSent      = prometheus.NewDesc(ns+"output_entries_sent_total", "Entries delivered, by output.", []string{"output"}, nil)
 	dOutFailed    = prometheus.NewDesc(ns+"output_send_failures_total", "Failed delivery attempts, by output.", []string{"output"}, nil)
+	dOutFiltered  = prometheus.NewDesc(ns+"output_entries_filtered_total", "Entries an output's match passed over, by output.", []string{"output"}, nil)
 	dOutRetried   = prometheus.NewDesc(ns+"output_entries_retried_total", "Entries sent again after a failure, by output.", []string{"output"}, nil)
 	dOutDead      = prometheus.NewDesc(ns+"output_entries_dead_lettered_total", "Entries refused permanently by an output and moved to the dead-letter store.", []string{"output"}, nil)
 	dOutLatency   = prometheus.NewDesc(ns+"output_send_duration_seconds", "Time spent in successful deliveries, by output.", []string{"output"}, nil)
@@ -76,7 +89,7 @@ func NewRegistry(src Sources) *prometheus.Registry {
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{dConnOpen, dConnTotal, dConnRefused, dAuthFail, dMessages, dBytesIn, dAccepted, dRejected,
-		dErrors, dQueueEntries, dQueueBytes, dQueueMax, dQueueAge, dOutSent, dOutFailed, dOutRetried, dOutDead, dOutLatency,
+		dErrors, dQueueEntries, dQueueBytes, dQueueMax, dQueueAge, dOutSent, dOutFailed, dOutRetried, dOutFiltered, dOutDead, dOutLatency,
 		dOutLast, dDrops, dReloads, dReloadLast} {
 		ch <- d
 	}
@@ -90,10 +103,16 @@ func gauge(ch chan<- prometheus.Metric, d *prometheus.Desc, v float64, labels ..
 	ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 }
 
+func (c *collector) intake() *intake.Counters {
+	if c.src.Intake == nil {
+		return nil
+	}
+	return c.src.Intake()
+}
+
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	drops := map[string]int64{}
-	if c.src.Intake != nil {
-		in := c.src.Intake()
+	if in := c.intake(); in != nil {
 		gauge(ch, dConnOpen, float64(in.UnixOpen.Load()), "unix")
 		gauge(ch, dConnOpen, float64(in.TCPOpen.Load()), "tcp")
 		counter(ch, dConnTotal, in.UnixTotal.Load(), "unix")
@@ -129,6 +148,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			counter(ch, dOutSent, oc.Sent.Load(), o.Name)
 			counter(ch, dOutFailed, oc.Failed.Load(), o.Name)
 			counter(ch, dOutRetried, oc.Retried.Load(), o.Name)
+			counter(ch, dOutFiltered, oc.Filtered.Load(), o.Name)
 			counter(ch, dOutDead, oc.DeadLetter.Load(), o.Name)
 			dead += oc.DeadLetter.Load()
 			ch <- prometheus.MustNewConstSummary(dOutLatency, uint64(oc.Batches.Load()), float64(oc.SendNanos.Load())/1e9, nil, o.Name)
@@ -147,6 +167,20 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for reason, n := range drops {
 		counter(ch, dDrops, n, reason)
+	}
+	if c.src.Components != nil {
+		for _, comp := range c.src.Components() {
+			for _, smp := range comp.Metrics.Samples() {
+				name := ns + comp.Kind + "_" + comp.Type + "_" + smp.Name
+				vt := prometheus.GaugeValue
+				if smp.Kind == component.Counter {
+					name += "_total"
+					vt = prometheus.CounterValue
+				}
+				d := prometheus.NewDesc(name, smp.Help, []string{comp.Kind}, nil)
+				ch <- prometheus.MustNewConstMetric(d, vt, float64(smp.Value), comp.Name)
+			}
+		}
 	}
 	if r := c.src.Reloads; r != nil {
 		counter(ch, dReloads, r.Success.Load(), "success")

@@ -3,6 +3,7 @@ package output
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync/atomic"
 	"time"
@@ -19,12 +20,31 @@ type DeadLetter interface {
 // Counters are a dispatcher's running totals, safe to read at any time.
 type Counters struct {
 	Sent       atomic.Int64 // records delivered
+	Filtered   atomic.Int64 // records passed over: the output's match did not select them
 	Failed     atomic.Int64 // failed write attempts
 	Retried    atomic.Int64 // records written again after a failure
 	DeadLetter atomic.Int64 // records given up on permanently
 	Batches    atomic.Int64 // successful writes
 	SendNanos  atomic.Int64 // total time spent in successful writes
 	LastSend   atomic.Int64 // unix nanoseconds of the last successful write
+}
+
+// failureStreak is a run of failed writes, logged when it starts and ends.
+type failureStreak struct {
+	failures int
+	since    time.Time
+	last     string
+}
+
+// sent counts n records delivered by a write that started at start.
+func (d *Dispatcher) sent(n int, start time.Time) {
+	if n <= 0 {
+		return
+	}
+	d.Counters.Sent.Add(int64(n))
+	now := time.Now()
+	d.Counters.SendNanos.Add(int64(now.Sub(start)))
+	d.Counters.LastSend.Store(now.UnixNano())
 }
 
 // Dispatcher moves records from one queue reader into one output.
@@ -36,6 +56,10 @@ type Dispatcher struct {
 	Backoff    backoff.Backoff // retry delays (default 100 ms doubling to 30 s)
 	DeadLetter DeadLetter      // where permanent failures go; nil: logged and dropped
 	Log        *slog.Logger
+	// Match selects the records the output receives (nil: all). The
+	// others are committed with the batch they came in, so they never
+	// hold the output's queue position.
+	Match func(record []byte) bool
 
 	Counters Counters
 }
@@ -57,8 +81,9 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		log = slog.Default()
 	}
 	log = log.With("output", d.Out.Name())
-	var lastErr string
-	retrying := false
+	var streak failureStreak
+	counted := 0 // records of the batch in flight already counted as sent
+	var selected [][]byte
 	for {
 		recs, err := d.Reader.Next(ctx, d.MaxRecords, d.MaxBytes)
 		if err != nil {
@@ -67,21 +92,39 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			}
 			return err
 		}
-		if retrying {
-			d.Counters.Retried.Add(int64(len(recs)))
+		skipped := 0
+		if d.Match != nil {
+			selected = selected[:0]
+			for _, r := range recs {
+				if d.Match(r) {
+					selected = append(selected, r)
+				}
+			}
+			skipped, recs = len(recs)-len(selected), selected
+			if len(recs) == 0 {
+				// Nothing for this output: move past them at once.
+				d.Counters.Filtered.Add(int64(skipped))
+				if err := d.Reader.Commit(); err != nil {
+					return err
+				}
+				continue
+			}
+		}
+		if streak.failures > 0 {
+			d.Counters.Retried.Add(int64(len(recs) - counted))
 		}
 		start := time.Now()
 		err = d.Out.Write(ctx, recs)
 		switch {
 		case err == nil:
-			d.Counters.Sent.Add(int64(len(recs)))
+			d.sent(len(recs)-counted, start)
 			d.Counters.Batches.Add(1)
-			now := time.Now()
-			d.Counters.SendNanos.Add(int64(now.Sub(start)))
-			d.Counters.LastSend.Store(now.UnixNano())
-			if retrying {
-				log.Info("output recovered", "failures", d.Backoff.Failures())
-				retrying, lastErr = false, ""
+			d.Counters.Filtered.Add(int64(skipped))
+			counted = 0
+			if streak.failures > 0 {
+				log.Info(fmt.Sprintf("output recovered: delivered after %d failures over %s", streak.failures, time.Since(streak.since).Round(time.Second)),
+					"failures", streak.failures, "last_error", streak.last)
+				streak = failureStreak{}
 				d.Backoff.Reset()
 			}
 			if err := d.Reader.Commit(); err != nil {
@@ -97,8 +140,14 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 						refused = append(refused, recs[i])
 					}
 				}
-				d.Counters.Sent.Add(int64(len(recs) - len(refused)))
+				d.sent(len(recs)-len(refused)-counted, start)
 				recs = refused
+			}
+			counted = 0
+			d.Counters.Filtered.Add(int64(skipped))
+			if streak.failures > 0 {
+				streak = failureStreak{} // the batch is settled: the next failure is news
+				d.Backoff.Reset()
 			}
 			d.Counters.DeadLetter.Add(int64(len(recs)))
 			if d.DeadLetter != nil {
@@ -113,15 +162,24 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			}
 		default:
 			d.Counters.Failed.Add(1)
+			if n := DeliveredBefore(err); n > 0 {
+				d.sent(n, start)
+				counted += n
+			}
 			if ctx.Err() != nil {
 				d.Reader.Rewind()
 				return ctx.Err()
 			}
-			if msg := err.Error(); msg != lastErr {
-				log.Warn("output failed; retrying", "error", err)
-				lastErr = msg
+			// One line when a failure starts, one when it ends; what
+			// happens in between is at debug level.
+			if streak.failures == 0 {
+				streak.since = start
+				log.Warn("output failed; retrying until it recovers", "error", err)
+			} else {
+				log.Debug("output still failing", "failures", streak.failures+1, "error", err)
 			}
-			retrying = true
+			streak.failures++
+			streak.last = err.Error()
 			delay := d.Backoff.Next()
 			if after := RetryAfter(err); after > delay {
 				delay = after

@@ -3,6 +3,8 @@ package output_test
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -108,5 +110,93 @@ func TestRunStopsOnContextKeepingEntries(t *testing.T) {
 	}
 	if st := q.Stats(); st.Records != 1 {
 		t.Fatalf("undelivered entry dropped: %+v", st)
+	}
+}
+
+// halfway delivers the first record of each batch and then fails, until
+// told to succeed, like an output that remembers what it delivered.
+type halfway struct {
+	fails int
+	done  map[string]bool
+	probe func() // called at the start of each Write
+}
+
+func (h *halfway) Name() string                { return "halfway" }
+func (h *halfway) Close(context.Context) error { return nil }
+func (h *halfway) Write(_ context.Context, recs [][]byte) error {
+	h.probe()
+	if h.fails == 0 {
+		return nil
+	}
+	h.fails--
+	n := 0
+	for _, r := range recs {
+		if !h.done[string(r)] {
+			h.done[string(r)] = true
+			n++
+			break
+		}
+	}
+	return &output.RetryableError{Err: errors.New("half down at 127.0.0.1:" + string(rune('0'+h.fails))), Delivered: n}
+}
+
+// TestCountsPerEntryAndLogsOnce: entries a failing batch delivered are
+// counted at once (not only when the batch succeeds), never twice; the
+// outage is logged once when it starts and once when it ends, with the
+// output's name, whatever the errors' texts.
+func TestCountsPerEntryAndLogsOnce(t *testing.T) {
+	var logs strings.Builder
+	h := &halfway{fails: 2, done: map[string]bool{}}
+	q := queue.NewMemory(1<<20, queue.Reject)
+	r, _ := q.Reader(h.Name())
+	q.Append(context.Background(), [][]byte{[]byte("a"), []byte("b"), []byte("c")})
+	q.CloseWrite()
+	d := &output.Dispatcher{Out: h, Reader: r, Log: slog.New(slog.NewTextHandler(&logs, nil)),
+		Backoff: backoff.Backoff{Base: time.Millisecond, Max: 2 * time.Millisecond}}
+	// The counter as the second attempt starts, after one failed write
+	// that delivered one entry.
+	var sentBefore []int64
+	h.probe = func() { sentBefore = append(sentBefore, d.Counters.Sent.Load()) }
+	if err := d.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if n := sentBefore[1]; n != 1 {
+		t.Errorf("sent = %d after a failed batch that delivered an entry; want it counted at once", n)
+	}
+	if n := d.Counters.Sent.Load(); n != 3 {
+		t.Errorf("sent = %d; want 3 (each entry once)", n)
+	}
+	out := logs.String()
+	if n := strings.Count(out, `msg="output failed; retrying until it recovers" output=halfway`); n != 1 {
+		t.Errorf("failure logged %d times; want once:\n%s", n, out)
+	}
+	if n := strings.Count(out, `msg="output recovered: delivered after 2 failures over`); n != 1 {
+		t.Errorf("recovery logged %d times; want once:\n%s", n, out)
+	}
+}
+
+// TestUnmatchedDoNotHoldThePosition: records the match passes over are
+// committed at once, so they free the queue even though the output never
+// receives them.
+func TestUnmatchedDoNotHoldThePosition(t *testing.T) {
+	f := &flaky{}
+	q := queue.NewMemory(1<<20, queue.Reject)
+	r, _ := q.Reader(f.Name())
+	for _, s := range []string{"skip-1", "take-1", "skip-2", "skip-3"} {
+		q.Append(context.Background(), [][]byte{[]byte(s)})
+	}
+	q.CloseWrite()
+	d := &output.Dispatcher{Out: f, Reader: r, MaxRecords: 2, Match: func(rec []byte) bool { return strings.HasPrefix(string(rec), "take") }}
+	if err := d.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.got) != 1 || f.got[0] != "take-1" {
+		t.Errorf("delivered %q; want only take-1", f.got)
+	}
+	if st := q.Stats(); st.Records != 0 {
+		t.Errorf("%d records still held after the run", st.Records)
+	}
+	if d.Counters.Filtered.Load() != 3 || d.Counters.Sent.Load() != 1 {
+		t.Errorf("filtered %d, sent %d; want 3 and 1", d.Counters.Filtered.Load(), d.Counters.Sent.Load())
 	}
 }

@@ -56,6 +56,11 @@ type PartialRefusal interface {
 type RetryableError struct {
 	Err   error
 	After time.Duration // zero: use the normal backoff
+	// Delivered counts the records this Write delivered although the batch
+	// as a whole failed (an output that remembers them does not send them
+	// again when the batch is retried). The dispatcher counts them as sent
+	// at once, so that counters follow entries whatever the batch's fate.
+	Delivered int
 }
 
 func (e *RetryableError) Error() string {
@@ -72,6 +77,16 @@ func Retryable(err error, after time.Duration) error {
 		return nil
 	}
 	return &RetryableError{Err: err, After: after}
+}
+
+// DeliveredBefore returns how many records a failed Write delivered (see
+// RetryableError.Delivered), or zero.
+func DeliveredBefore(err error) int {
+	var r *RetryableError
+	if errors.As(err, &r) {
+		return r.Delivered
+	}
+	return 0
 }
 
 // RetryAfter returns the delay a retryable error asks for, or zero.

@@ -163,6 +163,41 @@ func (q *Memory) Reader(name string) (Reader, error) {
 	return r, nil
 }
 
+// DropReader forgets the reader called name; see Queue.
+func (q *Memory) DropReader(name string) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	r, ok := q.readers[name]
+	if !ok {
+		return nil
+	}
+	delete(q.readers, name)
+	r.dropped = true
+	if len(q.readers) == 0 {
+		// Nobody holds the records any more: free them all.
+		for i := q.off; i < len(q.recs); i++ {
+			q.bytes -= int64(len(q.recs[i]))
+			q.recs[i] = nil
+		}
+		q.base += uint64(len(q.recs) - q.off)
+		q.off = len(q.recs)
+		q.releaseChunksLocked()
+		q.notifyLocked()
+		return nil
+	}
+	q.freeLocked()
+	q.notifyLocked()
+	return nil
+}
+
+// OldestAge is how long the oldest record still held has waited; see Queue.
+func (q *Memory) OldestAge() time.Duration {
+	if st := q.Stats(); !st.Oldest.IsZero() {
+		return max(time.Since(st.Oldest), 0)
+	}
+	return 0
+}
+
 // CloseWrite refuses further appends and lets readers drain.
 func (q *Memory) CloseWrite() {
 	q.mu.Lock()
@@ -239,13 +274,14 @@ type memReader struct {
 	committed uint64 // everything before this is delivered
 	pending   uint64 // end of the records handed out by the last Next
 	out       [][]byte
+	dropped   bool // DropReader forgot it: Next returns ErrClosed
 }
 
 func (r *memReader) Next(ctx context.Context, maxRecords, maxBytes int) ([][]byte, error) {
 	q := r.q
 	q.mu.Lock()
 	for {
-		if q.closed {
+		if q.closed || r.dropped {
 			q.mu.Unlock()
 			return nil, ErrClosed
 		}

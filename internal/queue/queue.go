@@ -49,6 +49,15 @@ type Queue interface {
 	Close() error
 	// Stats reports the current depth.
 	Stats() Stats
+	// OldestAge is how long the oldest record not yet committed by every
+	// reader has waited (0 when there is none). It may cost a disk read:
+	// for metrics and readiness, not for every append.
+	OldestAge() time.Duration
+	// DropReader forgets the reader called name and its position, so that
+	// it no longer holds records (an output removed from the
+	// configuration). A Reader already handed out returns ErrClosed from
+	// then on. Dropping an unknown name does nothing.
+	DropReader(name string) error
 }
 
 // Reader is one output's position in the queue.

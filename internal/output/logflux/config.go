@@ -1,7 +1,6 @@
-package forward
+package logflux
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -10,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/logflux/agent/internal/component"
 )
 
 // EnvAPIKey is the environment variable FromEnv reads the API key from.
@@ -34,8 +35,9 @@ var Regions = []string{"eu", "us", "ca", "au", "ap"}
 
 // Config configures the logflux output. Only an API key is required.
 type Config struct {
-	// Name identifies the output in logs and queue positions (default "logflux").
-	Name string `yaml:"name"`
+	// Name identifies the output in logs and queue positions (default
+	// "logflux"); in the agent's configuration it is the output's name key.
+	Name string `yaml:"-"`
 	// APIKey is the ingestion key, {region}-lf_<key> or legacy lf_<key>.
 	APIKey string `yaml:"api_key"`
 	// APIKeyFile names a file holding the key instead (surrounding white
@@ -68,7 +70,8 @@ type Config struct {
 
 	// HTTPClient sends the requests (default: a client of its own).
 	HTTPClient *http.Client `yaml:"-"`
-	// Logger receives the output's own log lines (default slog.Default()).
+	// Logger receives the output's own log lines (default slog.Default());
+	// the agent passes one that names the output.
 	Logger *slog.Logger `yaml:"-"`
 	// Clock tells the time for pauses (default time.Now).
 	Clock func() time.Time `yaml:"-"`
@@ -83,23 +86,24 @@ func FromEnv(c Config) Config {
 	return c
 }
 
-// Validate reports every problem of c at once.
+// Validate reports every problem of c at once, each a *component.Problem
+// naming its key.
 func (c Config) Validate() error {
-	var errs []error
+	var ps component.Problems
 	switch {
 	case c.APIKey != "" && c.APIKeyFile != "":
-		errs = append(errs, errors.New("api_key and api_key_file are both set; set one"))
+		ps.Add("api_key", "api_key and api_key_file are both set; set one")
 	case c.APIKey == "" && c.APIKeyFile == "":
-		errs = append(errs, fmt.Errorf("an API key is required: api_key, api_key_file or %s", EnvAPIKey))
+		ps.Add("api_key", "an API key is required: api_key, api_key_file or %s", EnvAPIKey)
 	case c.APIKey != "":
 		if _, err := ParseAPIKey(c.APIKey); err != nil {
-			errs = append(errs, fmt.Errorf("api_key: %w", err))
+			ps = append(ps, &component.Problem{Key: "api_key", Message: err.Error(), Err: err})
 		}
 	}
 	for _, u := range []struct{ name, value string }{{"endpoint", c.Endpoint}, {"discovery_url", c.DiscoveryURL}} {
 		if u.value != "" {
 			if err := checkURL(u.value); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", u.name, err))
+				ps.Add(u.name, "%v", err)
 			}
 		}
 	}
@@ -108,16 +112,16 @@ func (c Config) Validate() error {
 		value time.Duration
 	}{{"timeout", c.Timeout}, {"quota_pause", c.QuotaPause}, {"auth_retry_delay", c.AuthRetryDelay}} {
 		if d.value < 0 {
-			errs = append(errs, fmt.Errorf("%s is negative (%s)", d.name, d.value))
+			ps.Add(d.name, "is negative (%s)", d.value)
 		}
 	}
 	if c.PartRetries < 0 {
-		errs = append(errs, fmt.Errorf("part_retries is negative (%d)", c.PartRetries))
+		ps.Add("part_retries", "is negative (%d)", c.PartRetries)
 	}
 	if strings.ContainsAny(c.Name, " \t\r\n") {
-		errs = append(errs, fmt.Errorf("name %q holds white space", c.Name))
+		ps.Add("name", "%q holds white space", c.Name)
 	}
-	return errors.Join(errs...)
+	return ps.Err()
 }
 
 // checkURL accepts an absolute http or https URL without query or fragment.

@@ -1,4 +1,4 @@
-package config
+package component
 
 import (
 	"fmt"
@@ -46,10 +46,10 @@ func (b *ByteSize) Set(s string) error {
 
 // UnmarshalYAML reads a number of bytes or a size with a unit.
 func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
-	if err := b.Set(n.Value); err != nil {
-		return fmt.Errorf("line %d: %w", n.Line, err)
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("must be a size such as 64MiB")
 	}
-	return nil
+	return b.Set(n.Value)
 }
 
 // String formats the size with the largest binary unit that divides it.
@@ -72,7 +72,7 @@ type FileMode os.FileMode
 func (m *FileMode) UnmarshalYAML(n *yaml.Node) error {
 	v, err := strconv.ParseUint(strings.TrimPrefix(n.Value, "0o"), 8, 32)
 	if err != nil {
-		return fmt.Errorf("line %d: mode %q is not octal permission bits such as 0660", n.Line, n.Value)
+		return fmt.Errorf("%q is not octal permission bits such as 0660", n.Value)
 	}
 	*m = FileMode(v)
 	return nil

@@ -1,4 +1,4 @@
-package forward
+package logflux
 
 import (
 	"crypto/rand"
@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -211,7 +212,7 @@ func TestSessionExpiryRehandshakes(t *testing.T) {
 }
 
 // TestKeyRefused: a key the server refuses keeps entries (retryable, long
-// delay) and is logged once as an error.
+// delay), with an error that says so (the dispatcher logs it once).
 func TestKeyRefused(t *testing.T) {
 	sim, ts := newSim(t, ingestsim.Options{APIKeys: []string{"eu-lf_someoneelse"}})
 	o, logs := newOutput(t, ts, Config{AuthRetryDelay: 17 * time.Minute})
@@ -221,8 +222,11 @@ func TestKeyRefused(t *testing.T) {
 			t.Fatalf("Write = %v; want retryable after 17m", err)
 		}
 	}
-	if n := logs.count("API key refused"); n != 1 {
-		t.Errorf("logged the refused key %d times; want once:\n%s", n, logs)
+	if err := o.Write(t.Context(), makeRecords("refused", 1)); err == nil || !strings.Contains(err.Error(), "API key is refused") {
+		t.Errorf("Write = %v; want it to say the API key is refused", err)
+	}
+	if n := logs.count("level=WARN") + logs.count("level=ERROR"); n != 0 {
+		t.Errorf("the output logged %d failures itself; the dispatcher logs them:\n%s", n, logs)
 	}
 	if sim.Stats().Accepted != 0 {
 		t.Error("entries accepted with a refused key")
@@ -311,7 +315,7 @@ func TestQuotaHoldsCategory(t *testing.T) {
 	if dups := checkDelivered(t, sim, recs, nil); dups != 0 {
 		t.Errorf("%d duplicates: entries delivered before the pause were sent again", dups)
 	}
-	if logs.count("quota exceeded for events") != 1 || logs.count("sent after failures") != 1 {
+	if logs.count("quota pause over") != 1 {
 		t.Errorf("logs:\n%s", logs)
 	}
 }
@@ -444,9 +448,9 @@ func TestCloseIdempotent(t *testing.T) {
 	}
 }
 
-// TestLogsOnce: a failure repeated is logged once; the recovery once, with
-// the count.
-func TestLogsOnce(t *testing.T) {
+// TestLogsNoFailures: the output leaves logging failures to the dispatcher
+// (which logs each once), and reports what a failed Write delivered.
+func TestLogsNoFailures(t *testing.T) {
 	sim, ts := newSim(t, ingestsim.Options{})
 	o, logs := newOutput(t, ts, Config{})
 	o.Write(t.Context(), makeRecords("w", 1))
@@ -461,11 +465,8 @@ func TestLogsOnce(t *testing.T) {
 	if err := o.Write(t.Context(), recs); err != nil {
 		t.Fatal(err)
 	}
-	if n := logs.count("sending failed"); n != 1 {
-		t.Errorf("the 503 was logged %d times; want once:\n%s", n, logs)
-	}
-	if n := logs.count(`msg="logflux: sent after failures" output=logflux failures=5`); n != 1 {
-		t.Errorf("recovery logged %d times; want once with failures=5:\n%s", n, logs)
+	if n := logs.count("level=WARN") + logs.count("level=ERROR"); n != 0 {
+		t.Errorf("the output logged %d failures itself; the dispatcher logs them:\n%s", n, logs)
 	}
 }
 

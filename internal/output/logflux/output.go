@@ -19,7 +19,7 @@
 //     *RejectedError saying which and why (the dispatcher dead-letters the
 //     whole batch, delivered entries included: nothing is lost, some
 //     dead-lettered entries may also have arrived).
-package forward
+package logflux
 
 import (
 	"bytes"
@@ -71,7 +71,6 @@ type Output struct {
 	paused    map[category]time.Time
 	batch     batchState
 	comp      compressor
-	streak    streak
 }
 
 var _ output.Output = (*Output)(nil)
@@ -115,7 +114,7 @@ func New(cfg Config) (*Output, error) {
 		apiKey:       key,
 		discoveryURL: cfg.DiscoveryURL,
 		client:       cfg.HTTPClient,
-		log:          cfg.Logger.With("output", cfg.Name),
+		log:          cfg.Logger, // the agent gives it with the output's name
 		ingestURL:    strings.TrimRight(cfg.Endpoint, "/"),
 		paused:       map[category]time.Time{},
 	}
@@ -227,6 +226,7 @@ func (o *Output) Write(ctx context.Context, records [][]byte) error {
 		o.batch.reset()
 	}
 	now := o.cfg.Clock()
+	delivered0 := o.Counters.Entries.Load() // only Write adds to it, under o.mu
 	keys := make([]string, len(records))
 	inBatch := make(map[string]bool, len(records))
 	hashes := make(map[uint64]bool, len(records))
@@ -292,8 +292,9 @@ func (o *Output) Write(ctx context.Context, records [][]byte) error {
 		if ctx.Err() != nil {
 			return output.Retryable(fmt.Errorf("logflux: %w", ctx.Err()), 0)
 		}
-		o.noteFailure(errs)
-		return output.Retryable(errors.Join(errs...), after)
+		// The dispatcher logs the failure (once) and counts what this
+		// Write delivered before it.
+		return &output.RetryableError{Err: errors.Join(errs...), After: after, Delivered: int(o.Counters.Entries.Load() - delivered0)}
 	}
 
 	var rejected []Rejection
@@ -303,7 +304,6 @@ func (o *Output) Write(ctx context.Context, records [][]byte) error {
 		}
 	}
 	o.batch.reset()
-	o.noteSuccess()
 	if len(rejected) > 0 {
 		err := &RejectedError{Total: len(records), Rejected: rejected}
 		o.log.Warn("logflux: entries refused for good", "refused", len(rejected), "of", len(records), "first", rejected[0].Reason)
@@ -618,65 +618,4 @@ type partialError struct{}
 
 func (e *partialError) Error() string {
 	return "logflux ingest: the server reported entries failed; they will be sent again"
-}
-
-// streak follows a run of failed Writes, so that each kind of failure is
-// logged once and the recovery once.
-type streak struct {
-	failures int
-	seen     map[string]bool
-}
-
-// failureKind names a failure without its variable parts (ports, request
-// ids), so that the same failure is recognised again.
-func failureKind(err error) string {
-	var se *StatusError
-	var q *quotaError
-	switch {
-	case isAuthFailure(err):
-		return "auth"
-	case errors.As(err, &q):
-		return "quota " + string(q.cat)
-	case errors.As(err, &se):
-		return fmt.Sprintf("%s %d", se.Op, se.Status)
-	}
-	var p *partialError
-	var ne *NetError
-	switch {
-	case errors.As(err, &p):
-		return "partial"
-	case errors.As(err, &ne):
-		return "network " + ne.Op
-	}
-	return "other"
-}
-
-func (o *Output) noteFailure(errs []error) {
-	o.streak.failures++
-	if o.streak.seen == nil {
-		o.streak.seen = map[string]bool{}
-	}
-	for _, err := range errs {
-		kind := failureKind(err)
-		if o.streak.seen[kind] {
-			continue
-		}
-		o.streak.seen[kind] = true
-		var ne *NetError
-		switch {
-		case kind == "auth":
-			o.log.Error("logflux: API key refused; entries are kept and retried", "retry_every", o.cfg.AuthRetryDelay, "error", err)
-		case errors.As(err, &ne):
-			o.log.Warn("logflux: sending failed; retrying", "error", err, "detail", ne.Err)
-		default:
-			o.log.Warn("logflux: sending failed; retrying", "error", err)
-		}
-	}
-}
-
-func (o *Output) noteSuccess() {
-	if o.streak.failures > 0 {
-		o.log.Info("logflux: sent after failures", "failures", o.streak.failures)
-	}
-	o.streak = streak{}
 }

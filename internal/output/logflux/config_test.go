@@ -1,4 +1,4 @@
-package forward
+package logflux
 
 import (
 	"errors"
@@ -33,7 +33,7 @@ func TestValidate(t *testing.T) {
 		{Config{APIKey: "eu-lf_a b"}, []string{"character"}},
 		{
 			Config{APIKey: "nope", Endpoint: "ftp://x", DiscoveryURL: "/relative", Timeout: -1, QuotaPause: -1, AuthRetryDelay: -1, PartRetries: -1, Name: "two words"},
-			[]string{"api_key", "endpoint", "discovery_url", "timeout is negative", "quota_pause", "auth_retry_delay", "part_retries", "white space"},
+			[]string{"api_key", "endpoint", "discovery_url", "timeout: is negative", "quota_pause", "auth_retry_delay", "part_retries", "white space"},
 		},
 		{Config{APIKey: "eu-lf_x", Endpoint: "https://host/path?q=1"}, []string{"query"}},
 	}
