@@ -293,7 +293,7 @@ func (a *Agent) startOutput(ro *runningOutput) error {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ro.cancel, ro.done = cancel, make(chan struct{})
-	ro.disp = &output.Dispatcher{Out: ro.out, Reader: r, Log: a.log, DeadLetter: a.DeadLetter, Backoff: a.opts.Retry}
+	ro.disp = &output.Dispatcher{Out: ro.out, Reader: r, Log: a.log, DeadLetter: a.DeadLetter, Backoff: a.opts.Retry, Match: ro.cfg.Match.Compile()}
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()

@@ -119,6 +119,7 @@ type OutputStatus struct {
 	Sent         int64  `json:"entries_sent"`
 	Failures     int64  `json:"send_failures"`
 	Retried      int64  `json:"entries_retried"`
+	Filtered     int64  `json:"entries_filtered,omitempty"`
 	DeadLettered int64  `json:"entries_dead_lettered"`
 	LastSuccess  string `json:"last_success,omitempty"`
 }
@@ -172,7 +173,7 @@ func (a *Agent) Status(stallAfter time.Duration) Status {
 	}
 	for _, o := range a.MetricOutputs() {
 		os := OutputStatus{Name: o.Name, Type: types[o.Name], Sent: o.Counters.Sent.Load(), Failures: o.Counters.Failed.Load(),
-			Retried: o.Counters.Retried.Load(), DeadLettered: o.Counters.DeadLetter.Load()}
+			Retried: o.Counters.Retried.Load(), Filtered: o.Counters.Filtered.Load(), DeadLettered: o.Counters.DeadLetter.Load()}
 		if ns := o.Counters.LastSend.Load(); ns > 0 {
 			os.LastSuccess = time.Unix(0, ns).UTC().Format(time.RFC3339)
 		}

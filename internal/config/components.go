@@ -10,6 +10,7 @@ import (
 	"github.com/logflux/agent/internal/component"
 	"github.com/logflux/agent/internal/input"
 	"github.com/logflux/agent/internal/output"
+	"github.com/logflux/agent/internal/route"
 )
 
 // Registry lists the input and output types a configuration may use
@@ -44,6 +45,8 @@ func (r Registry) Input(typ string) input.Factory {
 type OutputConfig struct {
 	Type string
 	Name string
+	// Match selects the entries the output receives (zero: all).
+	Match route.Match
 	// Settings is the type's configuration (its factory's NewConfig),
 	// decoded strictly from the entry's other keys.
 	Settings component.Config
@@ -81,6 +84,7 @@ func (r Registry) decodeComponents(d *decoder, n *yaml.Node, key string, v refle
 			continue
 		}
 		var typ, name string
+		var match route.Match
 		var typeNode *yaml.Node
 		rest := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: item.Line, Column: item.Column}
 		for j := 0; j+1 < len(item.Content); j += 2 {
@@ -97,6 +101,13 @@ func (r Registry) decodeComponents(d *decoder, n *yaml.Node, key string, v refle
 				} else {
 					name = vn.Value
 				}
+			case "match":
+				if !isOutput {
+					rest.Content = append(rest.Content, kn, vn)
+					continue
+				}
+				d.lines[ikey+".match"] = kn.Line
+				d.decode(vn, ikey+".match", reflect.ValueOf(&match).Elem())
 			default:
 				rest.Content = append(rest.Content, kn, vn)
 			}
@@ -128,7 +139,7 @@ func (r Registry) decodeComponents(d *decoder, n *yaml.Node, key string, v refle
 			d.mapping(rest, ikey, reflect.ValueOf(settings).Elem())
 		}
 		if isOutput {
-			v.Set(reflect.Append(v, reflect.ValueOf(OutputConfig{Type: typ, Name: name, Settings: settings})))
+			v.Set(reflect.Append(v, reflect.ValueOf(OutputConfig{Type: typ, Name: name, Match: match, Settings: settings})))
 		} else {
 			v.Set(reflect.Append(v, reflect.ValueOf(InputConfig{Type: typ, Name: name, Settings: settings})))
 		}

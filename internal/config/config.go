@@ -373,6 +373,7 @@ func (c *Config) Validate() error {
 		if o.Settings != nil {
 			section(key, o.Settings.Validate())
 		}
+		section(key+".match", o.Match.Validate())
 	}
 	inNames := map[string]bool{AgentAPIInput: true}
 	for i, in := range c.Inputs {

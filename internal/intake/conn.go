@@ -71,6 +71,7 @@ type conn struct {
 func newConn(s *Server, o *Options, nc net.Conn, t Transport) *conn {
 	c := &conn{s: s, o: o, nc: nc, t: t, authed: t != TCP, pend: new(group)}
 	c.dec.MaxBatch = o.MaxBatch
+	c.stamp.Input = o.Input
 	c.lines = newLineReader(readCounter{nc, &s.Counters.BytesIn}, o.MaxLineBytes)
 	if o.RateLimit > 0 {
 		c.limit = rate.NewLimiter(rate.Limit(o.RateLimit), max(int(o.RateLimit), o.MaxBatch))

@@ -42,6 +42,7 @@ type Options struct {
 	// well under the queue's byte cap, or a blocking queue could wait for
 	// room that never comes.
 	MaxPendingBytes int
+	Input           string // the input's name, written into every record (see internal/record)
 	Log             *slog.Logger
 	Now             func() time.Time // clock for receivedAt (default time.Now)
 }

@@ -65,6 +65,7 @@ var (
 	dQueueAge     = prometheus.NewDesc(ns+"queue_oldest_entry_age_seconds", "Age of the oldest entry waiting in the queue (0 when empty).", nil, nil)
 	dOutSent      = prometheus.NewDesc(ns+"output_entries_sent_total", "Entries delivered, by output.", []string{"output"}, nil)
 	dOutFailed    = prometheus.NewDesc(ns+"output_send_failures_total", "Failed delivery attempts, by output.", []string{"output"}, nil)
+	dOutFiltered  = prometheus.NewDesc(ns+"output_entries_filtered_total", "Entries an output's match passed over, by output.", []string{"output"}, nil)
 	dOutRetried   = prometheus.NewDesc(ns+"output_entries_retried_total", "Entries sent again after a failure, by output.", []string{"output"}, nil)
 	dOutDead      = prometheus.NewDesc(ns+"output_entries_dead_lettered_total", "Entries refused permanently by an output and moved to the dead-letter store.", []string{"output"}, nil)
 	dOutLatency   = prometheus.NewDesc(ns+"output_send_duration_seconds", "Time spent in successful deliveries, by output.", []string{"output"}, nil)
@@ -88,7 +89,7 @@ func NewRegistry(src Sources) *prometheus.Registry {
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{dConnOpen, dConnTotal, dConnRefused, dAuthFail, dMessages, dBytesIn, dAccepted, dRejected,
-		dErrors, dQueueEntries, dQueueBytes, dQueueMax, dQueueAge, dOutSent, dOutFailed, dOutRetried, dOutDead, dOutLatency,
+		dErrors, dQueueEntries, dQueueBytes, dQueueMax, dQueueAge, dOutSent, dOutFailed, dOutRetried, dOutFiltered, dOutDead, dOutLatency,
 		dOutLast, dDrops, dReloads, dReloadLast} {
 		ch <- d
 	}
@@ -147,6 +148,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			counter(ch, dOutSent, oc.Sent.Load(), o.Name)
 			counter(ch, dOutFailed, oc.Failed.Load(), o.Name)
 			counter(ch, dOutRetried, oc.Retried.Load(), o.Name)
+			counter(ch, dOutFiltered, oc.Filtered.Load(), o.Name)
 			counter(ch, dOutDead, oc.DeadLetter.Load(), o.Name)
 			dead += oc.DeadLetter.Load()
 			ch <- prometheus.MustNewConstSummary(dOutLatency, uint64(oc.Batches.Load()), float64(oc.SendNanos.Load())/1e9, nil, o.Name)

@@ -20,6 +20,7 @@ type DeadLetter interface {
 // Counters are a dispatcher's running totals, safe to read at any time.
 type Counters struct {
 	Sent       atomic.Int64 // records delivered
+	Filtered   atomic.Int64 // records passed over: the output's match did not select them
 	Failed     atomic.Int64 // failed write attempts
 	Retried    atomic.Int64 // records written again after a failure
 	DeadLetter atomic.Int64 // records given up on permanently
@@ -55,6 +56,10 @@ type Dispatcher struct {
 	Backoff    backoff.Backoff // retry delays (default 100 ms doubling to 30 s)
 	DeadLetter DeadLetter      // where permanent failures go; nil: logged and dropped
 	Log        *slog.Logger
+	// Match selects the records the output receives (nil: all). The
+	// others are committed with the batch they came in, so they never
+	// hold the output's queue position.
+	Match func(record []byte) bool
 
 	Counters Counters
 }
@@ -78,6 +83,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	log = log.With("output", d.Out.Name())
 	var streak failureStreak
 	counted := 0 // records of the batch in flight already counted as sent
+	var selected [][]byte
 	for {
 		recs, err := d.Reader.Next(ctx, d.MaxRecords, d.MaxBytes)
 		if err != nil {
@@ -85,6 +91,24 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 				return nil
 			}
 			return err
+		}
+		skipped := 0
+		if d.Match != nil {
+			selected = selected[:0]
+			for _, r := range recs {
+				if d.Match(r) {
+					selected = append(selected, r)
+				}
+			}
+			skipped, recs = len(recs)-len(selected), selected
+			if len(recs) == 0 {
+				// Nothing for this output: move past them at once.
+				d.Counters.Filtered.Add(int64(skipped))
+				if err := d.Reader.Commit(); err != nil {
+					return err
+				}
+				continue
+			}
 		}
 		if streak.failures > 0 {
 			d.Counters.Retried.Add(int64(len(recs) - counted))
@@ -95,6 +119,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		case err == nil:
 			d.sent(len(recs)-counted, start)
 			d.Counters.Batches.Add(1)
+			d.Counters.Filtered.Add(int64(skipped))
 			counted = 0
 			if streak.failures > 0 {
 				log.Info(fmt.Sprintf("output recovered: delivered after %d failures over %s", streak.failures, time.Since(streak.since).Round(time.Second)),
@@ -119,6 +144,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 				recs = refused
 			}
 			counted = 0
+			d.Counters.Filtered.Add(int64(skipped))
 			if streak.failures > 0 {
 				streak = failureStreak{} // the batch is settled: the next failure is news
 				d.Backoff.Reset()

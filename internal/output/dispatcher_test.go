@@ -174,3 +174,29 @@ func TestCountsPerEntryAndLogsOnce(t *testing.T) {
 		t.Errorf("recovery logged %d times; want once:\n%s", n, out)
 	}
 }
+
+// TestUnmatchedDoNotHoldThePosition: records the match passes over are
+// committed at once, so they free the queue even though the output never
+// receives them.
+func TestUnmatchedDoNotHoldThePosition(t *testing.T) {
+	f := &flaky{}
+	q := queue.NewMemory(1<<20, queue.Reject)
+	r, _ := q.Reader(f.Name())
+	for _, s := range []string{"skip-1", "take-1", "skip-2", "skip-3"} {
+		q.Append(context.Background(), [][]byte{[]byte(s)})
+	}
+	q.CloseWrite()
+	d := &output.Dispatcher{Out: f, Reader: r, MaxRecords: 2, Match: func(rec []byte) bool { return strings.HasPrefix(string(rec), "take") }}
+	if err := d.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.got) != 1 || f.got[0] != "take-1" {
+		t.Errorf("delivered %q; want only take-1", f.got)
+	}
+	if st := q.Stats(); st.Records != 0 {
+		t.Errorf("%d records still held after the run", st.Records)
+	}
+	if d.Counters.Filtered.Load() != 3 || d.Counters.Sent.Load() != 1 {
+		t.Errorf("filtered %d, sent %d; want 3 and 1", d.Counters.Filtered.Load(), d.Counters.Sent.Load())
+	}
+}

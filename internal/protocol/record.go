@@ -238,8 +238,11 @@ func hex8(x uint32) uint64 {
 // sequence numbers. A Stamp is for one goroutine at a time (each
 // connection has its own).
 type Stamp struct {
-	T    time.Time
-	text []byte
+	T time.Time
+	// Input is the name of the input the entries came from, written into
+	// every record after receivedAt ("" leaves the member out).
+	Input string
+	text  []byte
 	// head is the start of every record received at T, up to the
 	// timestamp's value, with an id whose last 17 characters are filled per
 	// record; headNow goes on to the end of the timestamp, T itself, for
@@ -266,7 +269,13 @@ func (s *Stamp) Set(t time.Time) {
 	s.head = append(s.head, id[:]...)
 	s.head = append(s.head, `","receivedAt":"`...)
 	s.head = append(s.head, s.text...)
-	s.head = append(s.head, `","version":"1.0","timestamp":"`...)
+	if s.Input != "" {
+		s.head = append(s.head, `","input":`...)
+		s.head = AppendString(s.head, s.Input)
+		s.head = append(s.head, `,"version":"1.0","timestamp":"`...)
+	} else {
+		s.head = append(s.head, `","version":"1.0","timestamp":"`...)
+	}
 	s.headNow = append(append(append(s.headNow[:0], s.head...), s.text...), `","entryType":`...)
 }
 

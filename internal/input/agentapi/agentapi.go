@@ -118,6 +118,7 @@ func (in *Input) intakeOptions(c *Config) intake.Options {
 		AuthFailLimit:   c.Limits.AuthFailures,
 		AuthFailBlock:   c.Limits.AuthBlock,
 		MaxPendingBytes: in.maxAppend,
+		Input:           in.name,
 		Log:             in.log,
 	}
 }

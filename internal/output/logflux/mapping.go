@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/logflux/agent/internal/record"
 )
 
 // The documented attribute limits of schema v2.0. Metadata beyond them goes
@@ -24,18 +26,7 @@ const (
 )
 
 // entry is a normalised agent entry as the queue holds it.
-type entry struct {
-	ID          string            `json:"id"`
-	ReceivedAt  string            `json:"receivedAt"`
-	Version     string            `json:"version"`
-	Timestamp   string            `json:"timestamp"`
-	EntryType   int               `json:"entryType"`
-	LogLevel    int               `json:"logLevel"`
-	Source      string            `json:"source"`
-	PayloadType string            `json:"payloadType"`
-	Payload     string            `json:"payload"`
-	Metadata    map[string]string `json:"metadata"`
-}
+type entry = record.Entry
 
 // payload is the schema v2.0 document that is compressed and encrypted.
 type payload struct {
@@ -104,9 +95,9 @@ func recordKey(id string, rec []byte) string {
 // mapRecord turns one queue record into a v2.0 payload. now stands in for
 // a timestamp the record lacks altogether.
 func mapRecord(rec []byte, now time.Time) (mapped, error) {
-	var e entry
-	if err := json.Unmarshal(rec, &e); err != nil {
-		return mapped{key: recordKey("", rec)}, fmt.Errorf("record is not an agent entry: %w", err)
+	e, err := record.Parse(rec)
+	if err != nil {
+		return mapped{key: recordKey("", rec)}, err
 	}
 	m := mapped{key: recordKey(e.ID, rec), entryType: e.EntryType}
 	p, ts, err := mapEntry(e, now)
