@@ -8,6 +8,7 @@ import (
 	"github.com/logflux/agent/internal/output"
 	"github.com/logflux/agent/internal/output/file"
 	"github.com/logflux/agent/internal/output/logflux"
+	"github.com/logflux/agent/internal/output/otlp"
 	"github.com/logflux/agent/internal/output/stdout"
 )
 
@@ -24,6 +25,7 @@ func Outputs() []output.Factory {
 		file.Factory{},
 		stdout.Factory{},
 		logflux.Factory{},
+		otlp.Factory{},
 	}
 }
 
