@@ -7,6 +7,7 @@ import (
 	"github.com/logflux/agent/internal/input/agentapi"
 	"github.com/logflux/agent/internal/output"
 	"github.com/logflux/agent/internal/output/file"
+	"github.com/logflux/agent/internal/output/httpout"
 	"github.com/logflux/agent/internal/output/logflux"
 	"github.com/logflux/agent/internal/output/otlp"
 	"github.com/logflux/agent/internal/output/stdout"
@@ -26,6 +27,7 @@ func Outputs() []output.Factory {
 		stdout.Factory{},
 		logflux.Factory{},
 		otlp.Factory{},
+		httpout.Factory{},
 	}
 }
 

@@ -4,7 +4,6 @@ package otlp
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -106,52 +105,16 @@ func (o *Output) Write(ctx context.Context, records [][]byte) error {
 		}
 	}
 	delivered := 0
-	if err := o.send(ctx, todo, &delivered); err != nil {
+	req := remote.Request[record.Entry]{
+		ID:       func(e record.Entry) string { return e.ID },
+		Encode:   o.encode,
+		Post:     o.post,
+		MaxBytes: int(o.cfg.MaxRequestBytes),
+	}
+	if err := remote.SendHalving(ctx, &o.memo, req, todo, &delivered); err != nil {
 		return o.memo.Retry(err, delivered)
 	}
 	return o.memo.Outcome(ids)
-}
-
-// send delivers entries, halving a group whose body is too large (or that
-// the receiver answered 413) until it fits or is a single entry.
-func (o *Output) send(ctx context.Context, entries []record.Entry, delivered *int) error {
-	if len(entries) == 0 {
-		return nil
-	}
-	body, err := o.encode(entries)
-	if err != nil {
-		return err
-	}
-	if len(body) > int(o.cfg.MaxRequestBytes) && len(entries) > 1 {
-		return o.halves(ctx, entries, delivered)
-	}
-	err = o.post(ctx, body)
-	var se *remote.StatusError
-	switch {
-	case err == nil:
-		for _, e := range entries {
-			o.memo.MarkDelivered(e.ID)
-		}
-		*delivered += len(entries)
-		return nil
-	case output.IsPermanent(err) && errors.As(err, &se) && se.Status == http.StatusRequestEntityTooLarge && len(entries) > 1:
-		return o.halves(ctx, entries, delivered)
-	case output.IsPermanent(err):
-		o.refused.Add(1)
-		for _, e := range entries {
-			o.memo.MarkRefused(e.ID, err)
-		}
-		return nil
-	}
-	return err
-}
-
-func (o *Output) halves(ctx context.Context, entries []record.Entry, delivered *int) error {
-	mid := len(entries) / 2
-	if err := o.send(ctx, entries[:mid], delivered); err != nil {
-		return err
-	}
-	return o.send(ctx, entries[mid:], delivered)
 }
 
 func (o *Output) post(ctx context.Context, body []byte) error {
@@ -181,6 +144,9 @@ func (o *Output) post(ctx context.Context, body []byte) error {
 		return err
 	}
 	if err := ans.Classify(remote.OTLPRetryable); err != nil {
+		if output.IsPermanent(err) {
+			o.refused.Add(1)
+		}
 		return err
 	}
 	o.partialSuccess(ans)

@@ -1,7 +1,9 @@
 package remote
 
 import (
+	"context"
 	"errors"
+	"net/http"
 	"fmt"
 	"strings"
 
@@ -100,3 +102,57 @@ type Refusal struct {
 func (r *Refusal) Error() string         { return r.Err.Error() }
 func (r *Refusal) Unwrap() error         { return r.Err }
 func (r *Refusal) RefusedIndexes() []int { return r.Indexes }
+
+// Request is one way of sending a group of entries: encode makes the body,
+// post sends it (nil, or an output error).
+type Request[T any] struct {
+	ID       func(T) string
+	Encode   func([]T) ([]byte, error)
+	Post     func(ctx context.Context, body []byte) error
+	MaxBytes int // a body larger than this is split (when it has more than one entry)
+}
+
+// SendHalving sends items, halving a group whose body is larger than
+// MaxBytes or that the backend refused with 413 until it fits or is a
+// single entry. Results are marked in m; *delivered counts the entries
+// delivered. A retryable failure is returned at once (what was delivered
+// stays marked, so the retry skips it); a permanent one marks its entries
+// refused and goes on.
+func SendHalving[T any](ctx context.Context, m *Memo, r Request[T], items []T, delivered *int) error {
+	if len(items) == 0 {
+		return nil
+	}
+	body, err := r.Encode(items)
+	if err != nil {
+		return output.Permanent(err)
+	}
+	if len(body) > r.MaxBytes && len(items) > 1 {
+		return halves(ctx, m, r, items, delivered)
+	}
+	err = r.Post(ctx, body)
+	var se *StatusError
+	switch {
+	case err == nil:
+		for _, it := range items {
+			m.MarkDelivered(r.ID(it))
+		}
+		*delivered += len(items)
+		return nil
+	case output.IsPermanent(err) && errors.As(err, &se) && se.Status == http.StatusRequestEntityTooLarge && len(items) > 1:
+		return halves(ctx, m, r, items, delivered)
+	case output.IsPermanent(err):
+		for _, it := range items {
+			m.MarkRefused(r.ID(it), err)
+		}
+		return nil
+	}
+	return err
+}
+
+func halves[T any](ctx context.Context, m *Memo, r Request[T], items []T, delivered *int) error {
+	mid := len(items) / 2
+	if err := SendHalving(ctx, m, r, items[:mid], delivered); err != nil {
+		return err
+	}
+	return SendHalving(ctx, m, r, items[mid:], delivered)
+}
