@@ -3,8 +3,8 @@ package remote
 import (
 	"context"
 	"errors"
-	"net/http"
 	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/logflux/agent/internal/output"
