@@ -6,6 +6,7 @@ import (
 	"github.com/logflux/agent/internal/input"
 	"github.com/logflux/agent/internal/input/agentapi"
 	"github.com/logflux/agent/internal/output"
+	"github.com/logflux/agent/internal/output/elasticsearch"
 	"github.com/logflux/agent/internal/output/file"
 	"github.com/logflux/agent/internal/output/httpout"
 	"github.com/logflux/agent/internal/output/logflux"
@@ -28,6 +29,7 @@ func Outputs() []output.Factory {
 		logflux.Factory{},
 		otlp.Factory{},
 		httpout.Factory{},
+		elasticsearch.Factory{},
 	}
 }
 
