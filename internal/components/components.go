@@ -10,6 +10,7 @@ import (
 	"github.com/logflux/agent/internal/output/file"
 	"github.com/logflux/agent/internal/output/httpout"
 	"github.com/logflux/agent/internal/output/logflux"
+	"github.com/logflux/agent/internal/output/loki"
 	"github.com/logflux/agent/internal/output/otlp"
 	"github.com/logflux/agent/internal/output/stdout"
 )
@@ -30,6 +31,7 @@ func Outputs() []output.Factory {
 		otlp.Factory{},
 		httpout.Factory{},
 		elasticsearch.Factory{},
+		loki.Factory{},
 	}
 }
 
