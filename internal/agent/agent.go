@@ -152,32 +152,50 @@ func (a *Agent) settings(cfg *config.Config, kind, name string) component.Settin
 	}
 }
 
-// buildOutput makes the output oc describes with its type's factory.
-func (a *Agent) buildOutput(cfg *config.Config, oc config.OutputConfig) (*runningOutput, error) {
-	f := cfg.Registry.Output(oc.Type)
-	if f == nil {
-		return nil, fmt.Errorf("output %s: output type %q is not available in this build", oc.Name, oc.Type)
-	}
-	set := a.settings(cfg, "output", oc.Name)
-	o, err := f.New(oc.Settings, set)
-	if err != nil {
-		return nil, fmt.Errorf("output %s: %w", oc.Name, err)
-	}
-	return &runningOutput{cfg: oc, out: o, metrics: set.Metrics}, nil
+// factory is what input.Factory and output.Factory have in common.
+type factory[T any] interface {
+	New(cfg component.Config, set component.Settings) (T, error)
 }
 
-// buildInput makes the input ic describes with its type's factory.
-func (a *Agent) buildInput(cfg *config.Config, ic config.InputConfig) (*runningInput, error) {
-	f := cfg.Registry.Input(ic.Type)
+// build makes a component of the kind ("input", "output") with its
+// type's factory f (nil: the type is not in this build).
+func build[T any](a *Agent, cfg *config.Config, kind, typ, name string, f factory[T], settings component.Config) (T, *component.Metrics, error) {
+	var zero T
 	if f == nil {
-		return nil, fmt.Errorf("input %s: input type %q is not available in this build", ic.Name, ic.Type)
+		return zero, nil, fmt.Errorf("%s %s: %s type %q is not available in this build", kind, name, kind, typ)
 	}
-	set := a.settings(cfg, "input", ic.Name)
-	in, err := f.New(ic.Settings, set)
+	set := a.settings(cfg, kind, name)
+	c, err := f.New(settings, set)
 	if err != nil {
-		return nil, fmt.Errorf("input %s: %w", ic.Name, err)
+		return zero, nil, fmt.Errorf("%s %s: %w", kind, name, err)
 	}
-	return &runningInput{cfg: ic, in: in, metrics: set.Metrics}, nil
+	return c, set.Metrics, nil
+}
+
+// buildOutput makes the output oc describes.
+func (a *Agent) buildOutput(cfg *config.Config, oc config.OutputConfig) (*runningOutput, error) {
+	var f factory[output.Output]
+	if of := cfg.Registry.Output(oc.Type); of != nil {
+		f = of
+	}
+	o, m, err := build(a, cfg, "output", oc.Type, oc.Name, f, oc.Settings)
+	if err != nil {
+		return nil, err
+	}
+	return &runningOutput{cfg: oc, out: o, metrics: m}, nil
+}
+
+// buildInput makes the input ic describes.
+func (a *Agent) buildInput(cfg *config.Config, ic config.InputConfig) (*runningInput, error) {
+	var f factory[input.Input]
+	if inf := cfg.Registry.Input(ic.Type); inf != nil {
+		f = inf
+	}
+	in, m, err := build(a, cfg, "input", ic.Type, ic.Name, f, ic.Settings)
+	if err != nil {
+		return nil, err
+	}
+	return &runningInput{cfg: ic, in: in, metrics: m}, nil
 }
 
 // BuildOutputs makes the outputs of cfg without starting anything (for

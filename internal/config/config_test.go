@@ -44,6 +44,9 @@ func TestExampleFile(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatalf("example is not valid: %v", err)
 	}
+	if len(c.Outputs) != 1 || c.Outputs[0].Type != "file" || len(c.Inputs) != 0 {
+		t.Errorf("example outputs %+v, inputs %+v: the defaults are one file output and no more inputs", c.Outputs, c.Inputs)
+	}
 	d := Default(components.Registry())
 	if c.Unix != d.Unix && (c.Unix.Path != d.Unix.Path || c.Unix.Mode != d.Unix.Mode) {
 		t.Errorf("example unix %+v, defaults %+v", c.Unix, d.Unix)

@@ -15,14 +15,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/logflux/agent/internal/input"
 	"github.com/logflux/agent/internal/protocol"
 )
 
-// Sink is where accepted entries go: the intake side of the queue.
-type Sink interface {
-	Append(ctx context.Context, records [][]byte) error
-	Sync(ctx context.Context) error
-}
+// Sink is where accepted entries go: the intake side of the queue, as every
+// input sees it.
+type Sink = input.Sink
 
 // Options configure a Server.
 type Options struct {
