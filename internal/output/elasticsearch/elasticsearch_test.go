@@ -121,7 +121,7 @@ func (c *cluster) ids() []string {
 	return ids
 }
 
-func newOutput(t *testing.T, endpoints []string, edit func(*elasticsearch.Config)) *elasticsearch.Output {
+func newOutput(t testing.TB, endpoints []string, edit func(*elasticsearch.Config)) *elasticsearch.Output {
 	t.Helper()
 	cfg := elasticsearch.Factory{}.NewConfig().(*elasticsearch.Config)
 	cfg.Endpoints = endpoints

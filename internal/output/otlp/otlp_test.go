@@ -100,6 +100,10 @@ func (rc *receiver) ids() []string {
 }
 
 func newOutput(t *testing.T, endpoint string, edit func(*otlp.Config)) *otlp.Output {
+	return newOutputB(t, endpoint, edit)
+}
+
+func newOutputB(t testing.TB, endpoint string, edit func(*otlp.Config)) *otlp.Output {
 	t.Helper()
 	cfg := otlp.Factory{}.NewConfig().(*otlp.Config)
 	cfg.Endpoint = endpoint
