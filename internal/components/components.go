@@ -6,8 +6,12 @@ import (
 	"github.com/logflux/agent/internal/input"
 	"github.com/logflux/agent/internal/input/agentapi"
 	"github.com/logflux/agent/internal/output"
+	"github.com/logflux/agent/internal/output/elasticsearch"
 	"github.com/logflux/agent/internal/output/file"
+	"github.com/logflux/agent/internal/output/httpout"
 	"github.com/logflux/agent/internal/output/logflux"
+	"github.com/logflux/agent/internal/output/loki"
+	"github.com/logflux/agent/internal/output/otlp"
 	"github.com/logflux/agent/internal/output/stdout"
 )
 
@@ -24,6 +28,10 @@ func Outputs() []output.Factory {
 		file.Factory{},
 		stdout.Factory{},
 		logflux.Factory{},
+		otlp.Factory{},
+		httpout.Factory{},
+		elasticsearch.Factory{},
+		loki.Factory{},
 	}
 }
 

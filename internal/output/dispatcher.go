@@ -61,12 +61,35 @@ type Dispatcher struct {
 	// hold the output's queue position.
 	Match func(record []byte) bool
 
+	// Linger is how long to wait before reading again after a batch that
+	// was not full (0: read again at once).
+	Linger time.Duration
+
 	Counters Counters
+}
+
+// tune takes an output's own batching and retry settings.
+func (d *Dispatcher) tune(dl Delivery) {
+	if dl.MaxRecords > 0 {
+		d.MaxRecords = dl.MaxRecords
+	}
+	if dl.MaxBytes > 0 {
+		d.MaxBytes = dl.MaxBytes
+	}
+	if dl.Linger > 0 {
+		d.Linger = dl.Linger
+	}
+	if dl.Backoff.Base > 0 {
+		d.Backoff = dl.Backoff
+	}
 }
 
 // Run delivers records until the queue is closed and drained (nil) or ctx
 // ends (ctx.Err()); records not delivered by then stay in the queue.
 func (d *Dispatcher) Run(ctx context.Context) error {
+	if t, ok := d.Out.(Tuned); ok {
+		d.tune(t.Delivery())
+	}
 	if d.MaxRecords <= 0 {
 		d.MaxRecords = 1000
 	}
@@ -84,8 +107,20 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	var streak failureStreak
 	counted := 0 // records of the batch in flight already counted as sent
 	var selected [][]byte
+	short := false // the last batch was not full
 	for {
+		if short && d.Linger > 0 {
+			// Let a batch fill: the output asked for fewer, larger requests.
+			t := time.NewTimer(d.Linger)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			}
+		}
 		recs, err := d.Reader.Next(ctx, d.MaxRecords, d.MaxBytes)
+		short = len(recs) < d.MaxRecords
 		if err != nil {
 			if errors.Is(err, queue.ErrClosed) {
 				return nil

@@ -54,3 +54,20 @@ func Parse(rec []byte) (Entry, error) {
 	}
 	return e, nil
 }
+
+// ID returns a record's id. The layout puts it first, so this does not
+// parse the rest; a record of another shape is parsed whole.
+func ID(rec []byte) (string, error) {
+	const pre = `{"id":"`
+	if n := len(pre) + 36; len(rec) > n && string(rec[:len(pre)]) == pre && rec[n] == '"' {
+		return string(rec[len(pre):n]), nil
+	}
+	e, err := Parse(rec)
+	if err != nil {
+		return "", err
+	}
+	if e.ID == "" {
+		return "", fmt.Errorf("record has no id")
+	}
+	return e.ID, nil
+}

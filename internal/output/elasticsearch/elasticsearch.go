@@ -1,0 +1,320 @@
+// Package elasticsearch is the output that indexes entries into Elasticsearch or OpenSearch with the _bulk API, each entry under its own id so that a retry never duplicates it.
+package elasticsearch
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/logflux/agent/internal/component"
+	"github.com/logflux/agent/internal/output"
+	"github.com/logflux/agent/internal/output/remote"
+	"github.com/logflux/agent/internal/record"
+)
+
+// endpointPause is how long an endpoint that failed is passed over.
+const endpointPause = 10 * time.Second
+
+// Output sends batches to one cluster.
+type Output struct {
+	name   string
+	cfg    *Config
+	client *http.Client
+	auth   func(*http.Request)
+	log    *slog.Logger
+	memo   remote.Memo
+	zbuf   []byte
+
+	mu        sync.Mutex
+	next      int
+	downUntil []time.Time
+
+	retriedItems *atomic.Int64
+	conflicts    *atomic.Int64
+}
+
+var _ output.Tuned = (*Output)(nil)
+
+// New builds an output from a validated configuration.
+func New(cfg *Config, set component.Settings) (*Output, error) {
+	client, err := cfg.HTTPClient()
+	if err != nil {
+		return nil, err
+	}
+	log := set.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	o := &Output{name: set.Name, cfg: cfg, client: client, log: log, auth: func(*http.Request) {},
+		downUntil:    make([]time.Time, len(cfg.Endpoints)),
+		retriedItems: set.Metrics.Counter("retried_items", "Bulk items answered 429 or 5xx, sent again."),
+		conflicts:    set.Metrics.Counter("conflict_items", "Bulk items answered 409 (the id was already indexed), counted as delivered."),
+	}
+	switch {
+	case cfg.APIKey != "" || cfg.APIKeyFile != "":
+		key, err := remote.Secret(cfg.APIKey, cfg.APIKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("api_key_file: %w", err)
+		}
+		o.auth = func(r *http.Request) { r.Header.Set("Authorization", "ApiKey "+key) }
+	case cfg.Username != "":
+		pw, err := remote.Secret(cfg.Password, cfg.PasswordFile)
+		if err != nil {
+			return nil, fmt.Errorf("password_file: %w", err)
+		}
+		o.auth = func(r *http.Request) { r.SetBasicAuth(cfg.Username, pw) }
+	}
+	return o, nil
+}
+
+// Name identifies the output.
+func (o *Output) Name() string { return o.name }
+
+// Delivery is the configured batching and retrying.
+func (o *Output) Delivery() output.Delivery { return o.cfg.Delivery() }
+
+// Close releases idle connections.
+func (o *Output) Close(context.Context) error { o.client.CloseIdleConnections(); return nil }
+
+type item struct {
+	id    string
+	index string
+	doc   []byte // the record with @timestamp first
+}
+
+// Write indexes the records not yet indexed or refused in an earlier
+// attempt at this batch. Items answered 429 or 5xx are the only ones sent
+// again; a 409 on create means the id is already indexed (delivered);
+// other refusals (mapping errors) are dead-lettered with their reason.
+func (o *Output) Write(ctx context.Context, records [][]byte) error {
+	ids := make([]string, len(records))
+	var todo []item
+	for i, r := range records {
+		e, err := record.Parse(r)
+		if err != nil {
+			ids[i] = fmt.Sprintf("unreadable-%d", i)
+			o.memo.MarkRefused(ids[i], err)
+			continue
+		}
+		ids[i] = e.ID
+		if !o.memo.Pending(e.ID) {
+			continue
+		}
+		doc := make([]byte, 0, len(r)+48)
+		doc = append(doc, `{"@timestamp":`...)
+		doc, _ = appendJSONString(doc, e.Timestamp)
+		doc = append(doc, ',')
+		doc = append(doc, r[1:]...)
+		todo = append(todo, item{id: e.ID, index: o.indexFor(e.Timestamp), doc: doc})
+	}
+	delivered := 0
+	if err := o.send(ctx, todo, &delivered); err != nil {
+		return o.memo.Retry(err, delivered)
+	}
+	return o.memo.Outcome(ids)
+}
+
+// indexFor fills the date patterns from the entry's timestamp (UTC).
+func (o *Output) indexFor(ts string) string {
+	idx := o.cfg.Index
+	if !strings.Contains(idx, "%") || len(ts) < 10 {
+		return idx
+	}
+	return strings.NewReplacer("%Y", ts[0:4], "%m", ts[5:7], "%d", ts[8:10]).Replace(idx)
+}
+
+// send sends items in bodies below max_request_bytes, halving on 413.
+func (o *Output) send(ctx context.Context, items []item, delivered *int) error {
+	if len(items) == 0 {
+		return nil
+	}
+	body := o.encode(items)
+	if len(body) > int(o.cfg.MaxRequestBytes) && len(items) > 1 {
+		return o.halves(ctx, items, delivered)
+	}
+	ans, err := o.post(ctx, body)
+	if err != nil {
+		return err
+	}
+	if ans.Status == http.StatusRequestEntityTooLarge && len(items) > 1 {
+		return o.halves(ctx, items, delivered)
+	}
+	if err := ans.Classify(remote.HTTPRetryable); err != nil {
+		if output.IsPermanent(err) {
+			for _, it := range items {
+				o.memo.MarkRefused(it.id, err)
+			}
+			return nil
+		}
+		return err
+	}
+	return o.items(items, ans, delivered)
+}
+
+func (o *Output) halves(ctx context.Context, items []item, delivered *int) error {
+	mid := len(items) / 2
+	if err := o.send(ctx, items[:mid], delivered); err != nil {
+		return err
+	}
+	return o.send(ctx, items[mid:], delivered)
+}
+
+// bulkAnswer is the part of a _bulk answer read.
+type bulkAnswer struct {
+	Errors bool                      `json:"errors"`
+	Items  []map[string]bulkItemBody `json:"items"`
+}
+
+type bulkItemBody struct {
+	ID     string `json:"_id"`
+	Status int    `json:"status"`
+	Error  *struct {
+		Type   string `json:"type"`
+		Reason string `json:"reason"`
+	} `json:"error"`
+}
+
+// items reads the per-item results of a 200 answer.
+func (o *Output) items(items []item, ans *remote.Answer, delivered *int) error {
+	var ba bulkAnswer
+	if err := json.Unmarshal(ans.Body, &ba); err != nil {
+		// The request was taken but its answer is unreadable: retrying
+		// duplicates nothing (create by id), so retry.
+		return output.Retryable(fmt.Errorf("unreadable _bulk answer: %w", err), 0)
+	}
+	if !ba.Errors && len(ba.Items) == 0 {
+		for _, it := range items {
+			o.memo.MarkDelivered(it.id)
+		}
+		*delivered += len(items)
+		return nil
+	}
+	if len(ba.Items) != len(items) {
+		return output.Retryable(fmt.Errorf("_bulk answered %d items for %d sent", len(ba.Items), len(items)), 0)
+	}
+	var retry error
+	retried := 0
+	for i, it := range items {
+		var res bulkItemBody
+		for _, v := range ba.Items[i] {
+			res = v
+		}
+		switch {
+		case res.Status >= 200 && res.Status < 300:
+			o.memo.MarkDelivered(it.id)
+			*delivered++
+		case res.Status == http.StatusConflict:
+			o.conflicts.Add(1)
+			o.memo.MarkDelivered(it.id)
+			*delivered++
+		case remote.HTTPRetryable(res.Status):
+			retried++
+			if retry == nil {
+				retry = fmt.Errorf("_bulk item %d: %s", res.Status, itemReason(res))
+			}
+		default:
+			o.memo.MarkRefused(it.id, fmt.Errorf("_bulk item %d: %s", res.Status, itemReason(res)))
+		}
+	}
+	if retried > 0 {
+		o.retriedItems.Add(int64(retried))
+		return output.Retryable(fmt.Errorf("%d of %d items to retry, first: %w", retried, len(items), retry), 0)
+	}
+	return nil
+}
+
+func itemReason(res bulkItemBody) string {
+	if res.Error == nil {
+		return http.StatusText(res.Status)
+	}
+	return res.Error.Type + ": " + res.Error.Reason
+}
+
+func (o *Output) encode(items []item) []byte {
+	var b bytes.Buffer
+	op := `{"create":{"_index":`
+	for _, it := range items {
+		b.WriteString(op)
+		idx, _ := appendJSONString(nil, it.index)
+		b.Write(idx)
+		b.WriteString(`,"_id":"`)
+		b.WriteString(it.id)
+		b.WriteString("\"}}\n")
+		b.Write(it.doc)
+		b.WriteByte('\n')
+	}
+	return b.Bytes()
+}
+
+// endpoint picks the next endpoint not resting after a failure (or the
+// next one, when all are).
+func (o *Output) endpoint() (int, string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	now := time.Now()
+	n := len(o.cfg.Endpoints)
+	for k := 0; k < n; k++ {
+		i := (o.next + k) % n
+		if now.After(o.downUntil[i]) {
+			o.next = i + 1
+			return i, o.cfg.Endpoints[i]
+		}
+	}
+	i := o.next % n
+	o.next++
+	return i, o.cfg.Endpoints[i]
+}
+
+func (o *Output) markDown(i int) {
+	o.mu.Lock()
+	o.downUntil[i] = time.Now().Add(endpointPause)
+	o.mu.Unlock()
+}
+
+func (o *Output) post(ctx context.Context, body []byte) (*remote.Answer, error) {
+	i, base := o.endpoint()
+	u := strings.TrimSuffix(base, "/") + "/_bulk"
+	if o.cfg.Pipeline != "" {
+		u += "?pipeline=" + o.cfg.Pipeline
+	}
+	payload, enc := body, ""
+	if o.cfg.Compression == "gzip" {
+		o.zbuf, enc = remote.Compress(o.zbuf, body, "gzip")
+		payload = o.zbuf
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(payload))
+	if err != nil {
+		return nil, output.Permanent(err)
+	}
+	req.Header.Set("Content-Type", "application/x-ndjson")
+	if enc != "" {
+		req.Header.Set("Content-Encoding", enc)
+	}
+	req.Header.Set("User-Agent", "logflux-agent")
+	o.auth(req)
+	ans, err := remote.Do(o.client, req)
+	if err != nil || ans.Status >= 500 {
+		o.markDown(i)
+	}
+	if err != nil {
+		var re *output.RetryableError
+		if errors.As(err, &re) {
+			re.Err = fmt.Errorf("%s: %w", base, re.Err)
+		}
+		return nil, err
+	}
+	return ans, nil
+}
+
+func appendJSONString(dst []byte, s string) ([]byte, error) {
+	b, err := json.Marshal(s)
+	return append(dst, b...), err
+}

@@ -1,0 +1,43 @@
+package outputtest
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/logflux/agent/internal/output"
+)
+
+// Drain is an HTTP server that reads every request body whole and answers
+// 200 with body (or nothing): the cheapest receiver, so that a benchmark
+// measures the output.
+func Drain(tb testing.TB, body []byte) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Write(body)
+	}))
+	tb.Cleanup(srv.Close)
+	return srv
+}
+
+// BenchWrite writes b.N standard records (about 300 bytes each, as
+// bench/ab.sh sends) through out in batches of batch, and reports
+// entries/s.
+func BenchWrite(b *testing.B, out output.Output, batch int) {
+	recs := make([][]byte, batch)
+	for i := range recs {
+		recs[i] = Record(b, Entry{Payload: "GET /api/v1/orders/12345 200 1532 bytes in 12.3 ms from 192.0.2.10 user-agent curl/8.5.0 trace 4bf92f3577b34da6a3ce929d0e0e4736 span 00f067aa0ba902b7 …padding to a typical line…",
+			Source: "web", Level: 6, Metadata: map[string]string{"region": "eu", "host": "web-1", "request_id": "f3a1c2"}})
+	}
+	b.SetBytes(int64(len(recs[0])))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for n := 0; n < b.N; n += batch {
+		if err := out.Write(context.Background(), recs[:min(batch, b.N-n)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "entries/s")
+}
