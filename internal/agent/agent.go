@@ -86,11 +86,14 @@ type runningOutput struct {
 // New builds the pipeline described by cfg (already validated) without
 // starting it: it opens the queue and the dead-letter store and builds the
 // outputs.
-func New(cfg *config.Config, opts Options) (a *Agent, err error) {
+//
+// The result is named _ on purpose: "return nil, err" must not clear the
+// agent that the deferred release still needs.
+func New(cfg *config.Config, opts Options) (_ *Agent, err error) {
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
-	a = &Agent{cfg: cfg, log: opts.Log, opts: opts}
+	a := &Agent{cfg: cfg, log: opts.Log, opts: opts}
 	defer func() {
 		if err != nil {
 			a.release()
@@ -98,11 +101,11 @@ func New(cfg *config.Config, opts Options) (a *Agent, err error) {
 	}()
 	if cfg.Queue.Type == "disk" {
 		if err := a.lock(cfg.Queue.Dir); err != nil {
-			return nil, err
+			return nil, describeLockError(cfg, cfg.Queue.Dir, err)
 		}
 	}
 	if err := a.lock(cfg.DeadLetter.Dir); err != nil {
-		return nil, err
+		return nil, describeLockError(cfg, cfg.DeadLetter.Dir, err)
 	}
 	if a.Queue, err = openQueue(cfg, a.log); err != nil {
 		return nil, err
@@ -114,7 +117,7 @@ func New(cfg *config.Config, opts Options) (a *Agent, err error) {
 	for _, oc := range cfg.Outputs {
 		o, err := BuildOutput(oc, a.log)
 		if err != nil {
-			return nil, fmt.Errorf("output %s: %w", oc.Name, err)
+			return nil, describeOutputError(oc, err)
 		}
 		a.outputs = append(a.outputs, &runningOutput{cfg: oc, out: o})
 	}
@@ -133,9 +136,14 @@ func (a *Agent) lock(dir string) error {
 		return err
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		holder := lockHolder(f)
 		f.Close()
-		return fmt.Errorf("%s is in use by another agent (or a dlq command): %w", dir, err)
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return &InUseError{Dir: dir, PID: holder}
+		}
+		return fmt.Errorf("locking %s: %w", dir, err)
 	}
+	recordHolder(f)
 	a.locks = append(a.locks, f)
 	return nil
 }

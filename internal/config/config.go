@@ -538,6 +538,8 @@ func (c *Config) Validate() error {
 		case "file":
 			if o.Path == "" {
 				bad(key+".path", "is required for a file output")
+			} else if err := checkWritableDir(filepath.Dir(o.Path)); err != nil {
+				bad(key+".path", "%v", err)
 			}
 			if o.MaxSize < 4096 {
 				bad(key+".max_size", "must be at least 4KiB")

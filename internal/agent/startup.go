@@ -1,0 +1,70 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/logflux/agent/internal/config"
+)
+
+// InUseError is returned when a directory the agent needs for itself (its
+// queue, its dead-letter store) is locked by another process.
+type InUseError struct {
+	Dir string
+	PID int // the holder's process id, 0 when it did not record one
+}
+
+func (e *InUseError) Error() string {
+	if e.PID > 0 {
+		return fmt.Sprintf("%s is in use by another agent (pid %d)", e.Dir, e.PID)
+	}
+	return fmt.Sprintf("%s is in use by another agent", e.Dir)
+}
+
+// recordHolder writes this process's id into a lock file it holds, so that
+// whoever finds the directory locked can say by whom.
+func recordHolder(f *os.File) {
+	if f.Truncate(0) == nil {
+		f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	}
+}
+
+// lockHolder reads the process id a lock file's holder recorded (0: none).
+func lockHolder(f *os.File) int {
+	var buf [32]byte
+	n, _ := f.ReadAt(buf[:], 0)
+	pid, err := strconv.Atoi(strings.TrimSpace(string(buf[:n])))
+	if err != nil || pid <= 0 {
+		return 0
+	}
+	return pid
+}
+
+// describeLockError names the data directory rather than its queue or
+// dead-letter subdirectory when that is how the operator configured it.
+func describeLockError(cfg *config.Config, dir string, err error) error {
+	var inUse *InUseError
+	if !errors.As(err, &inUse) {
+		return err
+	}
+	if filepath.Dir(filepath.Clean(dir)) == filepath.Clean(cfg.DataDir) {
+		return fmt.Errorf("data dir %w", &InUseError{Dir: cfg.DataDir, PID: inUse.PID})
+	}
+	return fmt.Errorf("directory %w", inUse)
+}
+
+// describeOutputError says which output could not be built, in the words
+// an operator looks for: the file output names its file.
+func describeOutputError(oc config.OutputConfig, err error) error {
+	if oc.Type == "file" {
+		if cause := errors.Unwrap(err); cause != nil {
+			err = cause // drop the "file output:" prefix: the message says it
+		}
+		return fmt.Errorf("cannot open output file %s (output %s): %w", oc.Path, oc.Name, err)
+	}
+	return fmt.Errorf("output %s: %w", oc.Name, err)
+}
