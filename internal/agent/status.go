@@ -47,6 +47,9 @@ func (a *Agent) Ready(stallAfter time.Duration) (bool, []string) {
 	case Stopping:
 		return false, []string{"shutting down"}
 	}
+	if p := a.Intake.StorageProblem(); p != "" {
+		return false, []string{p}
+	}
 	st := a.QueueStats()
 	if st.Oldest.IsZero() || time.Since(st.Oldest) < stallAfter {
 		return true, nil

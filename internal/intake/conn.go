@@ -334,8 +334,11 @@ func (c *conn) appender() {
 			g.err = errClose // the connection ends: nothing more is accepted
 		} else {
 			c.appendGroup(g)
-			if len(g.out) > 0 && g.err == nil {
-				g.err = c.write(g.out)
+			if len(g.out) > 0 {
+				// Even a group that ends the connection is answered.
+				if err := c.write(g.out); g.err == nil {
+					g.err = err
+				}
 			}
 			g.out = g.out[:0]
 			if g.err != nil {
@@ -379,7 +382,7 @@ func (c *conn) appendGroup(g *group) {
 		prev = end
 	}
 	err := c.s.sink.Append(c.s.stop, g.recs)
-	if errors.Is(err, queue.ErrFull) && len(g.msgs) > 1 {
+	if (errors.Is(err, queue.ErrFull) || isStorageError(err)) && len(g.msgs) > 1 {
 		// The group did not fit; each message on its own still might,
 		// and only the ones that do not are refused.
 		err = nil
@@ -405,6 +408,7 @@ func (c *conn) settle(g *group, n int64, err error) error {
 	if err == nil {
 		c.accepted.Add(n)
 		c.s.Counters.Accepted.Add(n)
+		c.s.storageWorks()
 		return c.pace(int(n))
 	}
 	c.rejected.Add(n)
@@ -413,6 +417,13 @@ func (c *conn) settle(g *group, n int64, err error) error {
 		c.s.Counters.QueueFull.Add(n)
 		c.s.logQueueFull()
 		g.out = c.appendErr(g.out, protocol.NewError(protocol.CodeQueueFull, "the agent's queue is full; nothing of this message was accepted, retry later"))
+		return nil
+	}
+	if isStorageError(err) {
+		// A full disk or an I/O error: nothing was kept, the queue stays
+		// usable, and the client is told the truth and may retry.
+		c.s.storageFailed(err, n)
+		g.out = c.appendErr(g.out, storageAnswer(err))
 		return nil
 	}
 	return err

@@ -73,6 +73,7 @@ type Server struct {
 	authSwept time.Time              // when expired records were last cleared
 
 	queueFullLogged atomic.Int64 // when queue_full was last logged, Unix nanoseconds
+	storage         storageState // appends failing for want of disk (storage.go)
 	authFails       atomic.Int64 // len(authFail), read without the lock
 	wg              sync.WaitGroup
 	Counters        Counters
@@ -420,6 +421,9 @@ type Counters struct {
 	RefusedPeer         atomic.Int64 // connections refused over the per-peer limit
 	Throttled           atomic.Int64 // connections refused after failed authentications
 	QueueFull           atomic.Int64 // entries refused because the queue was full
+	StorageRefused      atomic.Int64 // entries refused because the queue could not store them (disk full, I/O error)
+	StorageFailures     atomic.Int64 // times the queue started to refuse appends for that reason
+	StorageFailing      atomic.Bool  // the last append failed for that reason
 	AuthFailures        atomic.Int64
 	Messages            atomic.Int64 // lines read as messages
 	BytesIn             atomic.Int64
