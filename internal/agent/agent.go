@@ -187,6 +187,8 @@ func intakeOptions(cfg *config.Config, log *slog.Logger) intake.Options {
 		RateLimit:      cfg.Limits.RateLimit,
 		AuthFailLimit:  cfg.Limits.AuthFailures,
 		AuthFailBlock:  cfg.Limits.AuthBlock,
+
+		MaxBufferedBytes: int64(cfg.Limits.MaxBufferedBytes),
 		// Gather at most a quarter of the queue into one append.
 		MaxPendingBytes: int(min(1<<20, int64(cfg.Queue.MaxBytes)/4)),
 		Log:             log,

@@ -97,6 +97,8 @@ type LimitsConfig struct {
 	RateLimit       float64       `yaml:"rate_limit"` // entries/s per connection, 0 = off
 	AuthFailures    int           `yaml:"auth_failures"`
 	AuthBlock       time.Duration `yaml:"auth_block"`
+
+	MaxBufferedBytes ByteSize `yaml:"max_buffered_bytes"` // unfinished lines past 256 KiB, across all connections
 }
 
 // QueueConfig is the queue between intake and outputs.
@@ -161,6 +163,8 @@ func Default() *Config {
 			WriteTimeout:    10 * time.Second,
 			AuthFailures:    5,
 			AuthBlock:       time.Minute,
+
+			MaxBufferedBytes: 256 << 20,
 		},
 		Queue:      QueueConfig{Type: "disk", MaxBytes: DefaultQueueBytes, WhenFull: "reject"},
 		DeadLetter: DeadLetterConfig{MaxBytes: DefaultDLQBytes},
@@ -472,6 +476,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Limits.MaxLineBytes < 1024 {
 		bad("limits.max_line_bytes", "must be at least 1KiB")
+	}
+	if c.Limits.MaxBufferedBytes < c.Limits.MaxLineBytes {
+		bad("limits.max_buffered_bytes", "must be at least limits.max_line_bytes (%s), or the longest line could never be read", c.Limits.MaxLineBytes)
 	}
 	if c.Limits.MaxBatchEntries < 1 {
 		bad("limits.max_batch_entries", "must be at least 1")

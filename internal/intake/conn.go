@@ -72,6 +72,7 @@ func newConn(s *Server, o *Options, nc net.Conn, t Transport) *conn {
 	c := &conn{s: s, o: o, nc: nc, t: t, authed: t != TCP, pend: new(group)}
 	c.dec.MaxBatch = o.MaxBatch
 	c.lines = newLineReader(readCounter{nc, &s.Counters.BytesIn}, o.MaxLineBytes)
+	c.lines.budget, c.lines.budgetMax = &s.budget, s.maxBuffered
 	if o.RateLimit > 0 {
 		c.limit = rate.NewLimiter(rate.Limit(o.RateLimit), max(int(o.RateLimit), o.MaxBatch))
 	}
@@ -105,6 +106,7 @@ func (c *conn) serve() {
 			close(c.todo)
 		}
 		c.nc.Close()
+		c.lines.dropGrant()
 	}()
 	if !c.authed {
 		c.nc.SetReadDeadline(time.Now().Add(c.o.AuthTimeout))
@@ -134,6 +136,9 @@ func (c *conn) serve() {
 
 // step handles what lines.next returned; true means the connection ends.
 func (c *conn) step(line []byte, err error) bool {
+	if err == errOverBudget {
+		return c.overBudget()
+	}
 	if err == errLineTooLong {
 		c.s.Counters.Messages.Add(1)
 		if !c.authed {

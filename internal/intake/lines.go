@@ -28,6 +28,10 @@ type lineReader struct {
 	skipping bool  // discarding the rest of an over-long line
 	err      error // read error to return once the buffered lines are done
 	fills    int   // reads so far: lines from the same read arrived together
+
+	budget    *lineBudget  // shared by all connections (nil: unlimited; budget.go)
+	budgetMax func() int64 // the budget's size now
+	granted   int64        // bytes this buffer holds from the budget
 }
 
 func newLineReader(r io.Reader, max int) *lineReader {
@@ -71,7 +75,9 @@ func (l *lineReader) next() ([]byte, error) {
 			}
 			return nil, l.err
 		}
-		l.fill()
+		if !l.fill() {
+			return nil, l.refuseLine()
+		}
 	}
 }
 
@@ -86,12 +92,15 @@ func (l *lineReader) hasLine() bool {
 	return false
 }
 
-// fill reads more data, making room first.
-func (l *lineReader) fill() {
+// fill reads more data, making room first. It returns false, reading
+// nothing, when the current line would need more buffer than the shared
+// budget has left.
+func (l *lineReader) fill() bool {
 	if l.start == l.end {
 		l.start, l.end = 0, 0
 		if cap(l.buf) > keptBuffer {
 			l.buf = nil
+			l.dropGrant()
 		}
 	}
 	if l.buf == nil {
@@ -110,6 +119,9 @@ func (l *lineReader) fill() {
 			}
 			if size <= len(l.buf) {
 				size = len(l.buf) + initialBuffer
+			}
+			if !l.grow(size) {
+				return false
 			}
 			nb := make([]byte, size)
 			copy(nb, l.buf[l.start:l.end])
@@ -131,4 +143,5 @@ func (l *lineReader) fill() {
 	if err != nil {
 		l.err = err
 	}
+	return true
 }

@@ -44,6 +44,10 @@ type Options struct {
 	MaxPendingBytes int
 	Log             *slog.Logger
 	Now             func() time.Time // clock for receivedAt (default time.Now)
+
+	// MaxBufferedBytes bounds the bytes of unfinished lines longer than
+	// 256 KiB buffered across all connections (default 256 MiB); see budget.go.
+	MaxBufferedBytes int64
 }
 
 // Transport names a listener kind, in logs and metrics.
@@ -74,6 +78,8 @@ type Server struct {
 
 	queueFullLogged atomic.Int64 // when queue_full was last logged, Unix nanoseconds
 	storage         storageState // appends failing for want of disk (storage.go)
+	budget          lineBudget   // memory for long unfinished lines, shared by all connections (budget.go)
+	refusals        refusalLog   // rate-limited log of refused clients (refusals.go)
 	authFails       atomic.Int64 // len(authFail), read without the lock
 	wg              sync.WaitGroup
 	Counters        Counters
@@ -93,6 +99,7 @@ func New(opts Options, sink Sink) *Server {
 		peers:    map[string]int{},
 		authFail: map[string]*authRecord{},
 	}
+	s.Counters.budget = &s.budget
 	s.SetOptions(opts)
 	s.log = s.options().Log
 	s.stop, s.stopNow = context.WithCancel(context.Background())
@@ -118,6 +125,9 @@ func (s *Server) SetOptions(opts Options) {
 	}
 	if opts.MaxPendingBytes <= 0 {
 		opts.MaxPendingBytes = 1 << 20
+	}
+	if opts.MaxBufferedBytes <= 0 {
+		opts.MaxBufferedBytes = DefaultMaxBufferedBytes
 	}
 	if opts.AuthTimeout <= 0 {
 		opts.AuthTimeout = 10 * time.Second
@@ -279,6 +289,7 @@ func (s *Server) admit(nc net.Conn, t Transport) {
 		return
 	}
 	c := newConn(s, o, nc, t)
+	c.peer = peer
 	s.conns[c] = struct{}{}
 	s.peers[peer]++
 	s.wg.Add(1)
@@ -424,12 +435,16 @@ type Counters struct {
 	StorageRefused      atomic.Int64 // entries refused because the queue could not store them (disk full, I/O error)
 	StorageFailures     atomic.Int64 // times the queue started to refuse appends for that reason
 	StorageFailing      atomic.Bool  // the last append failed for that reason
+	OverBudget          atomic.Int64 // connections closed because their unfinished line found no room in MaxBufferedBytes
 	AuthFailures        atomic.Int64
 	Messages            atomic.Int64 // lines read as messages
 	BytesIn             atomic.Int64
 	Accepted            atomic.Int64 // entries
 	Rejected            atomic.Int64 // entries (or unreadable lines)
 	byCode              sync.Map     // code → *atomic.Int64 of error responses
+
+	refusedBy sync.Map    // reason → *atomic.Int64 of refused or cut-off connections (limits.go)
+	budget    *lineBudget // the line buffer budget, for Buffered
 }
 
 func (c *Counters) opened(t Transport) {

@@ -15,7 +15,12 @@ var (
 	dStorageRefused  = prometheus.NewDesc(ns+"storage_refused_entries_total", "Entries refused (answered, nothing kept) because the queue could not store them.", nil, nil)
 )
 
-var limitDescs = []*prometheus.Desc{dStorageFailing, dStorageFailures, dStorageRefused}
+var (
+	dBuffered    = prometheus.NewDesc(ns+"buffered_line_bytes", "Bytes of unfinished lines longer than 256 KiB buffered now, counted against limits.max_buffered_bytes.", nil, nil)
+	dBufferedMax = prometheus.NewDesc(ns+"buffered_line_bytes_peak", "The most bytes of such lines buffered at once since the start.", nil, nil)
+)
+
+var limitDescs = []*prometheus.Desc{dStorageFailing, dStorageFailures, dStorageRefused, dBuffered, dBufferedMax}
 
 // collectLimits reports the intake's protective figures.
 func collectLimits(ch chan<- prometheus.Metric, in *intake.Counters) {
@@ -26,4 +31,10 @@ func collectLimits(ch chan<- prometheus.Metric, in *intake.Counters) {
 	gauge(ch, dStorageFailing, failing)
 	counter(ch, dStorageFailures, in.StorageFailures.Load())
 	counter(ch, dStorageRefused, in.StorageRefused.Load())
+	now, peak := in.Buffered()
+	gauge(ch, dBuffered, float64(now))
+	gauge(ch, dBufferedMax, float64(peak))
+	for reason, n := range in.Refusals() {
+		counter(ch, dConnRefused, n, reason)
+	}
 }
