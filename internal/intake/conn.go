@@ -159,6 +159,15 @@ func (c *conn) step(line []byte, err error) bool {
 		c.flushOut()
 		return true
 	}
+	if !c.authed && c.lines.unfinished && isTimeout(c.lines.err) && !c.s.closing.Load() {
+		// The authentication timeout passed in the middle of the first
+		// line (a client sending it slowly): that is what to answer, not
+		// what the half line would decode to.
+		c.s.Counters.Messages.Add(1)
+		c.fail(protocol.NewError(protocol.CodeAuthTimeout, fmt.Sprintf("no authentication within %s", c.o.AuthTimeout)))
+		c.flushOut()
+		return true
+	}
 	if err := c.handle(line); err != nil {
 		c.flushOut()
 		return true

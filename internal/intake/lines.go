@@ -29,6 +29,8 @@ type lineReader struct {
 	err      error // read error to return once the buffered lines are done
 	fills    int   // reads so far: lines from the same read arrived together
 
+	unfinished bool // the last line returned had no newline: the stream ended (or timed out) in it
+
 	budget    *lineBudget  // shared by all connections (nil: unlimited; budget.go)
 	budgetMax func() int64 // the budget's size now
 	granted   int64        // bytes this buffer holds from the budget
@@ -71,6 +73,7 @@ func (l *lineReader) next() ([]byte, error) {
 			if l.end > l.start && !l.skipping {
 				line := l.buf[l.start:l.end]
 				l.start, l.scanned = l.end, 0
+				l.unfinished = true
 				return line, nil
 			}
 			return nil, l.err
