@@ -188,7 +188,10 @@ func intakeOptions(cfg *config.Config, log *slog.Logger) intake.Options {
 		AuthFailLimit:  cfg.Limits.AuthFailures,
 		AuthFailBlock:  cfg.Limits.AuthBlock,
 
-		MaxBufferedBytes: int64(cfg.Limits.MaxBufferedBytes),
+		MaxBufferedBytes:   int64(cfg.Limits.MaxBufferedBytes),
+		MaxPerProcess:      offIfZero(cfg.Limits.MaxPerProcess),
+		MaxUnauthenticated: cfg.TCP.MaxUnauthenticated,
+		FirstLineTimeout:   offIfZero(cfg.Limits.FirstLineTimeout),
 		// Gather at most a quarter of the queue into one append.
 		MaxPendingBytes: int(min(1<<20, int64(cfg.Queue.MaxBytes)/4)),
 		Log:             log,

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/logflux/agent/internal/config"
 )
@@ -67,4 +68,13 @@ func describeOutputError(oc config.OutputConfig, err error) error {
 		return fmt.Errorf("cannot open output file %s (output %s): %w", oc.Path, oc.Name, err)
 	}
 	return fmt.Errorf("output %s: %w", oc.Name, err)
+}
+
+// offIfZero maps a configured 0 ("off") to the intake's -1 (its 0 means
+// "the default").
+func offIfZero[T int | time.Duration](v T) T {
+	if v == 0 {
+		return -1
+	}
+	return v
 }

@@ -56,6 +56,8 @@ type TCPConfig struct {
 	AllowNonLoopback bool          `yaml:"allow_non_loopback"`
 	AuthTimeout      time.Duration `yaml:"auth_timeout"`
 	TLS              TLSConfig     `yaml:"tls"`
+
+	MaxUnauthenticated int `yaml:"max_unauthenticated"` // connections waiting to authenticate at once
 }
 
 // TLSConfig turns on TLS for the TCP listener.
@@ -98,7 +100,9 @@ type LimitsConfig struct {
 	AuthFailures    int           `yaml:"auth_failures"`
 	AuthBlock       time.Duration `yaml:"auth_block"`
 
-	MaxBufferedBytes ByteSize `yaml:"max_buffered_bytes"` // unfinished lines past 256 KiB, across all connections
+	MaxBufferedBytes ByteSize      `yaml:"max_buffered_bytes"`          // unfinished lines past 256 KiB, across all connections
+	MaxPerProcess    int           `yaml:"max_connections_per_process"` // Unix connections from one client process, 0 = off
+	FirstLineTimeout time.Duration `yaml:"first_line_timeout"`          // close a Unix connection with no complete line this long, 0 = off
 }
 
 // QueueConfig is the queue between intake and outputs.
@@ -154,7 +158,7 @@ func Default() *Config {
 	return &Config{
 		DataDir: DefaultDataDir,
 		Unix:    UnixConfig{Path: DefaultUnixPath, Mode: 0o660},
-		TCP:     TCPConfig{AuthTimeout: 10 * time.Second},
+		TCP:     TCPConfig{AuthTimeout: 10 * time.Second, MaxUnauthenticated: 64},
 		Limits: LimitsConfig{
 			MaxLineBytes:    DefaultMaxLine,
 			MaxBatchEntries: 100,
@@ -165,6 +169,8 @@ func Default() *Config {
 			AuthBlock:       time.Minute,
 
 			MaxBufferedBytes: 256 << 20,
+			MaxPerProcess:    64,
+			FirstLineTimeout: time.Minute,
 		},
 		Queue:      QueueConfig{Type: "disk", MaxBytes: DefaultQueueBytes, WhenFull: "reject"},
 		DeadLetter: DeadLetterConfig{MaxBytes: DefaultDLQBytes},
@@ -479,6 +485,15 @@ func (c *Config) Validate() error {
 	}
 	if c.Limits.MaxBufferedBytes < c.Limits.MaxLineBytes {
 		bad("limits.max_buffered_bytes", "must be at least limits.max_line_bytes (%s), or the longest line could never be read", c.Limits.MaxLineBytes)
+	}
+	if c.Limits.MaxPerProcess < 0 {
+		bad("limits.max_connections_per_process", "must not be negative (0 turns it off)")
+	}
+	if c.Limits.FirstLineTimeout < 0 {
+		bad("limits.first_line_timeout", "must not be negative (0 turns it off)")
+	}
+	if c.TCP.MaxUnauthenticated < 1 {
+		bad("tcp.max_unauthenticated", "must be at least 1")
 	}
 	if c.Limits.MaxBatchEntries < 1 {
 		bad("limits.max_batch_entries", "must be at least 1")

@@ -22,7 +22,7 @@ func TestBufferBudgetHoldsAgainstManyHugeLines(t *testing.T) {
 	const budget = 8 << 20
 	const partial = 1 << 20 // each hostile line: 1 MiB and no newline
 	q := queue.NewMemory(64<<20, queue.Reject)
-	srv, path := startServer(t, intake.Options{MaxBufferedBytes: budget, MaxPerPeer: 0, MaxConnections: 1000}, q)
+	srv, path := startServer(t, intake.Options{MaxBufferedBytes: budget, MaxPerPeer: 0, MaxPerProcess: -1, MaxConnections: 1000}, q)
 
 	var wg sync.WaitGroup
 	var mu sync.Mutex

@@ -59,6 +59,9 @@ type conn struct {
 	free     []*group
 	failed   atomic.Bool // a handed-over group ended the connection
 
+	evicted      atomic.Bool // closed unauthenticated to make room (limits.go)
+	waitingFirst bool        // no complete line yet, under FirstLineTimeout
+
 	out      []byte // responses not yet written
 	deadline time.Time
 
@@ -113,6 +116,7 @@ func (c *conn) serve() {
 	} else if c.o.IdleTimeout > 0 {
 		c.nc.SetReadDeadline(time.Now().Add(c.o.IdleTimeout))
 	}
+	c.firstLineDeadline()
 	for {
 		if !c.lines.hasLine() {
 			// About to block on the network: answer what needs answering
@@ -154,8 +158,9 @@ func (c *conn) step(line []byte, err error) bool {
 	if err != nil {
 		c.commit()
 		if !c.authed && isTimeout(err) && !c.s.closing.Load() {
-			c.fail(protocol.NewError(protocol.CodeAuthTimeout, fmt.Sprintf("no authentication within %s", c.o.AuthTimeout)))
+			c.fail(protocol.NewError(protocol.CodeAuthTimeout, c.timeoutAnswer()))
 		}
+		c.cutOff(err)
 		c.flushOut()
 		return true
 	}
@@ -164,10 +169,11 @@ func (c *conn) step(line []byte, err error) bool {
 		// line (a client sending it slowly): that is what to answer, not
 		// what the half line would decode to.
 		c.s.Counters.Messages.Add(1)
-		c.fail(protocol.NewError(protocol.CodeAuthTimeout, fmt.Sprintf("no authentication within %s", c.o.AuthTimeout)))
+		c.fail(protocol.NewError(protocol.CodeAuthTimeout, c.timeoutAnswer()))
 		c.flushOut()
 		return true
 	}
+	c.gotLine()
 	if err := c.handle(line); err != nil {
 		c.flushOut()
 		return true
@@ -213,6 +219,7 @@ func (c *conn) handle(line []byte) error {
 			}
 			if !c.authed {
 				c.authed = true
+				c.s.authenticated(c)
 				if c.s.authFails.Load() > 0 {
 					c.s.authSucceeded(authPeer(c.nc))
 				}
