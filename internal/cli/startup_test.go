@@ -70,3 +70,21 @@ func TestSecondAgentOnUsedDataDir(t *testing.T) {
 		t.Fatalf("want one line, got %d:\n%s", n+1, errOut)
 	}
 }
+
+// --help and -h list the commands and exit 0; a command's --help exits 0.
+func TestHelpExitsZero(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"-h"}, {"help"}} {
+		out, _, code := runCLI(t, args...)
+		if code != 0 || !strings.Contains(out, "Commands:") || !strings.Contains(out, "validate") {
+			t.Errorf("%v: exit %d\n%s", args, code, out)
+		}
+	}
+	for _, args := range [][]string{{"send", "--help"}, {"ping", "-h"}, {"run", "--help"}} {
+		if _, errOut, code := runCLI(t, args...); code != 0 || !strings.Contains(errOut, "-") {
+			t.Errorf("%v: exit %d\n%s", args, code, errOut)
+		}
+	}
+	if out, _, code := runCLI(t, "version", "--help"); code != 0 || !strings.Contains(out, "Usage: logflux-agent version") {
+		t.Errorf("version --help: exit %d %q", code, out)
+	}
+}
