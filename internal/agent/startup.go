@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -77,4 +78,27 @@ func offIfZero[T int | time.Duration](v T) T {
 		return -1
 	}
 	return v
+}
+
+// memoryOverhead is what the agent needs besides the line buffer budget and
+// a memory queue: connections' small buffers, the disk queue's cache,
+// outputs' batches, the runtime.
+const memoryOverhead = 256 << 20
+
+// SetMemoryLimit gives the Go runtime a soft memory limit of what the
+// configuration lets the agent hold (limits.max_buffered_bytes, a memory
+// queue's max_bytes, plus memoryOverhead), unless the operator set
+// GOMEMLIMIT. Without it, garbage from buffers that clients made grow (and
+// that were then dropped) may double the process's memory before the
+// collector runs, past what the budget promises.
+func SetMemoryLimit(cfg *config.Config, getenv func(string) string) int64 {
+	if getenv("GOMEMLIMIT") != "" {
+		return debug.SetMemoryLimit(-1)
+	}
+	limit := int64(cfg.Limits.MaxBufferedBytes) + memoryOverhead
+	if cfg.Queue.Type == "memory" {
+		limit += int64(cfg.Queue.MaxBytes)
+	}
+	debug.SetMemoryLimit(limit)
+	return limit
 }

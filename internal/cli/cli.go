@@ -266,6 +266,7 @@ func runAgent(env Env, args []string) int {
 		log.Error("cannot start", "error", err)
 		return 1
 	}
+	agent.SetMemoryLimit(cfg, env.Getenv)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	hup := make(chan os.Signal, 1)
