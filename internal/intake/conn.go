@@ -213,7 +213,7 @@ func (c *conn) handle(line []byte) error {
 			// An empty configured secret never matches: no secret, no TCP.
 			if c.o.SharedSecret == "" || subtle.ConstantTimeCompare(msg.Secret, []byte(c.o.SharedSecret)) != 1 {
 				c.s.authFailed(authPeer(c.nc), c.o)
-				c.s.log.Warn("authentication failed", "peer", c.nc.RemoteAddr().String())
+				c.s.refusals.note(c.s.log, "auth_failed", c.peer, "authentication failed: wrong shared secret")
 				c.fail(protocol.NewError(protocol.CodeAuthFailed, "authentication failed: wrong shared secret"))
 				return errClose
 			}

@@ -3,7 +3,6 @@ package intake
 import (
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -66,22 +65,9 @@ func (r *refusalLog) note(log *slog.Logger, reason, peer, msg string) {
 }
 
 // refused counts one connection refused or cut off for reason.
-func (c *Counters) refused(reason string) {
-	v, ok := c.refusedBy.Load(reason)
-	if !ok {
-		v, _ = c.refusedBy.LoadOrStore(reason, new(atomic.Int64))
-	}
-	v.(*atomic.Int64).Add(1)
-}
+func (c *Counters) refused(reason string) { bump(&c.refusedBy, reason) }
 
 // Refusals returns the connections refused or cut off by the limits that
 // protect clients from each other, by reason (besides Refused, RefusedPeer
 // and Throttled).
-func (c *Counters) Refusals() map[string]int64 {
-	m := map[string]int64{}
-	c.refusedBy.Range(func(k, v any) bool {
-		m[k.(string)] = v.(*atomic.Int64).Load()
-		return true
-	})
-	return m
-}
+func (c *Counters) Refusals() map[string]int64 { return counts(&c.refusedBy) }

@@ -500,20 +500,26 @@ func (c *Counters) closed(t Transport) {
 	}
 }
 
-func (c *Counters) errorCode(code string) {
-	v, ok := c.byCode.Load(code)
+func (c *Counters) errorCode(code string) { bump(&c.byCode, code) }
+
+// Errors returns the number of error responses sent, by code.
+func (c *Counters) Errors() map[string]int64 { return counts(&c.byCode) }
+
+// bump adds one to the counter under key in m (key → *atomic.Int64).
+func bump(m *sync.Map, key string) {
+	v, ok := m.Load(key)
 	if !ok {
-		v, _ = c.byCode.LoadOrStore(code, new(atomic.Int64))
+		v, _ = m.LoadOrStore(key, new(atomic.Int64))
 	}
 	v.(*atomic.Int64).Add(1)
 }
 
-// Errors returns the number of error responses sent, by code.
-func (c *Counters) Errors() map[string]int64 {
-	m := map[string]int64{}
-	c.byCode.Range(func(k, v any) bool {
-		m[k.(string)] = v.(*atomic.Int64).Load()
+// counts returns the counters in m by key.
+func counts(m *sync.Map) map[string]int64 {
+	out := map[string]int64{}
+	m.Range(func(k, v any) bool {
+		out[k.(string)] = v.(*atomic.Int64).Load()
 		return true
 	})
-	return m
+	return out
 }
