@@ -348,8 +348,17 @@ func TestWrongSecretLocksOutOnlyItsOwnUser(t *testing.T) {
 			t.Fatalf("wrong secret %d: %q", i, got)
 		}
 	}
+	// A few failures (a typo, a rollout) leave the right secret usable…
+	if got := authenticate(secret); !strings.Contains(got, `"success"`) {
+		t.Fatalf("after five failures the right secret got %q", got)
+	}
+	// …guessing at a brute-force rate (20 x limits.auth_failures within
+	// limits.auth_block) does not.
+	for i := range 100 {
+		authenticate(fmt.Sprintf("guess-%d-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", i))
+	}
 	if got := authenticate(secret); !strings.Contains(got, "too many failed authentications") {
-		t.Fatalf("after five failures this user's next client got %q, want it refused", got)
+		t.Fatalf("after 100 failures this user's next client got %q, want it refused", got)
 	}
 
 	// The binary must be reachable by nobody for it to run the client.

@@ -90,6 +90,9 @@ type runningInput struct {
 // New builds the pipeline described by cfg (already validated) without
 // starting it: it opens the queue and the dead-letter store and builds the
 // inputs and outputs.
+//
+// The result is named _ on purpose: "return nil, err" must not clear the
+// agent that the deferred release still needs.
 func New(cfg *config.Config, opts Options) (_ *Agent, err error) {
 	if opts.Log == nil {
 		opts.Log = slog.Default()
@@ -102,11 +105,11 @@ func New(cfg *config.Config, opts Options) (_ *Agent, err error) {
 	}()
 	if cfg.Queue.Type == "disk" {
 		if err := a.lock(cfg.Queue.Dir); err != nil {
-			return nil, err
+			return nil, describeLockError(cfg, cfg.Queue.Dir, err)
 		}
 	}
 	if err := a.lock(cfg.DeadLetter.Dir); err != nil {
-		return nil, err
+		return nil, describeLockError(cfg, cfg.DeadLetter.Dir, err)
 	}
 	if a.Queue, err = openQueue(cfg, a.log); err != nil {
 		return nil, err
@@ -118,7 +121,7 @@ func New(cfg *config.Config, opts Options) (_ *Agent, err error) {
 	for _, oc := range cfg.Outputs {
 		ro, err := a.buildOutput(cfg, oc)
 		if err != nil {
-			return nil, err
+			return nil, describeOutputError(oc, err)
 		}
 		a.outputs = append(a.outputs, ro)
 	}
@@ -230,9 +233,14 @@ func (a *Agent) lock(dir string) error {
 		return err
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		holder := lockHolder(f)
 		f.Close()
-		return fmt.Errorf("%s is in use by another agent (or a dlq command): %w", dir, err)
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return &InUseError{Dir: dir, PID: holder}
+		}
+		return fmt.Errorf("locking %s: %w", dir, err)
 	}
+	recordHolder(f)
 	a.locks = append(a.locks, f)
 	return nil
 }

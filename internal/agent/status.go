@@ -58,6 +58,9 @@ func (a *Agent) Ready(stallAfter time.Duration) (bool, []string) {
 	case Stopping:
 		return false, []string{"shutting down"}
 	}
+	if p := a.storageProblem(); p != "" {
+		return false, []string{p}
+	}
 	st := a.QueueStats()
 	if st.Oldest.IsZero() || time.Since(st.Oldest) < stallAfter {
 		return true, nil
@@ -207,4 +210,19 @@ func (a *Agent) MetricSources() metrics.Sources {
 			return map[string]int64{"dead_letter_overflow": a.DeadLetter.Stats().Dropped}
 		},
 	}
+}
+
+// storageProblem is why the queue refuses the inputs' entries (a full
+// disk), or "".
+func (a *Agent) storageProblem() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, ri := range a.inputs {
+		if sp, ok := ri.in.(interface{ StorageProblem() string }); ok {
+			if p := sp.StorageProblem(); p != "" {
+				return p
+			}
+		}
+	}
+	return ""
 }

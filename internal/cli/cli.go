@@ -61,6 +61,10 @@ func commands() []command {
 // first argument is a flag) and returns the exit code.
 func Main(env Env, args []string) int {
 	name := "run"
+	if len(args) > 0 && isHelp(args[0]) {
+		usage(env.Stdout)
+		return 0
+	}
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		name, args = args[0], args[1:]
 	}
@@ -88,6 +92,10 @@ func usage(w io.Writer) {
 }
 
 func version(env Env, args []string) int {
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprintln(env.Stdout, "Usage: logflux-agent version\n\nPrints the version, the Go version and the platform. No flags.")
+		return 0
+	}
 	fmt.Fprintf(env.Stdout, "logflux-agent %s (%s, %s/%s)\n", Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	return 0
 }
@@ -183,7 +191,7 @@ func printProblems(w io.Writer, err error) {
 func validate(env Env, args []string) int {
 	f := newAgentFlags("validate", env)
 	if err := f.fs.Parse(args); err != nil {
-		return 2
+		return parseExit(err)
 	}
 	if f.fs.NArg() > 0 && f.configPath == "" {
 		f.configPath = f.fs.Arg(0)
@@ -228,7 +236,7 @@ func (f *agentFlags) loadValid(env Env) (*config.Config, error) {
 func runAgent(env Env, args []string) int {
 	f := newAgentFlags("run", env)
 	if err := f.fs.Parse(args); err != nil {
-		return 2
+		return parseExit(err)
 	}
 	cfg, err := f.loadValid(env)
 	if err != nil {
@@ -262,6 +270,7 @@ func runAgent(env Env, args []string) int {
 		log.Error("cannot start", "error", err)
 		return 1
 	}
+	agent.SetMemoryLimit(cfg, env.Getenv)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	hup := make(chan os.Signal, 1)
@@ -350,3 +359,14 @@ type adminView struct {
 func (v *adminView) Ready() (bool, []string) { return v.a.Ready(v.a.Config().Admin.StallAfter) }
 func (v *adminView) Status() any             { return v.a.Status(v.a.Config().Admin.StallAfter) }
 func (v *adminView) Reload() error           { return v.reload() }
+
+func isHelp(arg string) bool { return arg == "-h" || arg == "--help" || arg == "-help" }
+
+// parseExit is the exit status after a flag parse error: 0 when the user
+// asked for help (the flag package has printed it), 2 otherwise.
+func parseExit(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	return 2
+}

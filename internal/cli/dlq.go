@@ -31,7 +31,7 @@ prints one JSON object per entry; 'replay --output NAME' sends everything to NAM
 	asJSON := f.fs.Bool("json", false, "list: print each entry as a JSON line")
 	only := f.fs.String("output", "", "replay: send every entry to this output instead of the one that refused it")
 	if err := f.fs.Parse(args[1:]); err != nil {
-		return 2
+		return parseExit(err)
 	}
 	cfg, err := f.loadValid(env)
 	if err != nil {

@@ -47,7 +47,7 @@ Flags:`)
 	fs.Float64Var(&o.Faults.PartFailureRate, "part-failure-rate", 0, "fraction of valid entries reported failed in an ingest answer (the rest of the request succeeds)")
 	seed := fs.Uint64("seed", 1, "seed of the fault injection")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return parseExit(err)
 	}
 	o.APIKeys = keys
 	o.Seed = *seed

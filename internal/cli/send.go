@@ -38,7 +38,7 @@ func ping(env Env, args []string) int {
 	var cf clientFlags
 	cf.register(fs, env)
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return parseExit(err)
 	}
 	start := time.Now()
 	c, err := client.Dial(cf.addr, cf.secret, cf.timeout)
@@ -123,7 +123,7 @@ Flags:`)
 	batch := fs.Int("batch", 100, "entries per batch message when reading many")
 	quiet := fs.Bool("q", false, "print nothing but errors")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return parseExit(err)
 	}
 	lvl, err := parseNamed(*level, levelNames, 8)
 	if err != nil {

@@ -41,6 +41,8 @@ type TCPConfig struct {
 	AllowNonLoopback bool          `yaml:"allow_non_loopback"`
 	AuthTimeout      time.Duration `yaml:"auth_timeout"`
 	TLS              TLSConfig     `yaml:"tls"`
+
+	MaxUnauthenticated int `yaml:"max_unauthenticated"` // connections waiting to authenticate at once
 }
 
 // TLSConfig turns on TLS for the TCP listener.
@@ -64,13 +66,17 @@ type LimitsConfig struct {
 	RateLimit       float64       `yaml:"rate_limit"` // entries/s per connection, 0 = off
 	AuthFailures    int           `yaml:"auth_failures"`
 	AuthBlock       time.Duration `yaml:"auth_block"`
+
+	MaxBufferedBytes ByteSize      `yaml:"max_buffered_bytes"`          // unfinished lines past 256 KiB, across all connections
+	MaxPerProcess    int           `yaml:"max_connections_per_process"` // Unix connections from one client process, 0 = off
+	FirstLineTimeout time.Duration `yaml:"first_line_timeout"`          // close a Unix connection with no complete line this long, 0 = off
 }
 
 // DefaultListeners are the defaults of the unix, tcp and limits sections.
 func DefaultListeners() Listeners {
 	return Listeners{
 		Unix: UnixConfig{Path: DefaultUnixPath, Mode: 0o660},
-		TCP:  TCPConfig{AuthTimeout: 10 * time.Second},
+		TCP:  TCPConfig{AuthTimeout: 10 * time.Second, MaxUnauthenticated: 64},
 		Limits: LimitsConfig{
 			MaxLineBytes:    DefaultMaxLine,
 			MaxBatchEntries: 100,
@@ -79,6 +85,10 @@ func DefaultListeners() Listeners {
 			WriteTimeout:    10 * time.Second,
 			AuthFailures:    5,
 			AuthBlock:       time.Minute,
+
+			MaxBufferedBytes: 256 << 20,
+			MaxPerProcess:    64,
+			FirstLineTimeout: time.Minute,
 		},
 	}
 }
@@ -170,6 +180,9 @@ func (l *Listeners) Validate() error {
 		if l.TCP.AuthTimeout <= 0 {
 			bad("tcp.auth_timeout", "must be positive")
 		}
+		if l.TCP.MaxUnauthenticated < 1 {
+			bad("tcp.max_unauthenticated", "must be at least 1")
+		}
 		if t := l.TCP.TLS; t.Enabled() {
 			if t.CertFile == "" || t.KeyFile == "" {
 				bad("tcp.tls", "needs both cert_file and key_file")
@@ -213,6 +226,15 @@ func (l *Listeners) Validate() error {
 	}
 	if lim.AuthBlock <= 0 {
 		bad("limits.auth_block", "must be positive")
+	}
+	if lim.MaxBufferedBytes < lim.MaxLineBytes {
+		bad("limits.max_buffered_bytes", "must be at least limits.max_line_bytes (%s), or the longest line could never be read", lim.MaxLineBytes)
+	}
+	if lim.MaxPerProcess < 0 {
+		bad("limits.max_connections_per_process", "must not be negative (0 turns it off)")
+	}
+	if lim.FirstLineTimeout < 0 {
+		bad("limits.first_line_timeout", "must not be negative (0 turns it off)")
 	}
 	return ps.Err()
 }

@@ -696,7 +696,7 @@ func (q *Queue) createSegmentLocked(id uint64) (File, bool, error) {
 			return nil, false, fmt.Errorf("diskqueue: create segment: %w", err)
 		}
 	}
-	f, err := q.fs.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := q.fs.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
 	if err != nil {
 		return nil, false, fmt.Errorf("diskqueue: create segment: %w", err)
 	}

@@ -106,7 +106,7 @@ func readPos(fsys FS, path string) (pos, error) {
 // it over path is left to the caller, so several can share one directory fsync.
 func writePosTemp(fsys FS, path string, p pos) error {
 	tmp := path + tmpSuffix
-	f, err := fsys.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := fsys.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
 	if err != nil {
 		return err
 	}

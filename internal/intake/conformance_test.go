@@ -133,7 +133,8 @@ func newHarness(t *testing.T, agentCfg map[string]any) *harness {
 	h.dispDone = make(chan error, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
-	h.srv = intake.New(intake.Options{SharedSecret: testSecret, AuthTimeout: authTimeout}, h.q)
+	// MaxPerProcess off: the tests play many client processes from this one.
+	h.srv = intake.New(intake.Options{SharedSecret: testSecret, AuthTimeout: authTimeout, MaxPerProcess: -1}, h.q)
 	uln, err := h.srv.ListenUnix(h.unixPath, 0o600, "")
 	if err != nil {
 		t.Fatal(err)

@@ -59,6 +59,9 @@ type conn struct {
 	free     []*group
 	failed   atomic.Bool // a handed-over group ended the connection
 
+	evicted      atomic.Bool // closed unauthenticated to make room (limits.go)
+	waitingFirst bool        // no complete line yet, under FirstLineTimeout
+
 	out      []byte // responses not yet written
 	deadline time.Time
 
@@ -73,6 +76,7 @@ func newConn(s *Server, o *Options, nc net.Conn, t Transport) *conn {
 	c.dec.MaxBatch = o.MaxBatch
 	c.stamp.Input = o.Input
 	c.lines = newLineReader(readCounter{nc, &s.Counters.BytesIn}, o.MaxLineBytes)
+	c.lines.budget, c.lines.budgetMax = &s.budget, s.maxBuffered
 	if o.RateLimit > 0 {
 		c.limit = rate.NewLimiter(rate.Limit(o.RateLimit), max(int(o.RateLimit), o.MaxBatch))
 	}
@@ -106,12 +110,14 @@ func (c *conn) serve() {
 			close(c.todo)
 		}
 		c.nc.Close()
+		c.lines.dropGrant()
 	}()
 	if !c.authed {
 		c.nc.SetReadDeadline(time.Now().Add(c.o.AuthTimeout))
 	} else if c.o.IdleTimeout > 0 {
 		c.nc.SetReadDeadline(time.Now().Add(c.o.IdleTimeout))
 	}
+	c.firstLineDeadline()
 	for {
 		if !c.lines.hasLine() {
 			// About to block on the network: answer what needs answering
@@ -135,6 +141,9 @@ func (c *conn) serve() {
 
 // step handles what lines.next returned; true means the connection ends.
 func (c *conn) step(line []byte, err error) bool {
+	if err == errOverBudget {
+		return c.overBudget()
+	}
 	if err == errLineTooLong {
 		c.s.Counters.Messages.Add(1)
 		if !c.authed {
@@ -150,11 +159,22 @@ func (c *conn) step(line []byte, err error) bool {
 	if err != nil {
 		c.commit()
 		if !c.authed && isTimeout(err) && !c.s.closing.Load() {
-			c.fail(protocol.NewError(protocol.CodeAuthTimeout, fmt.Sprintf("no authentication within %s", c.o.AuthTimeout)))
+			c.fail(protocol.NewError(protocol.CodeAuthTimeout, c.timeoutAnswer()))
 		}
+		c.cutOff(err)
 		c.flushOut()
 		return true
 	}
+	if !c.authed && c.lines.unfinished && isTimeout(c.lines.err) && !c.s.closing.Load() {
+		// The authentication timeout passed in the middle of the first
+		// line (a client sending it slowly): that is what to answer, not
+		// what the half line would decode to.
+		c.s.Counters.Messages.Add(1)
+		c.fail(protocol.NewError(protocol.CodeAuthTimeout, c.timeoutAnswer()))
+		c.flushOut()
+		return true
+	}
+	c.gotLine()
 	if err := c.handle(line); err != nil {
 		c.flushOut()
 		return true
@@ -194,12 +214,13 @@ func (c *conn) handle(line []byte) error {
 			// An empty configured secret never matches: no secret, no TCP.
 			if c.o.SharedSecret == "" || subtle.ConstantTimeCompare(msg.Secret, []byte(c.o.SharedSecret)) != 1 {
 				c.s.authFailed(authPeer(c.nc), c.o)
-				c.s.log.Warn("authentication failed", "peer", c.nc.RemoteAddr().String())
+				c.s.refusals.note(c.s.log, "auth_failed", c.peer, "authentication failed: wrong shared secret")
 				c.fail(protocol.NewError(protocol.CodeAuthFailed, "authentication failed: wrong shared secret"))
 				return errClose
 			}
 			if !c.authed {
 				c.authed = true
+				c.s.authenticated(c)
 				if c.s.authFails.Load() > 0 {
 					c.s.authSucceeded(authPeer(c.nc))
 				}
@@ -335,8 +356,11 @@ func (c *conn) appender() {
 			g.err = errClose // the connection ends: nothing more is accepted
 		} else {
 			c.appendGroup(g)
-			if len(g.out) > 0 && g.err == nil {
-				g.err = c.write(g.out)
+			if len(g.out) > 0 {
+				// Even a group that ends the connection is answered.
+				if err := c.write(g.out); g.err == nil {
+					g.err = err
+				}
 			}
 			g.out = g.out[:0]
 			if g.err != nil {
@@ -380,7 +404,7 @@ func (c *conn) appendGroup(g *group) {
 		prev = end
 	}
 	err := c.s.sink.Append(c.s.stop, g.recs)
-	if errors.Is(err, queue.ErrFull) && len(g.msgs) > 1 {
+	if (errors.Is(err, queue.ErrFull) || isStorageError(err)) && len(g.msgs) > 1 {
 		// The group did not fit; each message on its own still might,
 		// and only the ones that do not are refused.
 		err = nil
@@ -406,6 +430,7 @@ func (c *conn) settle(g *group, n int64, err error) error {
 	if err == nil {
 		c.accepted.Add(n)
 		c.s.Counters.Accepted.Add(n)
+		c.s.storageWorks()
 		return c.pace(int(n))
 	}
 	c.rejected.Add(n)
@@ -414,6 +439,13 @@ func (c *conn) settle(g *group, n int64, err error) error {
 		c.s.Counters.QueueFull.Add(n)
 		c.s.logQueueFull()
 		g.out = c.appendErr(g.out, protocol.NewError(protocol.CodeQueueFull, "the agent's queue is full; nothing of this message was accepted, retry later"))
+		return nil
+	}
+	if isStorageError(err) {
+		// A full disk or an I/O error: nothing was kept, the queue stays
+		// usable, and the client is told the truth and may retry.
+		c.s.storageFailed(err, n)
+		g.out = c.appendErr(g.out, storageAnswer(err))
 		return nil
 	}
 	return err

@@ -28,6 +28,12 @@ type lineReader struct {
 	skipping bool  // discarding the rest of an over-long line
 	err      error // read error to return once the buffered lines are done
 	fills    int   // reads so far: lines from the same read arrived together
+
+	unfinished bool // the last line returned had no newline: the stream ended (or timed out) in it
+
+	budget    *lineBudget  // shared by all connections (nil: unlimited; budget.go)
+	budgetMax func() int64 // the budget's size now
+	granted   int64        // bytes this buffer holds from the budget
 }
 
 func newLineReader(r io.Reader, max int) *lineReader {
@@ -67,11 +73,14 @@ func (l *lineReader) next() ([]byte, error) {
 			if l.end > l.start && !l.skipping {
 				line := l.buf[l.start:l.end]
 				l.start, l.scanned = l.end, 0
+				l.unfinished = true
 				return line, nil
 			}
 			return nil, l.err
 		}
-		l.fill()
+		if !l.fill() {
+			return nil, l.refuseLine()
+		}
 	}
 }
 
@@ -86,12 +95,15 @@ func (l *lineReader) hasLine() bool {
 	return false
 }
 
-// fill reads more data, making room first.
-func (l *lineReader) fill() {
+// fill reads more data, making room first. It returns false, reading
+// nothing, when the current line would need more buffer than the shared
+// budget has left.
+func (l *lineReader) fill() bool {
 	if l.start == l.end {
 		l.start, l.end = 0, 0
 		if cap(l.buf) > keptBuffer {
 			l.buf = nil
+			l.dropGrant()
 		}
 	}
 	if l.buf == nil {
@@ -110,6 +122,9 @@ func (l *lineReader) fill() {
 			}
 			if size <= len(l.buf) {
 				size = len(l.buf) + initialBuffer
+			}
+			if !l.grow(size) {
+				return false
 			}
 			nb := make([]byte, size)
 			copy(nb, l.buf[l.start:l.end])
@@ -131,4 +146,5 @@ func (l *lineReader) fill() {
 	if err != nil {
 		l.err = err
 	}
+	return true
 }

@@ -44,6 +44,15 @@ type Options struct {
 	Input           string // the input's name, written into every record (see internal/record)
 	Log             *slog.Logger
 	Now             func() time.Time // clock for receivedAt (default time.Now)
+
+	// MaxBufferedBytes bounds the bytes of unfinished lines longer than
+	// 256 KiB buffered across all connections (default 256 MiB); see budget.go.
+	MaxBufferedBytes int64
+	// Limits that keep one client from starving the others (limits.go);
+	// 0 means the default, a negative value turns a limit off.
+	MaxPerProcess      int           // Unix connections at once from one process (default 64)
+	MaxUnauthenticated int           // TCP connections waiting to authenticate at once (default 64)
+	FirstLineTimeout   time.Duration // a Unix connection with no complete line this long is closed (default 1 minute)
 }
 
 // Transport names a listener kind, in logs and metrics.
@@ -72,8 +81,13 @@ type Server struct {
 	authFail  map[string]*authRecord // failed authentications per TCP client (see authPeer)
 	authSwept time.Time              // when expired records were last cleared
 
-	queueFullLogged atomic.Int64 // when queue_full was last logged, Unix nanoseconds
-	authFails       atomic.Int64 // len(authFail), read without the lock
+	queueFullLogged atomic.Int64        // when queue_full was last logged, Unix nanoseconds
+	storage         storageState        // appends failing for want of disk (storage.go)
+	budget          lineBudget          // memory for long unfinished lines, shared by all connections (budget.go)
+	refusals        refusalLog          // rate-limited log of refused clients (refusals.go)
+	procs           map[string]int      // open Unix connections per client process (limits.go)
+	unauth          map[*conn]time.Time // TCP connections waiting to authenticate, since when
+	authFails       atomic.Int64        // len(authFail), read without the lock
 	wg              sync.WaitGroup
 	Counters        Counters
 }
@@ -91,7 +105,10 @@ func New(opts Options, sink Sink) *Server {
 		conns:    map[*conn]struct{}{},
 		peers:    map[string]int{},
 		authFail: map[string]*authRecord{},
+		procs:    map[string]int{},
+		unauth:   map[*conn]time.Time{},
 	}
+	s.Counters.budget = &s.budget
 	s.SetOptions(opts)
 	s.log = s.options().Log
 	s.stop, s.stopNow = context.WithCancel(context.Background())
@@ -117,6 +134,18 @@ func (s *Server) SetOptions(opts Options) {
 	}
 	if opts.MaxPendingBytes <= 0 {
 		opts.MaxPendingBytes = 1 << 20
+	}
+	if opts.MaxBufferedBytes <= 0 {
+		opts.MaxBufferedBytes = DefaultMaxBufferedBytes
+	}
+	if opts.MaxPerProcess == 0 {
+		opts.MaxPerProcess = DefaultMaxPerProcess
+	}
+	if opts.MaxUnauthenticated == 0 {
+		opts.MaxUnauthenticated = DefaultMaxUnauthenticated
+	}
+	if opts.FirstLineTimeout == 0 {
+		opts.FirstLineTimeout = DefaultFirstLineTimeout
 	}
 	if opts.AuthTimeout <= 0 {
 		opts.AuthTimeout = 10 * time.Second
@@ -251,34 +280,48 @@ func (s *Server) accepting(ln net.Listener, t Transport) {
 func (s *Server) admit(nc net.Conn, t Transport) {
 	o := s.options()
 	peer := peerID(nc, t)
+	proc := processID(nc, t)
 	authID := ""
 	if t == TCP && s.authFails.Load() > 0 {
 		authID = authPeer(nc) // only while some client is being held back
 	}
 	s.mu.Lock()
-	var refuse string
+	var refuse, reason string
 	switch {
 	case s.closing.Load():
 		refuse = "the agent is shutting down"
 	case len(s.conns) >= o.MaxConnections:
-		refuse = fmt.Sprintf("the agent is at its limit of %d connections", o.MaxConnections)
+		refuse, reason = fmt.Sprintf("the agent is at its limit of %d connections", o.MaxConnections), "max_connections"
 		s.Counters.Refused.Add(1)
 	case o.MaxPerPeer > 0 && s.peers[peer] >= o.MaxPerPeer:
-		refuse = fmt.Sprintf("this client is at its limit of %d connections", o.MaxPerPeer)
+		refuse, reason = fmt.Sprintf("this client is at its limit of %d connections", o.MaxPerPeer), "max_connections_per_peer"
 		s.Counters.RefusedPeer.Add(1)
 	case authID != "" && s.blockedLocked(authID, o):
-		refuse = "too many failed authentications from this client; try again later"
+		refuse, reason = "too many failed authentications from this client; try again later", "auth_throttled"
 		s.Counters.Throttled.Add(1)
+	default:
+		if refuse, reason = s.admitLimitsLocked(o, t, proc); refuse != "" {
+			s.Counters.refused(reason)
+		}
 	}
 	if refuse != "" {
 		s.mu.Unlock()
+		if reason != "" {
+			who := peer
+			if proc != "" {
+				who += " " + proc
+			}
+			s.refusals.note(s.log, reason, who, "refused a connection: "+refuse)
+		}
 		nc.SetWriteDeadline(time.Now().Add(time.Second))
 		nc.Write(protocol.NewError(protocol.CodeUnavailable, refuse).AppendJSON(nil))
 		nc.Close()
 		return
 	}
 	c := newConn(s, o, nc, t)
+	c.peer = peer
 	s.conns[c] = struct{}{}
+	s.trackLocked(c, proc)
 	s.peers[peer]++
 	s.wg.Add(1)
 	s.mu.Unlock()
@@ -289,6 +332,7 @@ func (s *Server) admit(nc net.Conn, t Transport) {
 		c.serve()
 		s.mu.Lock()
 		delete(s.conns, c)
+		s.untrackLocked(c, proc)
 		if s.peers[peer]--; s.peers[peer] <= 0 {
 			delete(s.peers, peer)
 		}
@@ -336,7 +380,7 @@ func (s *Server) blockedLocked(peer string, o *Options) bool {
 		s.authFails.Store(int64(len(s.authFail)))
 		return false
 	}
-	return r.fails >= o.AuthFailLimit
+	return bruteForce(r.fails, o)
 }
 
 // authFailed records a failed authentication from peer.
@@ -356,8 +400,11 @@ func (s *Server) authFailed(peer string, o *Options) {
 	}
 	r.fails++
 	r.until = time.Now().Add(o.AuthFailBlock)
-	if r.fails == o.AuthFailLimit {
-		s.log.Warn("refusing a client after repeated failed authentications", "peer", peer, "failures", r.fails, "for", o.AuthFailBlock)
+	switch {
+	case r.fails == o.AuthFailLimit:
+		s.log.Warn("repeated failed authentications from a client; the right secret is still accepted unless they go on at a brute-force rate", "peer", peer, "failures", r.fails)
+	case bruteForce(r.fails, o) && r.fails == o.AuthFailLimit*bruteForceFactor:
+		s.log.Warn("refusing a client: failed authentications at a brute-force rate", "peer", peer, "failures", r.fails, "for", o.AuthFailBlock)
 	}
 }
 
@@ -420,12 +467,19 @@ type Counters struct {
 	RefusedPeer         atomic.Int64 // connections refused over the per-peer limit
 	Throttled           atomic.Int64 // connections refused after failed authentications
 	QueueFull           atomic.Int64 // entries refused because the queue was full
+	StorageRefused      atomic.Int64 // entries refused because the queue could not store them (disk full, I/O error)
+	StorageFailures     atomic.Int64 // times the queue started to refuse appends for that reason
+	StorageFailing      atomic.Bool  // the last append failed for that reason
+	OverBudget          atomic.Int64 // connections closed because their unfinished line found no room in MaxBufferedBytes
 	AuthFailures        atomic.Int64
 	Messages            atomic.Int64 // lines read as messages
 	BytesIn             atomic.Int64
 	Accepted            atomic.Int64 // entries
 	Rejected            atomic.Int64 // entries (or unreadable lines)
 	byCode              sync.Map     // code → *atomic.Int64 of error responses
+
+	refusedBy sync.Map    // reason → *atomic.Int64 of refused or cut-off connections (limits.go)
+	budget    *lineBudget // the line buffer budget, for Buffered
 }
 
 func (c *Counters) opened(t Transport) {
@@ -446,20 +500,26 @@ func (c *Counters) closed(t Transport) {
 	}
 }
 
-func (c *Counters) errorCode(code string) {
-	v, ok := c.byCode.Load(code)
+func (c *Counters) errorCode(code string) { bump(&c.byCode, code) }
+
+// Errors returns the number of error responses sent, by code.
+func (c *Counters) Errors() map[string]int64 { return counts(&c.byCode) }
+
+// bump adds one to the counter under key in m (key → *atomic.Int64).
+func bump(m *sync.Map, key string) {
+	v, ok := m.Load(key)
 	if !ok {
-		v, _ = c.byCode.LoadOrStore(code, new(atomic.Int64))
+		v, _ = m.LoadOrStore(key, new(atomic.Int64))
 	}
 	v.(*atomic.Int64).Add(1)
 }
 
-// Errors returns the number of error responses sent, by code.
-func (c *Counters) Errors() map[string]int64 {
-	m := map[string]int64{}
-	c.byCode.Range(func(k, v any) bool {
-		m[k.(string)] = v.(*atomic.Int64).Load()
+// counts returns the counters in m by key.
+func counts(m *sync.Map) map[string]int64 {
+	out := map[string]int64{}
+	m.Range(func(k, v any) bool {
+		out[k.(string)] = v.(*atomic.Int64).Load()
 		return true
 	})
-	return m
+	return out
 }

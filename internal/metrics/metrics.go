@@ -93,6 +93,9 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		dOutLast, dDrops, dReloads, dReloadLast} {
 		ch <- d
 	}
+	for _, d := range limitDescs {
+		ch <- d
+	}
 }
 
 func counter(ch chan<- prometheus.Metric, d *prometheus.Desc, v int64, labels ...string) {
@@ -129,6 +132,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			counter(ch, dErrors, n, code)
 		}
 		drops["queue_full"] = in.QueueFull.Load()
+		collectLimits(ch, in)
 	}
 	if c.src.Queue != nil {
 		st := c.src.Queue()

@@ -259,6 +259,11 @@ files["tcp"] = [
          [ok_out(payload="kept")], transport="tcp"),
     case("tcp-auth-timeout", "No authentication within the timeout is auth_timeout and closed.",
          [{"wait_ms": 0}, {"expect": err("auth_timeout")}, {"expect_closed": True}], transport="tcp", agent={"auth_timeout_ms": 300}),
+    case("tcp-auth-timeout-mid-line", "An authenticate line still unfinished when the timeout passes (a client sending it slowly) is auth_timeout too, not auth_required.",
+         [{"send_raw": base64.b64encode(b'{"action":').decode()}, {"wait_ms": 100},
+          {"send_raw": base64.b64encode(b'"authenticate",').decode()}, {"wait_ms": 100},
+          {"send_raw": base64.b64encode(b'"shared_sec').decode()},
+          {"expect": err("auth_timeout")}, {"expect_closed": True}], transport="tcp", agent={"auth_timeout_ms": 600}),
 ]
 
 # ---------------------------------------------------------------- queue full

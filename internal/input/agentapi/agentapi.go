@@ -15,6 +15,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/logflux/agent/internal/component"
 	"github.com/logflux/agent/internal/config"
@@ -104,6 +105,10 @@ func (in *Input) Name() string { return in.name }
 // Counters are the connection and entry counters of the input.
 func (in *Input) Counters() *intake.Counters { return &in.srv.Counters }
 
+// StorageProblem says why the queue has been refusing this input's
+// entries (a full disk), or "" while it takes them.
+func (in *Input) StorageProblem() string { return in.srv.StorageProblem() }
+
 func (in *Input) intakeOptions(c *Config) intake.Options {
 	return intake.Options{
 		MaxLineBytes:    int(c.Limits.MaxLineBytes),
@@ -118,8 +123,13 @@ func (in *Input) intakeOptions(c *Config) intake.Options {
 		AuthFailLimit:   c.Limits.AuthFailures,
 		AuthFailBlock:   c.Limits.AuthBlock,
 		MaxPendingBytes: in.maxAppend,
-		Input:           in.name,
-		Log:             in.log,
+
+		MaxBufferedBytes:   int64(c.Limits.MaxBufferedBytes),
+		MaxPerProcess:      offIfZero(c.Limits.MaxPerProcess),
+		MaxUnauthenticated: c.TCP.MaxUnauthenticated,
+		FirstLineTimeout:   offIfZero(c.Limits.FirstLineTimeout),
+		Input:              in.name,
+		Log:                in.log,
 	}
 }
 
@@ -291,4 +301,13 @@ func (in *Input) Shutdown(ctx context.Context) error {
 		return fmt.Errorf("input %s: %w", in.name, err)
 	}
 	return nil
+}
+
+// offIfZero maps a configured 0 ("off") to the intake's -1 (its 0 means
+// "the default").
+func offIfZero[T int | time.Duration](v T) T {
+	if v == 0 {
+		return -1
+	}
+	return v
 }

@@ -1,6 +1,8 @@
 package file
 
 import (
+	"errors"
+	"fmt"
 	"path/filepath"
 
 	"github.com/logflux/agent/internal/component"
@@ -38,6 +40,8 @@ func (c *Config) Validate() error {
 	var ps component.Problems
 	if c.Path == "" {
 		ps.Add("path", "is required for a file output")
+	} else if err := checkWritableDir(filepath.Dir(c.Path)); err != nil {
+		ps.Add("path", "%v", err)
 	}
 	if c.MaxSize < 4096 {
 		ps.Add("max_size", "must be at least 4KiB")
@@ -64,5 +68,12 @@ func (Factory) NewConfig() component.Config {
 // New opens the file.
 func (Factory) New(cfg component.Config, set component.Settings) (output.Output, error) {
 	c := cfg.(*Config)
-	return New(Options{Name: set.Name, Path: c.Path, MaxSize: int64(c.MaxSize), MaxFiles: c.MaxFiles})
+	o, err := New(Options{Name: set.Name, Path: c.Path, MaxSize: int64(c.MaxSize), MaxFiles: c.MaxFiles})
+	if err != nil {
+		if cause := errors.Unwrap(err); cause != nil {
+			err = cause // drop the "file output:" prefix: the message says it
+		}
+		return nil, fmt.Errorf("cannot open output file %s: %w", c.Path, err)
+	}
+	return o, nil
 }

@@ -51,6 +51,8 @@ type Output struct {
 	noReserve bool  // the file cannot have disk reserved (or given back): just write
 	lastWrite time.Time
 	idle      *time.Timer // gives the reservation back once writes stop
+
+	roomChecked time.Time // when the reservation was last weighed against the free space (room.go)
 }
 
 var _ output.Output = (*Output)(nil)
@@ -160,6 +162,7 @@ func (o *Output) Write(_ context.Context, records [][]byte) error {
 		o.reset()
 		return fmt.Errorf("file output: %w", err)
 	}
+	o.giveBackIfShort()
 	if o.opts.Sync {
 		if err := o.f.Sync(); err != nil {
 			o.reset()
@@ -181,6 +184,9 @@ func (o *Output) reserve(n int64) {
 		step = min(step, o.opts.MaxSize-o.size)
 	}
 	step = max(step, n)
+	if step = min(step, o.reserveCap()); step < n {
+		return // the disk is getting full: write without reserving
+	}
 	if err := reserveSpace(o.f, o.size, step); err != nil {
 		o.noReserve = true
 		return

@@ -242,3 +242,48 @@ func TestIdleOutputGivesReservationBack(t *testing.T) {
 		t.Fatalf("after writing again: %d bytes in the file (want %d), %d of disk (want a reservation)", size, 3*1001, disk)
 	}
 }
+
+// TestReservationYieldsToAFullingDisk: with little space free the output
+// reserves at most a share of it, and gives back what it holds once the
+// free space shrinks, so that the queue beside it never fails first.
+func TestReservationYieldsToAFillingDisk(t *testing.T) {
+	free := int64(1 << 30)
+	freeSpace = func(*os.File) (int64, bool) { return free, true }
+	defer func() { freeSpace = statFree }()
+	path := filepath.Join(t.TempDir(), "e.ndjson")
+	ctx := context.Background()
+	o, err := New(Options{Path: path, MaxSize: 64 << 20, MaxFiles: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close(ctx)
+	rec := []byte(`{"pad":"` + strings.Repeat("x", 990) + `"}`)
+	if err := o.Write(ctx, [][]byte{rec}); err != nil {
+		t.Fatal(err)
+	}
+	if o.noReserve {
+		t.Skip("this filesystem cannot reserve space")
+	}
+	if held := o.reserved - o.size; held < reserveStep/2 {
+		t.Fatalf("with 1 GiB free the output holds only %d bytes ahead", held)
+	}
+	// The disk fills (the queue wrote): the reservation is given back at
+	// the next write, and no new one takes more than the share allowed.
+	free = 4 << 20
+	o.roomChecked = time.Time{}
+	if err := o.Write(ctx, [][]byte{rec}); err != nil {
+		t.Fatal(err)
+	}
+	if o.reserved > o.size {
+		t.Fatalf("with 4 MiB free the output still holds %d bytes ahead", o.reserved-o.size)
+	}
+	for range 20 {
+		o.Write(ctx, [][]byte{rec})
+	}
+	if held := o.reserved - o.size; held > free/reserveShare {
+		t.Fatalf("with %d bytes free the output reserved %d", free, held)
+	}
+	if size, disk := allocated(t, path); disk > size+free/reserveShare+64<<10 {
+		t.Fatalf("the file holds %d bytes of disk for %d bytes", disk, size)
+	}
+}
