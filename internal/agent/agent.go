@@ -26,6 +26,7 @@ import (
 	"github.com/logflux/agent/internal/output/file"
 	"github.com/logflux/agent/internal/output/stdout"
 	"github.com/logflux/agent/internal/queue"
+	"github.com/logflux/agent/internal/redact"
 )
 
 // State is where the agent is in its life, for readiness.
@@ -65,6 +66,7 @@ type Agent struct {
 	DeadLetter *deadletter.Store
 	Intake     *intake.Server
 	Reloads    metrics.Reloads
+	Redact     *redact.Live // the redaction rules in force, swapped whole on reload
 
 	state    atomic.Int32
 	started  time.Time
@@ -118,7 +120,13 @@ func New(cfg *config.Config, opts Options) (a *Agent, err error) {
 		}
 		a.outputs = append(a.outputs, &runningOutput{cfg: oc, out: o})
 	}
-	a.Intake = intake.New(intakeOptions(cfg, a.log), a.Queue)
+	a.Redact = redact.NewLive()
+	r, err := a.Redact.Compile(cfg.Redact)
+	if err != nil {
+		return nil, fmt.Errorf("redact: %w", err)
+	}
+	a.Redact.Set(r)
+	a.Intake = intake.New(a.intakeOptions(cfg), a.Queue)
 	return a, nil
 }
 
@@ -166,8 +174,9 @@ func (a *Agent) release() {
 	a.locks = nil
 }
 
-func intakeOptions(cfg *config.Config, log *slog.Logger) intake.Options {
+func (a *Agent) intakeOptions(cfg *config.Config) intake.Options {
 	return intake.Options{
+		Filter:         a.Redact,
 		MaxLineBytes:   int(cfg.Limits.MaxLineBytes),
 		MaxBatch:       cfg.Limits.MaxBatchEntries,
 		MaxConnections: cfg.Limits.MaxConnections,
@@ -181,7 +190,7 @@ func intakeOptions(cfg *config.Config, log *slog.Logger) intake.Options {
 		AuthFailBlock:  cfg.Limits.AuthBlock,
 		// Gather at most a quarter of the queue into one append.
 		MaxPendingBytes: int(min(1<<20, int64(cfg.Queue.MaxBytes)/4)),
-		Log:             log,
+		Log:             a.log,
 	}
 }
 
@@ -406,6 +415,10 @@ func (a *Agent) Reload(cfg *config.Config) (err error) {
 		return fmt.Errorf("these settings only change with a restart: %v", fixed)
 	}
 	// Prepare everything that can fail before changing anything.
+	redactor, err := a.Redact.Compile(cfg.Redact)
+	if err != nil {
+		return fmt.Errorf("redact: %w", err)
+	}
 	unixLn, tcpLn, err := a.openListeners(cfg, old)
 	if err != nil {
 		return err
@@ -454,7 +467,8 @@ func (a *Agent) Reload(cfg *config.Config) (err error) {
 	if a.tls != nil && cfg.TCP.TLS.Enabled() {
 		a.tls.update(cfg.TCP.TLS)
 	}
-	a.Intake.SetOptions(intakeOptions(cfg, a.log))
+	a.Intake.SetOptions(a.intakeOptions(cfg))
+	a.Redact.Set(redactor)
 	if a.opts.LogLevel != nil {
 		var lvl slog.Level
 		if lvl.UnmarshalText([]byte(cfg.Log.Level)) == nil {

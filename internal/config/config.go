@@ -17,6 +17,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/logflux/agent/internal/forward"
+	"github.com/logflux/agent/internal/redact"
 )
 
 // Config is the whole agent configuration.
@@ -31,6 +32,7 @@ type Config struct {
 	Admin      AdminConfig      `yaml:"admin"`
 	Shutdown   ShutdownConfig   `yaml:"shutdown"`
 	Log        LogConfig        `yaml:"log"`
+	Redact     *redact.Config   `yaml:"redact"` // nil: redaction off
 
 	// Source is the file the configuration came from ("" for none); lines
 	// maps dotted key paths to their line in it, for error messages.
@@ -211,6 +213,9 @@ func (c *Config) decode(data []byte) error {
 	dec.KnownFields(true)
 	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
 		return err
+	}
+	if _, ok := c.lines["redact"]; ok && c.Redact == nil {
+		c.Redact = &redact.Config{} // `redact:` with nothing under it: the defaults
 	}
 	return nil
 }
@@ -565,6 +570,14 @@ func (c *Config) Validate() error {
 	}
 	if c.Shutdown.Timeout <= 0 {
 		bad("shutdown.timeout", "must be positive")
+	}
+	if c.Redact != nil {
+		if err := c.Redact.Validate(); err != nil {
+			for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+				re := e.(*redact.Error)
+				bad("redact."+re.Key, "%s", re.Msg)
+			}
+		}
 	}
 	switch strings.ToLower(c.Log.Level) {
 	case "debug", "info", "warn", "error":

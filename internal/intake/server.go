@@ -24,6 +24,14 @@ type Sink interface {
 	Sync(ctx context.Context) error
 }
 
+// Filter changes or drops the decoded entries of one message before their
+// records are written (redaction). It returns the entries to keep, in
+// order; entries it leaves out are accepted (the client sees no error)
+// and never written.
+type Filter interface {
+	Filter(entries []protocol.Entry) []protocol.Entry
+}
+
 // Options configure a Server.
 type Options struct {
 	MaxLineBytes   int           // longest message line (default 16 MiB)
@@ -44,6 +52,7 @@ type Options struct {
 	MaxPendingBytes int
 	Log             *slog.Logger
 	Now             func() time.Time // clock for receivedAt (default time.Now)
+	Filter          Filter           // nil: entries are written as decoded
 }
 
 // Transport names a listener kind, in logs and metrics.
