@@ -7,6 +7,7 @@ import (
 	"regexp/syntax"
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // A finder returns the first match in p at or after from, as [start, end),
@@ -87,11 +88,11 @@ var class = func() (t [256]uint8) {
 		if alnum || b == '+' || b == '/' {
 			m |= cB64
 		}
-		if alnum || strings.IndexByte("._%+-", b) >= 0 {
-			m |= cEmail
+		if alnum || strings.IndexByte("._%+-", b) >= 0 || b >= 0x80 {
+			m |= cEmail // with the bytes of non-ASCII characters (RFC 6531)
 		}
-		if alnum || b == '.' || b == '-' {
-			m |= cHost
+		if alnum || b == '.' || b == '-' || b >= 0x80 {
+			m |= cHost // with internationalised domain names
 		}
 		if b == ' ' || b == '-' {
 			m |= cCard
@@ -271,7 +272,7 @@ func luhn(d []byte) bool {
 func findEmail(p []byte, from int) (int, int) {
 	for at := index(p, from, '@'); at >= 0; at = index(p, at+1, '@') {
 		s := runBack(p, at, max(from, at-64), cEmail)
-		for s < at && (p[s] == '.' || p[s] == '-') {
+		for s < at && (p[s] == '.' || p[s] == '-' || !utf8.RuneStart(p[s])) {
 			s++
 		}
 		if s == at || urlUserinfo(p, s, from) {
