@@ -149,7 +149,9 @@ func index(p []byte, from int, c byte) int {
 // every card that would cover it.
 func findCard(p []byte, from int) (int, int) {
 	for i := from + 12; i < len(p); {
-		if class[p[i]]&cCard == 0 {
+		c := class[p[i]]
+		// A separator inside a card has a digit on each side.
+		if c&cCard == 0 || c&cDigit == 0 && !(is(p, i-1, cDigit) && is(p, i+1, cDigit)) {
 			i += 13
 			continue
 		}
@@ -427,8 +429,7 @@ func findAWSKeyID(p []byte, from int) (int, int) {
 		if i+20 > len(p) || is(p, i-1, cWord) {
 			continue
 		}
-		pre := string(p[i : i+4])
-		if pre != "AKIA" && pre != "ASIA" && pre != "ABIA" && pre != "ACCA" && !(pre[:3] == "A3T" && class[pre[3]]&(cUpper|cDigit) != 0) {
+		if !hasAt(p, i, "AKIA") && !hasAt(p, i, "ASIA") && !hasAt(p, i, "ABIA") && !hasAt(p, i, "ACCA") && !(hasAt(p, i, "A3T") && class[p[i+3]]&(cUpper|cDigit) != 0) {
 			continue
 		}
 		e := i + 4
