@@ -19,23 +19,62 @@ type finder func(p []byte, from int) (int, int)
 // detector is a built-in detector.
 type detector struct {
 	name   string
-	minLen int // shorter texts cannot hold a match
+	minLen int    // shorter texts cannot hold a match
+	need   uint16 // anchor bytes, one of which every match holds (0: none)
 	find   finder
 }
 
 // detectors lists the built-in detectors, in the order they run.
 var detectors = []detector{
-	{"card", 13, findCard},
-	{"email", 6, findEmail},
-	{"bearer", 23, findBearer},
-	{"jwt", 24, findJWT},
-	{"aws", 20, findAWS},
-	{"github", 40, findGitHub},
-	{"gitlab", 25, findGitLab},
-	{"slack", 15, findSlack},
-	{"private_key", 40, findPrivateKey},
-	{"kv_secrets", 3, findKVSecret},
-	{"ip", 2, findIP},
+	{"card", 13, 0, findCard},
+	{"email", 6, aAt, findEmail},
+	{"bearer", 23, aB, findBearer},
+	{"jwt", 24, aJ, findJWT},
+	{"aws", 20, aA | aEq | aColon, findAWS},
+	{"github", 40, aUnder, findGitHub},
+	{"gitlab", 25, aDash, findGitLab},
+	{"slack", 15, aDash | aDot, findSlack},
+	{"private_key", 40, aDash, findPrivateKey},
+	{"kv_secrets", 3, aEq | aColon, findKVSecret},
+	{"ip", 2, aDot | aColon, findIP},
+}
+
+// Anchor bytes: the first, cheapest test. One pass over a text sets a bit
+// for each anchor it holds, and a detector whose anchors are all absent is
+// not run at all (most lines hold few of them).
+const (
+	aAt    uint16 = 1 << iota // '@'
+	aEq                       // '='
+	aColon                    // ':'
+	aUnder                    // '_'
+	aDash                     // '-'
+	aDot                      // '.'
+	aJ                        // 'J'
+	aA                        // 'A'
+	aB                        // 'B', 'b'
+)
+
+var anchorTable = func() (t [256]uint16) {
+	for c, a := range map[byte]uint16{'@': aAt, '=': aEq, ':': aColon, '_': aUnder, '-': aDash, '.': aDot, 'J': aJ, 'A': aA, 'B': aB, 'b': aB} {
+		t[c] = a
+	}
+	return t
+}()
+
+// anchors returns the anchor bits of the bytes of p.
+func anchors(p []byte) uint16 {
+	var m0, m1, m2, m3 uint16
+	for len(p) >= 4 {
+		m0 |= anchorTable[p[0]]
+		m1 |= anchorTable[p[1]]
+		m2 |= anchorTable[p[2]]
+		m3 |= anchorTable[p[3]]
+		p = p[4:]
+	}
+	for _, c := range p {
+		m0 |= anchorTable[c]
+	}
+	return m0 | m1 | m2 | m3
 }
 
 func detectorByName(name string) *detector {
@@ -564,6 +603,11 @@ var (
 // secretKey reports whether a key names a secret.
 func secretKey(k []byte) bool {
 	if len(k) < 3 || len(k) > 64 {
+		return false
+	}
+	switch k[len(k)-1] | 0x20 { // the last letters of secretSuffixes and secretKeys
+	case 'd', 'e', 't', 'n', 'y', 'l', 's':
+	default:
 		return false
 	}
 	var buf [64]byte

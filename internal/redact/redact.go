@@ -35,8 +35,9 @@ type rule struct {
 	action string
 	find   finder // nil for the key rules
 	minLen int
-	top    bool  // scoped by the section's sources and entry_types
-	scope  scope // a custom rule's own scope
+	need   uint16 // anchor bits (see anchors); 0: always run
+	top    bool   // scoped by the section's sources and entry_types
+	scope  scope  // a custom rule's own scope
 	stats  *RuleCounters
 }
 
@@ -71,7 +72,7 @@ func New(c *Config, m *Metrics) (*Redactor, error) {
 		if d.name == "kv_secrets" {
 			r.kvKeys = len(r.rules)
 		}
-		r.rules = append(r.rules, rule{name: d.name, action: topAction, find: d.find, minLen: d.minLen, top: true})
+		r.rules = append(r.rules, rule{name: d.name, action: topAction, find: d.find, minLen: d.minLen, need: d.need, top: true})
 	}
 	for _, rc := range c.Rules {
 		ru := rule{name: rc.Name, action: rc.Action, scope: newScope(rc.Sources, rc.EntryTypes)}
@@ -80,7 +81,7 @@ func New(c *Config, m *Metrics) (*Redactor, error) {
 		}
 		if rc.Detector != "" {
 			d := detectorByName(rc.Detector)
-			ru.find, ru.minLen = d.find, d.minLen
+			ru.find, ru.minLen, ru.need = d.find, d.minLen, d.need
 		} else {
 			ru.find, ru.minLen = regexFinder(regexp.MustCompile(rc.Pattern))
 		}
@@ -169,13 +170,14 @@ func (r *Redactor) apply(e *protocol.Entry, always bool) (fired bitset, drop boo
 	inTop := r.top.all() || r.top.covers(e.Source, e.EntryType)
 	var live bitset // rules that apply to this entry
 	var payloadHits bitset
+	have := anchors(e.Payload)
 	for i := range r.rules {
 		ru := &r.rules[i]
 		if ru.find == nil || !r.applies(ru, inTop, e) {
 			continue
 		}
 		live.set(i)
-		if len(e.Payload) >= ru.minLen {
+		if len(e.Payload) >= ru.minLen && (ru.need == 0 || ru.need&have != 0) {
 			if s, _ := ru.find(e.Payload, 0); s >= 0 {
 				payloadHits.set(i)
 			}
@@ -236,9 +238,10 @@ func (r *Redactor) keyAction(key []byte) int {
 }
 
 func valueHits(r *Redactor, live *bitset, v []byte) (hits bitset) {
+	have := anchors(v)
 	for i := range r.rules {
 		ru := &r.rules[i]
-		if live.has(i) && len(v) >= ru.minLen {
+		if live.has(i) && len(v) >= ru.minLen && (ru.need == 0 || ru.need&have != 0) {
 			if s, _ := ru.find(v, 0); s >= 0 {
 				hits.set(i)
 			}
