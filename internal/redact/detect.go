@@ -178,6 +178,43 @@ func index(p []byte, from int, c byte) int {
 	return -1
 }
 
+// twoBytes yields, in order, the positions of either of two bytes, with
+// one bytes.IndexByte scan for each.
+type twoBytes struct {
+	p            []byte
+	a, b         byte
+	nextA, nextB int
+}
+
+func scanTwo(p []byte, from int, a, b byte) twoBytes {
+	return twoBytes{p: p, a: a, b: b, nextA: index(p, from, a), nextB: index(p, from, b)}
+}
+
+// next returns the next position, or -1.
+func (t *twoBytes) next() int {
+	switch {
+	case t.nextA < 0 && t.nextB < 0:
+		return -1
+	case t.nextA < 0 || (t.nextB >= 0 && t.nextB < t.nextA):
+		i := t.nextB
+		t.nextB = index(t.p, i+1, t.b)
+		return i
+	}
+	i := t.nextA
+	t.nextA = index(t.p, i+1, t.a)
+	return i
+}
+
+// skip moves past position e.
+func (t *twoBytes) skip(e int) {
+	if t.nextA >= 0 && t.nextA < e {
+		t.nextA = index(t.p, e, t.a)
+	}
+	if t.nextB >= 0 && t.nextB < e {
+		t.nextB = index(t.p, e, t.b)
+	}
+}
+
 // Payment cards: 13 to 19 digits, either contiguous or in groups with one
 // consistent separator (space or dash) in the layouts cards are printed in
 // (4-4-4-4, 4-4-4-4-3, 4-6-5, 4-6-4 …), beginning with an issuer's first
@@ -352,14 +389,8 @@ func urlUserinfo(p []byte, s, from int) bool {
 // Bearer tokens: "Bearer" (any case) then a token of at least 16
 // characters; only the token is redacted.
 func findBearer(p []byte, from int) (int, int) {
-	lo, up := index(p, from, 'b'), index(p, from, 'B')
-	for lo >= 0 || up >= 0 {
-		i := lo
-		if lo < 0 || (up >= 0 && up < lo) {
-			i, up = up, index(p, up+1, 'B')
-		} else {
-			lo = index(p, lo+1, 'b')
-		}
+	bs := scanTwo(p, from, 'b', 'B')
+	for i := bs.next(); i >= 0; i = bs.next() {
 		if !hasFold(p, i, "bearer") || is(p, i-1, cAlpha) {
 			continue
 		}
@@ -624,14 +655,8 @@ func secretKey(k []byte) bool {
 // accepts, after '=' or ':'; with isKey secretKey it also finds URL
 // passwords.
 func findKV(p []byte, from int, isKey func([]byte) bool, minLen int) (int, int) {
-	eq, co := index(p, from, '='), index(p, from, ':')
-	for eq >= 0 || co >= 0 {
-		i := eq
-		if eq < 0 || (co >= 0 && co < eq) {
-			i, co = co, index(p, co+1, ':')
-		} else {
-			eq = index(p, eq+1, '=')
-		}
+	seps := scanTwo(p, from, '=', ':')
+	for i := seps.next(); i >= 0; i = seps.next() {
 		if p[i] == ':' && hasAt(p, i+1, "//") {
 			if minLen == 1 {
 				if a, b := urlPassword(p, i+3); a >= 0 {
@@ -763,14 +788,8 @@ func urlPassword(p []byte, i int) (int, int) {
 // IP addresses (off by default): IPv4 dotted quads found from their dots,
 // IPv6 addresses found from their colons, each checked by netip.
 func findIP(p []byte, from int) (int, int) {
-	d, c := index(p, from, '.'), index(p, from, ':')
-	for d >= 0 || c >= 0 {
-		i := d
-		if d < 0 || (c >= 0 && c < d) {
-			i, c = c, index(p, c+1, ':')
-		} else {
-			d = index(p, d+1, '.')
-		}
+	seps := scanTwo(p, from, '.', ':')
+	for i := seps.next(); i >= 0; i = seps.next() {
 		s, e := i, i
 		for s > from && (class[p[s-1]]&cDigit != 0 || isHex(p[s-1]) || p[s-1] == '.' || p[s-1] == ':') {
 			s--
@@ -790,14 +809,7 @@ func findIP(p []byte, from int) (int, int) {
 		if a, err := netip.ParseAddr(string(p[s:e])); err == nil && (a.Is4() && bytes.Count(p[s:e], []byte(".")) == 3 || a.Is6()) {
 			return s, e
 		}
-		if i < e { // skip the rest of this token
-			if d >= 0 && d < e {
-				d = index(p, e, '.')
-			}
-			if c >= 0 && c < e {
-				c = index(p, e, ':')
-			}
-		}
+		seps.skip(e) // the rest of this token
 	}
 	return -1, -1
 }
