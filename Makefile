@@ -45,7 +45,8 @@ FUZZ_TARGETS = \
 	./internal/diskqueue:FuzzRecover:40000x \
 	./internal/ingestsim:FuzzIngest:5000x \
 	./internal/ingestsim:FuzzValidatePayload:40000x \
-	./internal/output/logflux:FuzzMappingLossless:30000x
+	./internal/output/logflux:FuzzMappingLossless:30000x \
+	./internal/redact:FuzzRedact:20000x
 
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \

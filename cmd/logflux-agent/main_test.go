@@ -366,3 +366,41 @@ func TestVersionAndHelp(t *testing.T) {
 		t.Fatalf("unknown command: %d %q", code, errOut)
 	}
 }
+
+// redact-test shows what the configured rules make of NDJSON entries and
+// plain lines, and which rules fired; a drop_entry rule's entry is dropped.
+func TestRedactTest(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "agent.yaml"), []byte(`redact:
+  rules:
+    - name: never
+      pattern: TOPSECRET
+      action: drop_entry
+`), 0o600)
+	in := "paid with 4111 1111 1111 1111\n" +
+		`{"payload":"hi bob@example.com","entryType":1,"source":"web","logLevel":6,"metadata":{"password":"x"}}` + "\n" +
+		"TOPSECRET plans\n"
+	out, stderr, code := run(t, dir, in, "redact-test", "--config", "agent.yaml")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("%d lines:\n%s", len(lines), out)
+	}
+	for i, want := range []string{
+		`{"fired":["card"],"dropped":false,"entry":{`,
+		`{"fired":["email","kv_secrets"],"dropped":false,"entry":{`,
+		`{"fired":["never"],"dropped":true}`,
+	} {
+		if !strings.HasPrefix(lines[i], want) {
+			t.Errorf("line %d: %s\nwant it to start %s", i+1, lines[i], want)
+		}
+	}
+	if !strings.Contains(lines[0], `"payload":"paid with [REDACTED:card]"`) || !strings.Contains(lines[1], `"password":"[REDACTED:kv_secrets]"`) {
+		t.Errorf("not redacted:\n%s", out)
+	}
+	if strings.Contains(out, "4111") || strings.Contains(out, "bob@") {
+		t.Errorf("a secret was printed:\n%s", out)
+	}
+}

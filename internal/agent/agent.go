@@ -25,6 +25,7 @@ import (
 	"github.com/logflux/agent/internal/metrics"
 	"github.com/logflux/agent/internal/output"
 	"github.com/logflux/agent/internal/queue"
+	"github.com/logflux/agent/internal/redact"
 )
 
 // State is where the agent is in its life, for readiness.
@@ -61,6 +62,7 @@ type Agent struct {
 	Queue      queue.Queue
 	DeadLetter *deadletter.Store
 	Reloads    metrics.Reloads
+	Redact     *redact.Live // the redaction rules in force, swapped whole on reload
 
 	state    atomic.Int32
 	started  time.Time
@@ -118,6 +120,12 @@ func New(cfg *config.Config, opts Options) (_ *Agent, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("dead-letter store: %w", err)
 	}
+	a.Redact = redact.NewLive()
+	r, err := a.Redact.Compile(cfg.Redact)
+	if err != nil {
+		return nil, fmt.Errorf("redact: %w", err)
+	}
+	a.Redact.Set(r)
 	for _, oc := range cfg.Outputs {
 		ro, err := a.buildOutput(cfg, oc)
 		if err != nil {
@@ -150,6 +158,7 @@ func (a *Agent) settings(cfg *config.Config, kind, name string) component.Settin
 		Log:     a.log.With(kind, name),
 		DataDir: cfg.DataDir,
 		Metrics: new(component.Metrics),
+		Filter:  a.Redact,
 		// Gather at most a quarter of the queue into one append.
 		MaxAppendBytes: int(min(1<<20, int64(cfg.Queue.MaxBytes)/4)),
 	}
@@ -399,6 +408,10 @@ func (a *Agent) Reload(cfg *config.Config) (err error) {
 	}
 
 	// Prepare everything that can fail before changing anything.
+	redactor, err := a.Redact.Compile(cfg.Redact)
+	if err != nil {
+		return fmt.Errorf("redact: %w", err)
+	}
 	plan, err := a.planInputs(cfg)
 	if err != nil {
 		return err
@@ -428,6 +441,7 @@ func (a *Agent) Reload(cfg *config.Config) (err error) {
 	// Apply: nothing below fails the reload.
 	a.cfg = cfg
 	plan.apply()
+	a.Redact.Set(redactor)
 	if a.opts.LogLevel != nil {
 		var lvl slog.Level
 		if lvl.UnmarshalText([]byte(cfg.Log.Level)) == nil {

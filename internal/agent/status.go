@@ -209,6 +209,7 @@ func (a *Agent) MetricSources() metrics.Sources {
 		Drops: func() map[string]int64 {
 			return map[string]int64{"dead_letter_overflow": a.DeadLetter.Stats().Dropped}
 		},
+		Redact: a.Redact.Metrics().Stats,
 	}
 }
 

@@ -53,6 +53,7 @@ func commands() []command {
 		{"bench", "generate load against an agent and report throughput, CPU, memory and flush latency", runBench},
 		{"ingest-sim", "run a simulator of the LogFlux Ingestion API to forward to", ingestSim},
 		{"dlq", "list or replay the entries outputs refused (dead-letter store)", dlq},
+		{"redact-test", "show what the configured redaction makes of entries from standard input", redactTest},
 		{"version", "print the version", version},
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+
+	"github.com/logflux/agent/internal/protocol"
 )
 
 // Config is a component type's own configuration: the fields of its YAML
@@ -34,10 +36,19 @@ type Settings struct {
 	Log     *slog.Logger // already carries the name ("output" or "input" attribute)
 	DataDir string       // the agent's data directory, for state the component keeps
 	Metrics *Metrics     // where the component registers counters of its own
+	// Filter changes entries before an input writes them (the agent's
+	// redaction rules, swapped on reload); inputs pass every decoded entry
+	// through it. Nil: entries are written as decoded.
+	Filter EntryFilter
 	// MaxAppendBytes is the most an input should hand to one Sink.Append
 	// (a quarter of the queue, at most 1 MiB), so that a blocking queue
 	// always has room for it eventually.
 	MaxAppendBytes int
+}
+
+// EntryFilter changes or drops entries before they are written as records.
+type EntryFilter interface {
+	Filter(entries []protocol.Entry) []protocol.Entry
 }
 
 // Problem is one problem with one key of a configuration section.

@@ -22,6 +22,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/logflux/agent/internal/component"
+	"github.com/logflux/agent/internal/redact"
 )
 
 // ByteSize and FileMode are the configuration's units (see package component).
@@ -43,6 +44,7 @@ type Config struct {
 	Admin      AdminConfig      `yaml:"admin"`
 	Shutdown   ShutdownConfig   `yaml:"shutdown"`
 	Log        LogConfig        `yaml:"log"`
+	Redact     *redact.Config   `yaml:"redact"` // nil: redaction off
 
 	// Source is the file the configuration came from ("" for none).
 	Source   string   `yaml:"-"`
@@ -179,6 +181,9 @@ func (c *Config) decode(data []byte) error {
 	c.problems = d.problems
 	if _, ok := c.lines["admin.address"]; ok {
 		c.SetAdminAddress(c.Admin.Address)
+	}
+	if _, ok := c.lines["redact"]; ok && c.Redact == nil {
+		c.Redact = &redact.Config{} // `redact:` with nothing under it: the defaults
 	}
 	return nil
 }
@@ -388,6 +393,14 @@ func (c *Config) Validate() error {
 	}
 	if c.Shutdown.Timeout <= 0 {
 		bad("shutdown.timeout", "must be positive")
+	}
+	if c.Redact != nil {
+		if err := c.Redact.Validate(); err != nil {
+			for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+				re := e.(*redact.Error)
+				bad("redact."+re.Key, "%s", re.Msg)
+			}
+		}
 	}
 	switch strings.ToLower(c.Log.Level) {
 	case "debug", "info", "warn", "error":

@@ -150,3 +150,28 @@ func FuzzByteSize(f *testing.F) {
 		}
 	})
 }
+
+// A bad redact section is reported with the file and line of each problem.
+func TestRedactProblemsHaveLines(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "agent.yaml")
+	os.WriteFile(path, []byte("redact:\n  detectors: [card, nope]\n  rules:\n    - name: emp\n      pattern: 'EMP-[0-9'\n"), 0o600)
+	c, err := Load(path, func(string) string { return "" }, components.Registry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Finish()
+	err = c.Validate()
+	for _, want := range []string{
+		path + `:2: redact.detectors[1]: unknown detector "nope"`,
+		path + `:5: redact.rules[0].pattern: invalid at offset 4 ("[0-9"): missing closing ]`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+	// `redact:` with nothing under it turns the defaults on.
+	os.WriteFile(path, []byte("redact:\n"), 0o600)
+	if c, err = Load(path, func(string) string { return "" }, components.Registry()); err != nil || c.Redact == nil {
+		t.Errorf("empty redact section: %+v, %v", c.Redact, err)
+	}
+}

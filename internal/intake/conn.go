@@ -254,8 +254,15 @@ func (c *conn) handle(line []byte) error {
 			c.stampFill = c.lines.fills
 		}
 		start := len(p.ends)
-		for i := range msg.Entries {
-			p.data = protocol.AppendRecordStamp(p.data, &msg.Entries[i], &c.stamp)
+		entries := msg.Entries
+		if c.o.Filter != nil {
+			// Before anything is written: a dropped entry counts as
+			// accepted, as its client was told.
+			entries = c.o.Filter.Filter(entries)
+			c.accepted.Add(int64(len(msg.Entries) - len(entries)))
+		}
+		for i := range entries {
+			p.data = protocol.AppendRecordStamp(p.data, &entries[i], &c.stamp)
 			p.ends = append(p.ends, len(p.data))
 		}
 		if n := len(p.ends) - start; n > 0 {

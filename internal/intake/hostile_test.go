@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -243,7 +244,10 @@ func hostileCases() []hostileCase {
 		}},
 		{"TCP: entry before authenticate", "auth_required", func(e *hostileEnv) string { return e.exchange("tcp", line(validEntry)) }},
 		{"TCP: garbage before authenticate (no newline: the deadline passes mid-line)", "auth_timeout", func(e *hostileEnv) string { return e.exchange("tcp", big(1000, 0xff)) }},
-		{"TCP: 100 MiB line before authenticate", "auth_timeout", func(e *hostileEnv) string {
+		// Either the authentication deadline passes while the line is read
+		// (auth_timeout) or the line passes max_line_bytes first
+		// (auth_required): which comes first depends on the machine's speed.
+		{"TCP: 100 MiB line before authenticate", "auth_timeout|auth_required", func(e *hostileEnv) string {
 			c := e.dial("tcp")
 			defer c.Close()
 			go func() {
@@ -423,7 +427,7 @@ func TestHostileInput(t *testing.T) {
 	for i, c := range hostileCases() {
 		got := c.run(e)
 		fmt.Fprintf(&report, "| %d | %s | %s |\n", i+1, c.name, got)
-		if got != c.want {
+		if !slices.Contains(strings.Split(c.want, "|"), got) {
 			t.Errorf("%s: got %q, want %q", c.name, got, c.want)
 		}
 		e.wellBehaved()

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/logflux/agent/internal/component"
 	"github.com/logflux/agent/internal/input"
 	"github.com/logflux/agent/internal/protocol"
 )
@@ -22,6 +23,12 @@ import (
 // Sink is where accepted entries go: the intake side of the queue, as every
 // input sees it.
 type Sink = input.Sink
+
+// Filter changes or drops the decoded entries of one message before their
+// records are written (redaction). It returns the entries to keep, in
+// order; entries it leaves out are accepted (the client sees no error)
+// and never written.
+type Filter = component.EntryFilter
 
 // Options configure a Server.
 type Options struct {
@@ -53,6 +60,7 @@ type Options struct {
 	MaxPerProcess      int           // Unix connections at once from one process (default 64)
 	MaxUnauthenticated int           // TCP connections waiting to authenticate at once (default 64)
 	FirstLineTimeout   time.Duration // a Unix connection with no complete line this long is closed (default 1 minute)
+	Filter             Filter        // nil: entries are written as decoded
 }
 
 // Transport names a listener kind, in logs and metrics.

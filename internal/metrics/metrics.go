@@ -12,6 +12,7 @@ import (
 	"github.com/logflux/agent/internal/intake"
 	"github.com/logflux/agent/internal/output"
 	"github.com/logflux/agent/internal/queue"
+	"github.com/logflux/agent/internal/redact"
 )
 
 // Output is one output's name and counters.
@@ -39,6 +40,7 @@ type Sources struct {
 	// Components are the inputs' and outputs' own metrics, exported as
 	// logflux_agent_<kind>_<type>_<name>[_total]{<kind>="<component name>"}.
 	Components func() []Component
+	Redact  func() redact.Stats
 }
 
 // Reloads counts configuration reloads by outcome.
@@ -73,6 +75,10 @@ var (
 	dDrops        = prometheus.NewDesc(ns+"entries_dropped_total", "Entries not delivered to an output, by reason.", []string{"reason"}, nil)
 	dReloads      = prometheus.NewDesc(ns+"reloads_total", "Configuration reloads, by outcome.", []string{"outcome"}, nil)
 	dReloadLast   = prometheus.NewDesc(ns+"reload_last_success_timestamp_seconds", "When the configuration was last (re)loaded successfully.", nil, nil)
+	dRedactMatch  = prometheus.NewDesc(ns+"redact_matches_total", "Matches redacted, by rule (a metadata key masked or dropped counts one).", []string{"rule"}, nil)
+	dRedactDrop   = prometheus.NewDesc(ns+"redact_dropped_entries_total", "Entries accepted and dropped by a drop_entry rule, by rule.", []string{"rule"}, nil)
+	dRedactTime   = prometheus.NewDesc(ns+"redact_seconds_total", "Time spent redacting, estimated by timing one call in 32.", nil, nil)
+	dRedactCut    = prometheus.NewDesc(ns+"redact_truncated_total", "Redacted values cut to stay within the protocol's limits.", nil, nil)
 )
 
 type collector struct{ src Sources }
@@ -90,7 +96,7 @@ func NewRegistry(src Sources) *prometheus.Registry {
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{dConnOpen, dConnTotal, dConnRefused, dAuthFail, dMessages, dBytesIn, dAccepted, dRejected,
 		dErrors, dQueueEntries, dQueueBytes, dQueueMax, dQueueAge, dOutSent, dOutFailed, dOutRetried, dOutFiltered, dOutDead, dOutLatency,
-		dOutLast, dDrops, dReloads, dReloadLast} {
+		dOutLast, dDrops, dReloads, dReloadLast, dRedactMatch, dRedactDrop, dRedactTime, dRedactCut} {
 		ch <- d
 	}
 	for _, d := range limitDescs {
@@ -168,6 +174,16 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		for reason, n := range c.src.Drops() {
 			drops[reason] += n
 		}
+	}
+	if c.src.Redact != nil {
+		st := c.src.Redact()
+		for _, r := range st.Rules {
+			counter(ch, dRedactMatch, r.Matches, r.Rule)
+			counter(ch, dRedactDrop, r.Drops, r.Rule)
+			drops["redact"] += r.Drops
+		}
+		ch <- prometheus.MustNewConstMetric(dRedactTime, prometheus.CounterValue, st.Seconds)
+		counter(ch, dRedactCut, st.Truncated)
 	}
 	for reason, n := range drops {
 		counter(ch, dDrops, n, reason)

@@ -61,7 +61,7 @@ func (Factory) NewConfig() component.Config {
 // New builds the input without opening anything.
 func (Factory) New(cfg component.Config, set component.Settings) (input.Input, error) {
 	c := *cfg.(*Config)
-	in := &Input{name: set.Name, log: set.Log, cfg: c, maxAppend: set.MaxAppendBytes}
+	in := &Input{name: set.Name, log: set.Log, cfg: c, maxAppend: set.MaxAppendBytes, filter: set.Filter}
 	in.srv = intake.New(in.intakeOptions(&c), &in.sink)
 	ctr := &in.srv.Counters
 	m := set.Metrics
@@ -81,6 +81,7 @@ type Input struct {
 	sink startedSink
 
 	maxAppend int // bytes gathered into one append
+	filter    component.EntryFilter
 
 	mu     sync.Mutex // guards cfg and the listeners
 	cfg    Config
@@ -123,6 +124,7 @@ func (in *Input) intakeOptions(c *Config) intake.Options {
 		AuthFailLimit:   c.Limits.AuthFailures,
 		AuthFailBlock:   c.Limits.AuthBlock,
 		MaxPendingBytes: in.maxAppend,
+		Filter:          in.filter,
 
 		MaxBufferedBytes:   int64(c.Limits.MaxBufferedBytes),
 		MaxPerProcess:      offIfZero(c.Limits.MaxPerProcess),
