@@ -52,6 +52,18 @@ func (d *decoder) decode(n *yaml.Node, key string, v reflect.Value) {
 	if d.components != nil && d.components(d, n, key, v) {
 		return
 	}
+	if n.Kind == yaml.SequenceNode {
+		d.itemLines(n, key)
+	}
+	if v.Kind() == reflect.Pointer && v.Type().Elem().Kind() == reflect.Struct {
+		if _, ok := v.Interface().(yaml.Unmarshaler); !ok {
+			if v.IsNil() {
+				v.Set(reflect.New(v.Type().Elem()))
+			}
+			d.decode(n, key, v.Elem())
+			return
+		}
+	}
 	if _, ok := v.Addr().Interface().(yaml.Unmarshaler); !ok && v.Kind() == reflect.Struct {
 		d.mapping(n, key, v)
 		return
@@ -95,6 +107,26 @@ func (d *decoder) mapping(n *yaml.Node, key string, v reflect.Value) {
 			continue
 		}
 		d.decode(vn, sub, v.FieldByIndex(f))
+	}
+}
+
+// itemLines records the line of every item of a sequence decoded whole
+// (key[0], key[0].name, …), so that a Validate problem about one item
+// names its line.
+func (d *decoder) itemLines(n *yaml.Node, key string) {
+	switch n.Kind {
+	case yaml.SequenceNode:
+		for i, item := range n.Content {
+			ikey := fmt.Sprintf("%s[%d]", key, i)
+			d.lines[ikey] = item.Line
+			d.itemLines(item, ikey)
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			sub := key + "." + n.Content[i].Value
+			d.lines[sub] = n.Content[i].Line
+			d.itemLines(n.Content[i+1], sub)
+		}
 	}
 }
 
