@@ -48,8 +48,6 @@ func commands() []command {
 		{"validate", "check a configuration file and report every problem", validate},
 		{"send", "send entries to a running agent, like logger(1)", send},
 		{"ping", "check that an agent answers", ping},
-		{"bench", "generate load against an agent and report throughput, CPU, memory and flush latency", runBench},
-		{"ingest-sim", "run a simulator of the LogFlux Ingestion API to forward to", ingestSim},
 		{"dlq", "list or replay the entries outputs refused (dead-letter store)", dlq},
 		{"version", "print the version", version},
 	}

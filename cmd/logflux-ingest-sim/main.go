@@ -1,10 +1,13 @@
-package cli
+// Command logflux-ingest-sim is a simulator of the LogFlux Ingestion API (discovery, handshake, encrypted ingest) for forwarding to offline and for tests.
+package main
 
 import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
+	"os"
 	"os/signal"
 	"strconv"
 	"strings"
@@ -18,11 +21,15 @@ type listFlag []string
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
 
-func ingestSim(env Env, args []string) int {
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("ingest-sim", flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
+	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(env.Stderr, `Usage: logflux-agent ingest-sim [flags]
+		fmt.Fprintln(stderr, `Usage: logflux-ingest-sim [flags]
 
 Runs a simulator of the LogFlux Ingestion API: discovery, /health, /version,
 /info, the handshake and /v1/ingest, with real RSA-OAEP and AES-256-GCM. Every
@@ -56,7 +63,7 @@ Flags:`)
 		c, err1 := strconv.Atoi(code)
 		r, err2 := strconv.ParseFloat(rate, 64)
 		if !ok || err1 != nil || err2 != nil || r < 0 || r > 1 {
-			fmt.Fprintf(env.Stderr, "logflux-agent ingest-sim: --fail %q: want STATUS=RATE such as 503=0.3\n", f)
+			fmt.Fprintf(stderr, "logflux-ingest-sim: --fail %q: want STATUS=RATE such as 503=0.3\n", f)
 			return 2
 		}
 		if o.Faults.StatusRates == nil {
@@ -67,27 +74,27 @@ Flags:`)
 	for _, q := range quotas {
 		o.Faults.Quota = append(o.Faults.Quota, ingestsim.Category(q))
 	}
-	o.Logger = slog.New(slog.NewTextHandler(env.Stderr, nil))
+	o.Logger = slog.New(slog.NewTextHandler(stderr, nil))
 	srv, err := ingestsim.New(o)
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "logflux-agent ingest-sim: %v\n", err)
+		fmt.Fprintf(stderr, "logflux-ingest-sim: %v\n", err)
 		return 1
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if err := srv.Start(ctx); err != nil {
-		fmt.Fprintf(env.Stderr, "logflux-agent ingest-sim: %v\n", err)
+		fmt.Fprintf(stderr, "logflux-ingest-sim: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(env.Stdout, "LogFlux Ingestion API simulator on %s\n", srv.URL())
+	fmt.Fprintf(stdout, "LogFlux Ingestion API simulator on %s\n", srv.URL())
 	if o.Out != "" {
-		fmt.Fprintf(env.Stdout, "decrypted entries go to %s\n", o.Out)
+		fmt.Fprintf(stdout, "decrypted entries go to %s\n", o.Out)
 	}
 	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.Background(), 5e9)
 	defer cancel()
 	srv.Shutdown(sctx)
 	st := srv.Stats()
-	fmt.Fprintf(env.Stdout, "accepted %d entries in %d sessions\n", st.Accepted, st.Sessions)
+	fmt.Fprintf(stdout, "accepted %d entries in %d sessions\n", st.Accepted, st.Sessions)
 	return 0
 }
