@@ -16,11 +16,6 @@ import (
 	"github.com/logflux/agent/internal/ingestsim"
 )
 
-type listFlag []string
-
-func (l *listFlag) String() string     { return strings.Join(*l, ",") }
-func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
-
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
@@ -44,10 +39,11 @@ Flags:`)
 	fs.StringVar(&o.Out, "out", "", "append each decrypted payload to this NDJSON `file`")
 	fs.StringVar(&o.KeyFile, "key-file", "", "PEM RSA private `key` (default: a new 2048-bit key)")
 	fs.StringVar(&o.Region, "region", "eu", "region named in the discovery document")
-	var keys, fails, quotas listFlag
-	fs.Var(&keys, "api-key", "accept only this API `key` (repeatable; default: any well-formed key)")
-	fs.Var(&fails, "fail", "answer `status=rate` of /v1/ requests (handshake and ingest) with that status, e.g. 503=0.3 (repeatable)")
-	fs.Var(&quotas, "quota", "answer 507 for a `category`: events, traces or audit (repeatable)")
+	var keys, fails, quotas []string
+	add := func(l *[]string) func(string) error { return func(s string) error { *l = append(*l, s); return nil } }
+	fs.Func("api-key", "accept only this API `key` (repeatable; default: any well-formed key)", add(&keys))
+	fs.Func("fail", "answer `status=rate` of /v1/ requests (handshake and ingest) with that status, e.g. 503=0.3 (repeatable)", add(&fails))
+	fs.Func("quota", "answer 507 for a `category`: events, traces or audit (repeatable)", add(&quotas))
 	fs.DurationVar(&o.Faults.RetryAfter, "retry-after", 0, "Retry-After sent with 429 and 507")
 	fs.DurationVar(&o.Faults.Latency, "latency", 0, "added to every ingest request")
 	fs.Float64Var(&o.Faults.DropRate, "drop-rate", 0, "fraction of requests whose connection is dropped without an answer")

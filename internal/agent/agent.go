@@ -26,7 +26,12 @@ import (
 	"github.com/logflux/agent/internal/output/file"
 	"github.com/logflux/agent/internal/output/stdout"
 	"github.com/logflux/agent/internal/queue"
+	"github.com/logflux/agent/internal/tap"
 )
+
+// APIInput names the Agent API input (the Unix socket and TCP listeners) in
+// the tap.
+const APIInput = "api"
 
 // State is where the agent is in its life, for readiness.
 type State int32
@@ -65,6 +70,7 @@ type Agent struct {
 	DeadLetter *deadletter.Store
 	Intake     *intake.Server
 	Reloads    metrics.Reloads
+	Tap        tap.Hub // accepted entries, for GET /tap
 
 	state    atomic.Int32
 	started  time.Time
@@ -118,7 +124,7 @@ func New(cfg *config.Config, opts Options) (a *Agent, err error) {
 		}
 		a.outputs = append(a.outputs, &runningOutput{cfg: oc, out: o})
 	}
-	a.Intake = intake.New(intakeOptions(cfg, a.log), a.Queue)
+	a.Intake = intake.New(intakeOptions(cfg, a.log), a.Tap.Sink(a.Queue, APIInput))
 	return a, nil
 }
 

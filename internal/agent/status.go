@@ -2,6 +2,7 @@ package agent
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/logflux/agent/internal/diskqueue"
@@ -173,4 +174,19 @@ func (a *Agent) MetricSources() metrics.Sources {
 			return map[string]int64{"dead_letter_overflow": a.DeadLetter.Stats().Dropped}
 		},
 	}
+}
+
+// OutputMatch returns what the named output receives of the entries: every
+// output receives every entry.
+func (a *Agent) OutputMatch(name string) (func(record []byte) bool, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var names []string
+	for _, ro := range a.outputs {
+		if ro.cfg.Name == name {
+			return func([]byte) bool { return true }, nil
+		}
+		names = append(names, ro.cfg.Name)
+	}
+	return nil, fmt.Errorf("output %q: there is no such output (the outputs are %s)", name, strings.Join(names, ", "))
 }

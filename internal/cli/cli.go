@@ -19,7 +19,9 @@ import (
 	"github.com/logflux/agent/internal/admin"
 	"github.com/logflux/agent/internal/agent"
 	"github.com/logflux/agent/internal/config"
+	"github.com/logflux/agent/internal/intake"
 	"github.com/logflux/agent/internal/metrics"
+	"github.com/logflux/agent/internal/tap"
 )
 
 // Version is set at build time with -ldflags "-X github.com/logflux/agent/internal/cli.Version=...".
@@ -48,6 +50,8 @@ func commands() []command {
 		{"validate", "check a configuration file and report every problem", validate},
 		{"send", "send entries to a running agent, like logger(1)", send},
 		{"ping", "check that an agent answers", ping},
+		{"top", "show a running agent's throughput, queue and outputs, refreshed every second", top},
+		{"tap", "stream the entries a running agent accepts, filtered", tapCmd},
 		{"dlq", "list or replay the entries outputs refused (dead-letter store)", dlq},
 		{"version", "print the version", version},
 	}
@@ -344,3 +348,10 @@ type adminView struct {
 func (v *adminView) Ready() (bool, []string) { return v.a.Ready(v.a.Config().Admin.StallAfter) }
 func (v *adminView) Status() any             { return v.a.Status(v.a.Config().Admin.StallAfter) }
 func (v *adminView) Reload() error           { return v.reload() }
+func (v *adminView) TapHub() *tap.Hub        { return &v.a.Tap }
+func (v *adminView) OutputMatch(name string) (func([]byte) bool, error) {
+	return v.a.OutputMatch(name)
+}
+func (v *adminView) TapAccess() admin.TapAccess {
+	return admin.TapAccess{Setting: v.a.Config().Admin.Tap, UID: os.Getuid(), PeerUID: intake.LoopbackOwner}
+}
