@@ -50,7 +50,7 @@ func commands() []command {
 		{"validate", "check a configuration file and report every problem", validate},
 		{"send", "send entries to a running agent, like logger(1)", send},
 		{"ping", "check that an agent answers", ping},
-		{"top", "show a running agent's throughput, queue and outputs, refreshed every second", top},
+		{"top", "show a running agent's throughput, queue and outputs, refreshed every second", topCmd},
 		{"tap", "stream the entries a running agent accepts, filtered", tapCmd},
 		{"dlq", "list or replay the entries outputs refused (dead-letter store)", dlq},
 		{"version", "print the version", version},
