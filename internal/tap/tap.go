@@ -35,7 +35,8 @@ func (b *Batch) Record(i int) []byte {
 
 // Publish offers records, which came from input, to every subscriber without
 // waiting: a subscriber whose buffer is full loses them and counts them. The
-// records are copied, so the caller may reuse them at once.
+// records are copied once, and only when some subscriber has room for them,
+// so the caller may reuse them at once and a stuck tap costs next to nothing.
 func (h *Hub) Publish(input string, records [][]byte) {
 	subs := h.subs.Load()
 	if subs == nil || len(*subs) == 0 || len(records) == 0 {
@@ -45,13 +46,23 @@ func (h *Hub) Publish(input string, records [][]byte) {
 	for _, r := range records {
 		size += len(r)
 	}
+	var room [8]*Subscriber
+	takers := room[:0]
+	for _, s := range *subs {
+		if s.reserve(size, len(records)) {
+			takers = append(takers, s)
+		}
+	}
+	if len(takers) == 0 {
+		return
+	}
 	b := &Batch{Input: input, data: make([]byte, 0, size), ends: make([]int, 0, len(records))}
 	for _, r := range records {
 		b.data = append(b.data, r...)
 		b.ends = append(b.ends, len(b.data))
 	}
-	for _, s := range *subs {
-		s.offer(b)
+	for _, s := range takers {
+		s.deliver(b)
 	}
 }
 
@@ -108,15 +119,22 @@ type Subscriber struct {
 	closed  atomic.Bool
 }
 
-func (s *Subscriber) offer(b *Batch) {
+// reserve takes room for size bytes of n records, or counts them lost.
+func (s *Subscriber) reserve(size, n int) bool {
 	s.mu.Lock()
-	if s.bytes+len(b.data) > s.max {
-		s.mu.Unlock()
-		s.dropped.Add(int64(b.Len()))
-		return
+	defer s.mu.Unlock()
+	if s.bytes+size > s.max {
+		s.dropped.Add(int64(n))
+		return false
 	}
+	s.bytes += size
+	return true
+}
+
+// deliver hands over a batch whose room reserve took.
+func (s *Subscriber) deliver(b *Batch) {
+	s.mu.Lock()
 	s.pending = append(s.pending, b)
-	s.bytes += len(b.data)
 	s.mu.Unlock()
 	select {
 	case s.ready <- struct{}{}:
@@ -133,7 +151,10 @@ func (s *Subscriber) Take() []*Batch {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	got := s.pending
-	s.pending, s.bytes = nil, 0
+	s.pending = nil
+	for _, b := range got {
+		s.bytes -= len(b.data) // room reserved for batches not yet delivered stays taken
+	}
 	return got
 }
 
