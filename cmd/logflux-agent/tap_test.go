@@ -138,10 +138,13 @@ func TestTapRefusals(t *testing.T) {
 // logged (measured, not asserted: the machine is shared).
 func TestSlowTapLosesOnlyItsOwnEntries(t *testing.T) {
 	p, admin := startTapAgent(t, "")
-	const n = 60000
+	// 30,000 entries of 400 bytes: several times what the tap's buffer and
+	// the sockets between hold, and sent well within the minute after which
+	// the agent ends a stream nobody reads.
+	const n = 30000
 	var load bytes.Buffer
 	for i := range n {
-		fmt.Fprintf(&load, `{"payload":"load entry %06d %s","entryType":1,"source":"load","logLevel":6}`+"\n", i, strings.Repeat("x", 150))
+		fmt.Fprintf(&load, `{"payload":"load entry %06d %s","entryType":1,"source":"load","logLevel":6}`+"\n", i, strings.Repeat("x", 300))
 	}
 	send := func() time.Duration {
 		start := time.Now()

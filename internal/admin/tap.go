@@ -139,9 +139,13 @@ func serveTap(t Tapper, w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// flush sends what bw holds, giving a client that does not read 10 s.
+// tapStuckAfter ends a stream whose client has read nothing for this long.
+// Until then its tap only loses entries, which costs the pipeline nothing.
+const tapStuckAfter = time.Minute
+
+// flush sends what bw holds, giving a client that does not read tapStuckAfter.
 func flush(rc *http.ResponseController, bw *bufio.Writer) error {
-	rc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	rc.SetWriteDeadline(time.Now().Add(tapStuckAfter))
 	if err := bw.Flush(); err != nil {
 		return err
 	}
