@@ -9,6 +9,8 @@ SDKS = python
 
 build:
 	$(GO) build -o bin/logflux-agent ./cmd/logflux-agent
+	$(GO) build -o bin/logflux-bench ./cmd/logflux-bench
+	$(GO) build -o bin/logflux-ingest-sim ./cmd/logflux-ingest-sim
 
 test: test-go test-sdk-go $(SDKS:%=test-sdk-%) fuzz
 

@@ -4,7 +4,7 @@
 # alike. Each round runs build A, then build B, each on a fresh directory, with
 # the disk queue and a file output, end to end (until the file holds every
 # entry). The machine writes back its dirty pages before each run, and the
-# load generator is build B's `bench` (usually the newer one).
+# load generator is logflux-bench (cmd/logflux-bench), built from this tree.
 #
 # Usage: bench/ab.sh [--rounds N] [--count N] [--batch N] [--payload BYTES] [--queue disk|memory] BUILD_A BUILD_B
 #   e.g. git worktree add /tmp/old HEAD~3 && (cd /tmp/old && go build -o /tmp/a ./cmd/logflux-agent)
@@ -33,6 +33,8 @@ command -v jq >/dev/null || { echo "jq is needed (apt-get install jq)" >&2; exit
 . "$(dirname "$0")/lib.sh"
 WORK=$(mktemp -d /tmp/logflux-ab.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
+BENCH=$WORK/logflux-bench
+(cd "$(dirname "$0")/.." && go build -o "$BENCH" ./cmd/logflux-bench)
 
 printf 'build\tround\tend-to-end entries/s\tentries per CPU-second\tCPU s\tpeak RSS MiB\n' >"$WORK/table"
 for round in $(seq "$ROUNDS"); do
@@ -43,7 +45,7 @@ for round in $(seq "$ROUNDS"); do
 		mkdir -p "$dir"
 		agent_config "$dir" "$QUEUE" off >"$dir/agent.yaml"
 		sync
-		"$B" bench --spawn "$bin run --config $dir/agent.yaml" --addr "unix://$dir/in.sock" \
+		"$BENCH" --spawn "$bin run --config $dir/agent.yaml" --addr "unix://$dir/in.sock" \
 			--count "$COUNT" --payload "$PAYLOAD" --batch "$BATCH" --flush-at-end=false \
 			--verify-file "$dir/out.ndjson" --json "$dir/r.json" >"$dir/report.txt" 2>&1 ||
 			{ sed 's/^/    /' "$dir/report.txt" >&2; exit 1; }

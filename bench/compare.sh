@@ -71,12 +71,12 @@ if [ "$INSTALL" = 1 ]; then
 fi
 command -v jq >/dev/null || { log "jq is needed to read the results (apt-get install jq, or --install)"; exit 1; }
 
-# Build our agent; its `bench` subcommand is the load generator for every target.
+# Build our agent, and logflux-bench: the load generator for every target.
 mkdir -p "$WORK/bin"
 log "building the agent in $ROOT"
-(cd "$ROOT" && go build -o "$WORK/bin/logflux-agent" ./cmd/logflux-agent && go build -o "$WORK/bin/floor" ./bench/floor)
+(cd "$ROOT" && go build -o "$WORK/bin/logflux-agent" ./cmd/logflux-agent && go build -o "$WORK/bin/logflux-bench" ./cmd/logflux-bench && go build -o "$WORK/bin/floor" ./bench/floor)
 AGENT=$WORK/bin/logflux-agent
-BENCH=("$AGENT" bench)
+BENCH=("$WORK/bin/logflux-bench")
 
 # start_daemon DIR SOCKET COMMAND...: start it in the background, wait for its
 # socket, and set DAEMON_PID. Returns 1 (with its log) if it does not come up.

@@ -18,7 +18,7 @@ func TestForwardToSimulator(t *testing.T) {
 	dir := t.TempDir()
 	simAddr := freePort(t)
 	simOut := filepath.Join(dir, "sim.ndjson")
-	sim := exec.Command(bin, "ingest-sim", "--listen", simAddr, "--out", simOut, "--fail", "503=0.3", "--seed", "7")
+	sim := exec.Command(simBin, "--listen", simAddr, "--out", simOut, "--fail", "503=0.3", "--seed", "7")
 	sim.Stderr = newSyncBuffer()
 	if err := sim.Start(); err != nil {
 		t.Fatal(err)
@@ -94,7 +94,7 @@ admin:
 func TestDeadLetterListAndReplay(t *testing.T) {
 	dir := t.TempDir()
 	simAddr := freePort(t)
-	sim := exec.Command(bin, "ingest-sim", "--listen", simAddr, "--part-failure-rate", "1")
+	sim := exec.Command(simBin, "--listen", simAddr, "--part-failure-rate", "1")
 	if err := sim.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,9 @@ import (
 
 // These tests build the real binary and use it as a person would.
 
-var bin string
+// bin is the agent built from this package; simBin is the ingestion
+// simulator (cmd/logflux-ingest-sim), a command of its own.
+var bin, simBin string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "lfbin")
@@ -29,6 +31,11 @@ func TestMain(m *testing.M) {
 	out, err := exec.Command("go", "build", "-race", "-o", bin, ".").CombinedOutput()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "building the agent: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	simBin = filepath.Join(dir, "logflux-ingest-sim")
+	if out, err := exec.Command("go", "build", "-o", simBin, "../logflux-ingest-sim").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building the simulator: %v\n%s", err, out)
 		os.Exit(1)
 	}
 	code := m.Run()

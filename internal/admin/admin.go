@@ -1,4 +1,4 @@
-// Package admin serves the agent's operator endpoints over HTTP: metrics, health, readiness, status and reload.
+// Package admin serves the agent's operator endpoints over HTTP: metrics, health, readiness, status, reload and the live tap.
 package admin
 
 import (
@@ -15,7 +15,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// Agent is what the admin server asks of the running agent.
+// Agent is what the admin server asks of the running agent. One that is
+// also a Tapper serves GET /tap.
 type Agent interface {
 	Ready() (bool, []string)
 	Status() any
@@ -63,6 +64,9 @@ func Handler(a Agent, reg *prometheus.Registry) http.Handler {
 		}
 		json.NewEncoder(w).Encode(map[string]string{"status": "success", "message": "configuration reloaded"})
 	})
+	if t, ok := a.(Tapper); ok {
+		mux.HandleFunc("GET /tap", func(w http.ResponseWriter, r *http.Request) { serveTap(t, w, r) })
+	}
 	return mux
 }
 
@@ -77,17 +81,22 @@ func Listen(addr string) (net.Listener, error) {
 
 // Serve serves h on ln in the background until Shutdown.
 func Serve(ln net.Listener, h http.Handler, log *slog.Logger) *Server {
+	// Streams (GET /tap) end when the server shuts down: their requests'
+	// contexts derive from base, cancelled by Shutdown.
+	base, cancel := context.WithCancel(context.Background())
 	s := &Server{
-		srv: &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second},
+		srv: &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second,
+			BaseContext: func(net.Listener) context.Context { return base }},
 		ln:  ln,
 		log: log,
 	}
+	s.srv.RegisterOnShutdown(cancel)
 	go func() {
 		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("admin server stopped", "error", err)
 		}
 	}()
-	log.Info("admin server listening", "address", "http://"+ln.Addr().String(), "endpoints", "/metrics /healthz /readyz /status POST /reload")
+	log.Info("admin server listening", "address", "http://"+ln.Addr().String(), "endpoints", "/metrics /healthz /readyz /status /tap POST /reload")
 	return s
 }
 

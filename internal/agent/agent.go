@@ -26,6 +26,7 @@ import (
 	"github.com/logflux/agent/internal/output"
 	"github.com/logflux/agent/internal/queue"
 	"github.com/logflux/agent/internal/redact"
+	"github.com/logflux/agent/internal/tap"
 )
 
 // State is where the agent is in its life, for readiness.
@@ -63,6 +64,7 @@ type Agent struct {
 	DeadLetter *deadletter.Store
 	Reloads    metrics.Reloads
 	Redact     *redact.Live // the redaction rules in force, swapped whole on reload
+	Tap        tap.Hub      // accepted entries, for GET /tap
 
 	state    atomic.Int32
 	started  time.Time
@@ -309,7 +311,7 @@ func (a *Agent) Start(ctx context.Context) error {
 		}
 	}
 	for i, ri := range a.inputs {
-		if err := ri.in.Start(ctx, a.Queue); err != nil {
+		if err := ri.in.Start(ctx, a.Tap.Sink(a.Queue, ri.cfg.Name)); err != nil {
 			for _, started := range a.inputs[:i] {
 				started.in.Shutdown(ctx)
 			}
@@ -529,7 +531,7 @@ func (a *Agent) planInputs(cfg *config.Config) (inputPlan, error) {
 		}
 		nri, err := a.buildInput(cfg, ic)
 		if err == nil {
-			err = nri.in.Start(context.Background(), a.Queue)
+			err = nri.in.Start(context.Background(), a.Tap.Sink(a.Queue, nri.cfg.Name))
 		}
 		if err != nil {
 			discard()

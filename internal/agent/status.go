@@ -2,6 +2,7 @@ package agent
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/logflux/agent/internal/input"
@@ -226,4 +227,19 @@ func (a *Agent) storageProblem() string {
 		}
 	}
 	return ""
+}
+
+// OutputMatch returns what the named output receives of the entries (its
+// match; nil when it takes everything).
+func (a *Agent) OutputMatch(name string) (func(record []byte) bool, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var names []string
+	for _, ro := range a.outputs {
+		if ro.cfg.Name == name {
+			return ro.cfg.Match.Compile(), nil
+		}
+		names = append(names, ro.cfg.Name)
+	}
+	return nil, fmt.Errorf("output %q: there is no such output (the outputs are %s)", name, strings.Join(names, ", "))
 }

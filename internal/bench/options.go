@@ -1,4 +1,4 @@
-// Package bench is the load generator and reporter behind `logflux-agent bench`: it drives an agent (or a peer such as rsyslog) with pre-encoded NDJSON, and measures throughput, flush latency, and the target process's CPU and memory.
+// Package bench is the load generator and reporter behind the logflux-bench command: it drives an agent (or a peer such as rsyslog) with pre-encoded NDJSON, and measures throughput, flush latency, and the target process's CPU and memory.
 package bench
 
 import (
@@ -146,7 +146,7 @@ func ParseFlags(args []string, stderr io.Writer) (Options, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: logflux-agent bench [flags]")
+		fmt.Fprintln(stderr, "Usage: logflux-bench [flags]")
 		fmt.Fprintln(stderr, "\nSends a generated workload to an agent (or any NDJSON socket) and reports entries/s,")
 		fmt.Fprintln(stderr, "MB/s, flush latency, end-to-end arrival, and the target's CPU seconds and peak RSS.")
 		fmt.Fprintln(stderr, "\nFlags:")

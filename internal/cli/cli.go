@@ -20,8 +20,10 @@ import (
 	"github.com/logflux/agent/internal/agent"
 	"github.com/logflux/agent/internal/components"
 	"github.com/logflux/agent/internal/config"
+	"github.com/logflux/agent/internal/intake"
 	"github.com/logflux/agent/internal/metrics"
 	"github.com/logflux/agent/internal/output/file"
+	"github.com/logflux/agent/internal/tap"
 )
 
 // Version is set at build time with -ldflags "-X github.com/logflux/agent/internal/cli.Version=...".
@@ -50,8 +52,8 @@ func commands() []command {
 		{"validate", "check a configuration file and report every problem", validate},
 		{"send", "send entries to a running agent, like logger(1)", send},
 		{"ping", "check that an agent answers", ping},
-		{"bench", "generate load against an agent and report throughput, CPU, memory and flush latency", runBench},
-		{"ingest-sim", "run a simulator of the LogFlux Ingestion API to forward to", ingestSim},
+		{"top", "show a running agent's throughput, queue and outputs, refreshed every second", topCmd},
+		{"tap", "stream the entries a running agent accepts, filtered", tapCmd},
 		{"dlq", "list or replay the entries outputs refused (dead-letter store)", dlq},
 		{"redact-test", "show what the configured redaction makes of entries from standard input", redactTest},
 		{"version", "print the version", version},
@@ -370,4 +372,12 @@ func parseExit(err error) int {
 		return 0
 	}
 	return 2
+}
+
+func (v *adminView) TapHub() *tap.Hub { return &v.a.Tap }
+func (v *adminView) OutputMatch(name string) (func([]byte) bool, error) {
+	return v.a.OutputMatch(name)
+}
+func (v *adminView) TapAccess() admin.TapAccess {
+	return admin.TapAccess{Setting: v.a.Config().Admin.Tap, UID: os.Getuid(), PeerUID: intake.LoopbackOwner}
 }

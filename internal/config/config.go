@@ -65,6 +65,10 @@ type DeadLetterConfig struct {
 type AdminConfig struct {
 	Address    string        `yaml:"address"`
 	StallAfter time.Duration `yaml:"stall_after"` // not ready when an output made no progress this long while entries wait
+	// Tap says who may stream accepted entries from GET /tap (they can hold
+	// secrets): unset, only a client on loopback running as the agent's own
+	// user; true, any client of the admin server; false, nobody.
+	Tap *bool `yaml:"tap"`
 
 	explicit bool // the address was configured, not defaulted
 }

@@ -40,7 +40,7 @@ type Sources struct {
 	// Components are the inputs' and outputs' own metrics, exported as
 	// logflux_agent_<kind>_<type>_<name>[_total]{<kind>="<component name>"}.
 	Components func() []Component
-	Redact  func() redact.Stats
+	Redact     func() redact.Stats
 }
 
 // Reloads counts configuration reloads by outcome.
