@@ -53,7 +53,10 @@ package diskqueue
 //   - A position (segment, offset, seq) is on a record boundary. Records with
 //     a smaller seq than a position's are skipped, so a position whose offset
 //     is lost can restart at its segment's start without repeating anything.
-//   - Position files are written only after the data before them is fsynced.
+//   - Position files are written only after the data before them is fsynced,
+//     and a position committed with an output's state (queue.StateReader)
+//     only after that output's durable call has returned: the position and
+//     the state are in one file, so a restart finds both or neither.
 //   - A segment file is removed only when every reader's committed position
 //     is in a later segment. A committed position at the very end of a
 //     segment that others follow counts as the start of the next one, so a
@@ -353,14 +356,14 @@ func (q *Queue) load() error {
 	}
 	for _, name := range readerNames {
 		r := q.newReader(name)
-		p, err := readPos(q.fs, posFile(q.dir, name))
+		p, state, err := readPos(q.fs, posFile(q.dir, name))
 		if err != nil {
 			r.committed = q.oldestLocked()
 			r.dirty = true
 			q.log.Warn("reader position unreadable; reader restarts at the oldest record kept",
 				"reader", name, "error", err)
 		} else {
-			r.committed = q.placeLocked(name, p)
+			r.committed, r.state = q.placeLocked(name, p), state
 		}
 		r.next, r.pending = r.committed, r.committed
 		q.readers[name] = r

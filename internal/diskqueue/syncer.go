@@ -33,8 +33,10 @@ func (q *Queue) syncLoop() {
 }
 
 type posUpdate struct {
-	r *reader
-	p pos
+	r       *reader
+	p       pos
+	state   []byte       // written with p
+	durable func() error // called before p is written
 }
 
 // round runs one fsync round; final writes every dirty position whatever
@@ -60,7 +62,7 @@ func (q *Queue) round(final bool) {
 	if final || time.Since(q.lastPersist) >= q.opts.CommitInterval {
 		for _, r := range q.readers {
 			if r.dirty {
-				updates = append(updates, posUpdate{r: r, p: r.committed})
+				updates = append(updates, posUpdate{r: r, p: r.committed, state: r.state, durable: r.durable})
 				r.dirty = false
 			}
 		}
@@ -188,7 +190,17 @@ func (q *Queue) persist(updates []posUpdate) {
 			continue // DropReader removed its file; do not bring it back
 		}
 		path := posFile(q.dir, u.r.name)
-		err := writePosTemp(q.fs, path, u.p)
+		var err error
+		if u.durable != nil {
+			// What the state describes must be durable before the position
+			// that goes with it is (the output's own fsync).
+			if err = u.durable(); err != nil {
+				err = fmt.Errorf("making its output durable: %w", err)
+			}
+		}
+		if err == nil {
+			err = writePosTemp(q.fs, path, u.p, u.state)
+		}
 		if err == nil {
 			err = q.fs.Rename(path+tmpSuffix, path)
 		}

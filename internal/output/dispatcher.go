@@ -41,7 +41,10 @@ type Dispatcher struct {
 }
 
 // Run delivers records until the queue is closed and drained (nil) or ctx
-// ends (ctx.Err()); records not delivered by then stay in the queue.
+// ends (ctx.Err()); records not delivered by then stay in the queue. An
+// output that is Resumable, on a reader that keeps states, first resumes
+// from the reader's state and then has its state committed with every
+// position.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	if d.MaxRecords <= 0 {
 		d.MaxRecords = 1000
@@ -57,6 +60,14 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		log = slog.Default()
 	}
 	log = log.With("output", d.Out.Name())
+	commit := d.Reader.Commit
+	if res, ok := d.Out.(Resumable); ok {
+		if sr, ok := d.Reader.(queue.StateReader); ok {
+			res.Resume(sr.State())
+			sync := res.Sync
+			commit = func() error { return sr.CommitState(res.State(), sync) }
+		}
+	}
 	var lastErr string
 	retrying := false
 	for {
@@ -84,7 +95,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 				retrying, lastErr = false, ""
 				d.Backoff.Reset()
 			}
-			if err := d.Reader.Commit(); err != nil {
+			if err := commit(); err != nil {
 				return err
 			}
 		case IsPermanent(err):
@@ -108,7 +119,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			} else {
 				log.Error("output refused entries permanently; dropped", "entries", len(recs), "reason", err)
 			}
-			if err := d.Reader.Commit(); err != nil {
+			if err := commit(); err != nil {
 				return err
 			}
 		default:
