@@ -23,6 +23,7 @@ type reader struct {
 	state     []byte       // the output's state committed with it (queue.StateReader)
 	durable   func() error // makes what state describes durable; nil: nothing to do
 	dirty     bool         // committed changed since it was last written to disk
+	written   pos          // the position last written to disk: a restart resumes there
 	dropped   bool         // DropReader removed this reader
 
 	// Guarded by mu, which the caller's goroutine holds for a whole Next,
