@@ -284,8 +284,7 @@ func (r *reader) CommitState(state []byte, durable func() error) error {
 	if state == nil {
 		r.state = nil
 	} else {
-		// A new slice: the syncer may be writing the previous one.
-		r.state = bytes.Clone(state)
+		r.state = append(r.state[:0], state...) // the syncer takes a copy (round)
 	}
 	r.durable = durable
 	r.dirty = true

@@ -1,6 +1,7 @@
 package diskqueue
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"slices"
@@ -65,7 +66,7 @@ func (q *Queue) round(final bool) {
 	if final || drained || time.Since(q.lastPersist) >= q.opts.CommitInterval {
 		for _, r := range q.readers {
 			if r.dirty {
-				updates = append(updates, posUpdate{r: r, p: r.committed, state: r.state, durable: r.durable})
+				updates = append(updates, posUpdate{r: r, p: r.committed, state: bytes.Clone(r.state), durable: r.durable})
 				r.dirty = false
 			}
 		}

@@ -36,7 +36,8 @@ type Resumable interface {
 	// output goes back to what that state describes before it writes again.
 	Resume(state []byte)
 	// State describes everything written so far, at most
-	// queue.MaxStateBytes (called after a successful Write).
+	// queue.MaxStateBytes (called after a successful Write); the result
+	// is valid until the next call.
 	State() []byte
 	// Sync makes durable everything the states it returned describe; the
 	// queue calls it before a position committed with one of them is made

@@ -109,10 +109,11 @@ type Output struct {
 	f         *os.File
 	w         *bufio.Writer
 	size      int64
-	ino       uint64     // f's inode
-	head      uint32     // crc32c of f's first min(size, headBytes) bytes
-	last      state      // the files as the last good Write (or the start) left them
-	resume    *state     // go back to this before the next write (Resume, a failed Write)
+	ino       uint64 // f's inode
+	head      uint32 // crc32c of f's first min(size, headBytes) bytes
+	last      state  // the files as the last good Write (or the start) left them
+	resume    *state // go back to this before the next write (Resume, a failed Write)
+	stateBuf  [stateSize]byte
 	toSync    []*os.File // written since the last Sync and no longer written to; Sync closes them
 	dirDirty  bool       // a file was created, renamed or removed since the last Sync
 	reserved  int64      // file offset up to which disk is reserved
@@ -150,8 +151,9 @@ type state struct {
 
 const stateSize = 1 + 8 + 8 + 4
 
-func (s state) encode() []byte {
-	b := make([]byte, stateSize)
+// encode writes s into b (stateSize bytes) and returns it.
+func (s state) encode(b []byte) []byte {
+	b = b[:stateSize]
 	b[0] = 1
 	binary.LittleEndian.PutUint64(b[1:], s.ino)
 	binary.LittleEndian.PutUint64(b[9:], uint64(s.size))
@@ -194,11 +196,12 @@ func (o *Output) Resume(b []byte) {
 	}
 }
 
-// State describes the files as the last good Write left them.
+// State describes the files as the last good Write left them; what it
+// returns is valid until the next call.
 func (o *Output) State() []byte {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return o.last.encode()
+	return o.last.encode(o.stateBuf[:])
 }
 
 // Sync makes durable everything written so far, with the names of the

@@ -1,6 +1,7 @@
 package file
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -103,12 +104,12 @@ func TestResumeWritesEachEntryOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 		o.Resume(nil)
-		committed, state := 0, o.State()
+		committed, state := 0, bytes.Clone(o.State())
 		for committed < total {
 			// Deliver and commit some, then write more that is not committed.
 			next := min(committed+rng.IntN(40), total)
 			writeBatches(t, o, rng, committed, next)
-			committed, state = next, o.State()
+			committed, state = next, bytes.Clone(o.State())
 			writeBatches(t, o, rng, committed, min(committed+rng.IntN(40), total))
 			abandon(o)
 			if o, err = New(opts); err != nil {
@@ -170,7 +171,7 @@ func TestResumeAfterACrashInARotation(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			state := o.State()
+			state := bytes.Clone(o.State())
 			for i := 6; i < 8; i++ { // written, not committed
 				if err := o.Write(ctx, [][]byte{entry(i)}); err != nil {
 					t.Fatal(err)
@@ -242,7 +243,7 @@ func TestResumeWhenTheFileIsGone(t *testing.T) {
 	}
 	ctx := context.Background()
 	o.Write(ctx, [][]byte{entry(0)})
-	state := o.State()
+	state := bytes.Clone(o.State())
 	o.Close(ctx)
 	os.Remove(path)
 	os.WriteFile(path+".1", append(entry(1), '\n'), 0o640) // someone else's
