@@ -15,14 +15,17 @@ import (
 	"time"
 )
 
-// TestKill9NeverLosesFlushedEntries streams entries with periodic flushes
-// into the real agent while killing it with SIGKILL at random moments and
-// restarting it, then checks that every entry whose flush was answered
-// reached the file output. The queue is small (1 MiB, so 256 KiB segments):
+// TestKill9DeliversEachFlushedEntryExactlyOnce streams entries, alone and
+// in batches, each group followed by a flush, into the real agent while
+// killing it with SIGKILL at random moments and restarting it, then checks
+// that every entry whose flush was answered is in the file output, and that
+// no entry is there twice. The queue is small (1 MiB, so 256 KiB segments):
 // each run of the agent starts, fills, drains, reuses and removes segments.
-// LOGFLUX_SOAK=2m runs it longer.
-func TestKill9NeverLosesFlushedEntries(t *testing.T) {
-	duration := 6 * time.Second
+// The output rotates every 256 KiB, so crashes also fall around rotations.
+// It kills at least 20 times; LOGFLUX_SOAK=2m runs it (at least) that long.
+func TestKill9DeliversEachFlushedEntryExactlyOnce(t *testing.T) {
+	const minKills, maxFiles = 20, 4000
+	duration := time.Duration(0)
 	if v := os.Getenv("LOGFLUX_SOAK"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil {
@@ -32,9 +35,8 @@ func TestKill9NeverLosesFlushedEntries(t *testing.T) {
 	}
 	dir := t.TempDir()
 	config := filepath.Join(dir, "agent.yaml")
-	// The output never rotates, so that a long soak keeps every entry to check.
-	small := "limits:\n  max_line_bytes: 64KiB\nqueue:\n  max_bytes: 1MiB\n  when_full: block\n" +
-		"outputs:\n  - type: file\n    path: logflux-data/entries.ndjson\n    max_size: 64GiB\n"
+	small := fmt.Sprintf("limits:\n  max_line_bytes: 64KiB\nqueue:\n  max_bytes: 1MiB\n  when_full: block\n"+
+		"outputs:\n  - type: file\n    path: logflux-data/entries.ndjson\n    max_size: 256KiB\n    max_files: %d\n", maxFiles)
 	if err := os.WriteFile(config, []byte(small), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -44,6 +46,7 @@ func TestKill9NeverLosesFlushedEntries(t *testing.T) {
 		mu      sync.Mutex
 		flushed = map[int]bool{} // entries whose flush was answered
 		sent    int
+		batches int // groups sent as one batch message
 	)
 	sock := p.sock // the same path across restarts
 	stop := make(chan struct{})
@@ -72,9 +75,24 @@ func TestKill9NeverLosesFlushedEntries(t *testing.T) {
 				default:
 				}
 				first := next
+				batch := rand.IntN(2) == 0
+				if batch {
+					w.WriteString(`{"version":"1.0","entries":[`)
+				}
 				for i := 0; i < 100; i++ {
-					fmt.Fprintf(w, `{"payload":"k-%d","entryType":1,"source":"kill","logLevel":7}`+"\n", next)
+					entry := fmt.Sprintf(`{"payload":"k-%d","entryType":1,"source":"kill","logLevel":7}`, next)
+					switch {
+					case !batch:
+						w.WriteString(entry + "\n")
+					case i > 0:
+						w.WriteString("," + entry)
+					default:
+						w.WriteString(entry)
+					}
 					next++
+				}
+				if batch {
+					w.WriteString("]}\n")
 				}
 				w.WriteString(`{"action":"flush"}` + "\n")
 				if w.Flush() != nil {
@@ -94,6 +112,9 @@ func TestKill9NeverLosesFlushedEntries(t *testing.T) {
 					flushed[i] = true
 				}
 				sent = next
+				if batch {
+					batches++
+				}
 				mu.Unlock()
 			}
 			c.Close()
@@ -102,7 +123,7 @@ func TestKill9NeverLosesFlushedEntries(t *testing.T) {
 
 	kills := 0
 	deadline := time.Now().Add(duration)
-	for time.Now().Before(deadline) {
+	for kills < minKills || time.Now().Before(deadline) {
 		time.Sleep(time.Duration(50+rand.IntN(400)) * time.Millisecond)
 		p.cmd.Process.Signal(syscall.SIGKILL)
 		<-p.done
@@ -114,6 +135,7 @@ func TestKill9NeverLosesFlushedEntries(t *testing.T) {
 	p.stop(t)
 
 	seen := map[int]int{}
+	ids := map[string]int{}
 	files, _ := filepath.Glob(filepath.Join(dir, "logflux-data", "entries.ndjson*"))
 	for _, f := range files {
 		for _, e := range readEntries(t, f) {
@@ -122,11 +144,13 @@ func TestKill9NeverLosesFlushedEntries(t *testing.T) {
 				t.Fatalf("unexpected entry %v", e)
 			}
 			seen[n]++
+			id, _ := e["id"].(string)
+			ids[id]++
 		}
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	lost, dups, firstLost, lastLost := 0, 0, -1, -1
+	lost, firstLost, lastLost := 0, -1, -1
 	for n := range flushed {
 		if seen[n] == 0 {
 			lost++
@@ -136,16 +160,28 @@ func TestKill9NeverLosesFlushedEntries(t *testing.T) {
 			lastLost = max(lastLost, n)
 		}
 	}
-	for _, c := range seen {
+	dups, dupIDs, example := 0, 0, -1
+	for n, c := range seen {
 		if c > 1 {
 			dups += c - 1
+			example = n
 		}
 	}
-	t.Logf("kills=%d entries_flushed=%d entries_sent=%d lost=%d duplicates=%d", kills, len(flushed), sent, lost, dups)
-	if kills == 0 || len(flushed) == 0 {
-		t.Fatalf("the test did nothing: kills=%d flushed=%d", kills, len(flushed))
+	for _, c := range ids {
+		dupIDs += max(c-1, 0)
+	}
+	t.Logf("kills=%d entries_flushed=%d (%d groups as batches) entries_sent=%d files=%d lost=%d duplicates=%d duplicate_ids=%d",
+		kills, len(flushed), batches, sent, len(files), lost, dups, dupIDs)
+	if kills < minKills || len(flushed) == 0 || batches == 0 || batches*100 == len(flushed) {
+		t.Fatalf("the test did not do what it is for: kills=%d flushed=%d batches=%d", kills, len(flushed), batches)
+	}
+	if len(files) < 2 || len(files) > maxFiles {
+		t.Fatalf("%d output files: the soak is to rotate, and to keep every file", len(files))
 	}
 	if lost > 0 {
-		t.Fatalf("%d flushed entries were lost, numbers %d to %d", lost, firstLost, lastLost)
+		t.Errorf("%d flushed entries were lost, numbers %d to %d", lost, firstLost, lastLost)
+	}
+	if dups > 0 || dupIDs > 0 {
+		t.Errorf("%d entries were written more than once (e.g. k-%d), %d ids more than once", dups, example, dupIDs)
 	}
 }

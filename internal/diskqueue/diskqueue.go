@@ -53,11 +53,16 @@ package diskqueue
 //   - A position (segment, offset, seq) is on a record boundary. Records with
 //     a smaller seq than a position's are skipped, so a position whose offset
 //     is lost can restart at its segment's start without repeating anything.
-//   - Position files are written only after the data before them is fsynced.
+//   - Position files are written only after the data before them is fsynced,
+//     and a position committed with an output's state (queue.StateReader)
+//     only after that output's durable call has returned: the position and
+//     the state are in one file, so a restart finds both or neither.
 //   - A segment file is removed only when every reader's committed position
-//     is in a later segment. A committed position at the very end of a
-//     segment that others follow counts as the start of the next one, so a
-//     segment read to its end (or an empty one) does not stay.
+//     written to disk is in a later segment: what a restart delivers again
+//     is still there (an output may have undone it, see queue.StateReader).
+//     A position at the very end of a segment that others follow counts as
+//     the start of the next one, so a segment read to its end (or an empty
+//     one) does not stay.
 //   - The last 2 MiB of records appended (Options.CacheBytes) are also kept
 //     in memory, as written, for readers that keep up; see cache.go.
 //
@@ -353,16 +358,16 @@ func (q *Queue) load() error {
 	}
 	for _, name := range readerNames {
 		r := q.newReader(name)
-		p, err := readPos(q.fs, posFile(q.dir, name))
+		p, state, err := readPos(q.fs, posFile(q.dir, name))
 		if err != nil {
 			r.committed = q.oldestLocked()
 			r.dirty = true
 			q.log.Warn("reader position unreadable; reader restarts at the oldest record kept",
 				"reader", name, "error", err)
 		} else {
-			r.committed = q.placeLocked(name, p)
+			r.committed, r.state = q.placeLocked(name, p), state
 		}
-		r.next, r.pending = r.committed, r.committed
+		r.next, r.pending, r.written = r.committed, r.committed, r.committed
 		q.readers[name] = r
 	}
 	q.recomputeLowLocked()
@@ -550,6 +555,22 @@ func (q *Queue) recomputeLowLocked() {
 		}
 	}
 	q.lowBytes = q.bytesBeforeLocked(q.low)
+}
+
+// writtenLowLocked is the smallest of the positions the readers last wrote
+// to disk (at or before their committed ones), moved into the next segment
+// when at the end of one.
+func (q *Queue) writtenLowLocked() pos {
+	var low pos
+	first := true
+	for _, r := range q.readers {
+		p := r.written
+		q.locateLocked(&p)
+		if first || p.before(low) {
+			low, first = p, false
+		}
+	}
+	return low
 }
 
 // bytesBeforeLocked counts the segment bytes before p.
@@ -776,7 +797,7 @@ func (q *Queue) Reader(name string) (queue.Reader, error) {
 	}
 	r := q.newReader(name)
 	r.committed = q.oldestLocked()
-	r.next, r.pending, r.dirty = r.committed, r.committed, true
+	r.next, r.pending, r.written, r.dirty = r.committed, r.committed, r.committed, true
 	q.readers[name] = r
 	q.recomputeLowLocked()
 	return r, nil

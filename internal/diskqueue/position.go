@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/logflux/agent/internal/queue"
 )
 
 // pos is a place in the queue: a record boundary in a segment, and the
@@ -28,17 +30,28 @@ func (p pos) before(q pos) bool {
 }
 
 // Position file: one reader's committed position, replaced atomically
-// (temp file, fsync, rename, fsync of the directory).
+// (temp file, fsync, rename, fsync of the directory), with the state its
+// output committed with it (queue.StateReader), if any:
 //
-//	+-------+--------+---------+--------+--------+
-//	| magic | crc32c | segment | offset |  seq   |
-//	|   4   |   4    |    8    |   8    |   8    |
-//	+-------+--------+---------+--------+--------+
+//	+-------+--------+---------+--------+--------+------------+---------+
+//	| magic | crc32c | segment | offset |  seq   | state size |  state  |
+//	|   4   |   4    |    8    |   8    |   8    |     4      |  size   |
+//	+-------+--------+---------+--------+--------+------------+---------+
+//	<--------------------- version 1 ----------------------->
 //
-// magic is "LQP" and version 1; crc32c covers bytes 8..32.
-const posSize = 32
+// magic is "LQP" and the version: 1 has no state (and is what a position
+// without one is still written as, so an older agent can read it), 2 has
+// the state size and the state. crc32c covers every byte after it, so the
+// position and the state are both there or neither is.
+const (
+	posSize   = 32          // version 1
+	posV2Size = posSize + 4 // version 2 without its state
+)
 
-var posMagic = [4]byte{'L', 'Q', 'P', 1}
+var (
+	posMagic   = [4]byte{'L', 'Q', 'P', 1}
+	posMagicV2 = [4]byte{'L', 'Q', 'P', 2}
+)
 
 const (
 	posPrefix = "reader-"
@@ -50,25 +63,46 @@ const (
 	spareSuffix = ".spare"
 )
 
-func encodePos(p pos) []byte {
-	b := make([]byte, posSize)
-	copy(b, posMagic[:])
+func encodePos(p pos, state []byte) []byte {
+	size, magic := posSize, posMagic
+	if state != nil {
+		size, magic = posV2Size+len(state), posMagicV2
+	}
+	b := make([]byte, size)
+	copy(b, magic[:])
 	binary.LittleEndian.PutUint64(b[8:], p.seg)
 	binary.LittleEndian.PutUint64(b[16:], uint64(p.off))
 	binary.LittleEndian.PutUint64(b[24:], p.seq)
+	if state != nil {
+		binary.LittleEndian.PutUint32(b[posSize:], uint32(len(state)))
+		copy(b[posV2Size:], state)
+	}
 	binary.LittleEndian.PutUint32(b[4:], crc32.Checksum(b[8:], castagnoli))
 	return b
 }
 
-func decodePos(b []byte) (pos, error) {
-	if len(b) != posSize {
-		return pos{}, fmt.Errorf("position file has %d bytes, want %d", len(b), posSize)
-	}
-	if !bytes.Equal(b[:4], posMagic[:]) {
-		return pos{}, errors.New("position file has a bad magic number")
+// decodePos returns the position and the state (nil when none) in b.
+func decodePos(b []byte) (pos, []byte, error) {
+	var state []byte
+	switch {
+	case len(b) >= 4 && bytes.Equal(b[:4], posMagic[:]):
+		if len(b) != posSize {
+			return pos{}, nil, fmt.Errorf("position file has %d bytes, want %d", len(b), posSize)
+		}
+	case len(b) >= 4 && bytes.Equal(b[:4], posMagicV2[:]):
+		if len(b) < posV2Size {
+			return pos{}, nil, fmt.Errorf("position file has %d bytes, want at least %d", len(b), posV2Size)
+		}
+		n := binary.LittleEndian.Uint32(b[posSize:])
+		if int64(n) != int64(len(b)-posV2Size) {
+			return pos{}, nil, fmt.Errorf("position file has %d bytes of state, its header says %d", len(b)-posV2Size, n)
+		}
+		state = b[posV2Size:]
+	default:
+		return pos{}, nil, errors.New("position file has a bad magic number")
 	}
 	if crc32.Checksum(b[8:], castagnoli) != binary.LittleEndian.Uint32(b[4:]) {
-		return pos{}, errors.New("position file checksum mismatch")
+		return pos{}, nil, errors.New("position file checksum mismatch")
 	}
 	p := pos{
 		seg: binary.LittleEndian.Uint64(b[8:]),
@@ -76,41 +110,41 @@ func decodePos(b []byte) (pos, error) {
 		seq: binary.LittleEndian.Uint64(b[24:]),
 	}
 	if p.off < 0 {
-		return pos{}, errors.New("position file has a negative offset")
+		return pos{}, nil, errors.New("position file has a negative offset")
 	}
-	return p, nil
+	return p, state, nil
 }
 
-// readPos loads a position file.
-func readPos(fsys FS, path string) (pos, error) {
+// readPos loads a position file and the state in it (nil when none).
+func readPos(fsys FS, path string) (pos, []byte, error) {
 	f, err := fsys.OpenFile(path, os.O_RDONLY, 0)
 	if err != nil {
-		return pos{}, err
+		return pos{}, nil, err
 	}
 	defer f.Close()
 	size, err := f.Size()
 	if err != nil {
-		return pos{}, err
+		return pos{}, nil, err
 	}
-	if size != posSize {
-		return pos{}, fmt.Errorf("position file has %d bytes, want %d", size, posSize)
+	if size < posSize || size > posV2Size+queue.MaxStateBytes {
+		return pos{}, nil, fmt.Errorf("position file has %d bytes, want %d to %d", size, posSize, posV2Size+queue.MaxStateBytes)
 	}
-	b := make([]byte, posSize)
-	if n, err := f.ReadAt(b, 0); n < posSize {
-		return pos{}, fmt.Errorf("read position file: %w", err)
+	b := make([]byte, size)
+	if n, err := f.ReadAt(b, 0); n < len(b) {
+		return pos{}, nil, fmt.Errorf("read position file: %w", err)
 	}
 	return decodePos(b)
 }
 
 // writePosTemp writes p to the temp file beside path and fsyncs it; renaming
 // it over path is left to the caller, so several can share one directory fsync.
-func writePosTemp(fsys FS, path string, p pos) error {
+func writePosTemp(fsys FS, path string, p pos, state []byte) error {
 	tmp := path + tmpSuffix
 	f, err := fsys.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
 	if err != nil {
 		return err
 	}
-	_, err = f.WriteAt(encodePos(p), 0)
+	_, err = f.WriteAt(encodePos(p, state), 0)
 	if err == nil {
 		err = f.Sync()
 	}

@@ -1,6 +1,7 @@
 package diskqueue
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -18,9 +19,12 @@ type reader struct {
 	name string
 
 	// Guarded by q.mu:
-	committed pos  // everything before it is delivered
-	dirty     bool // committed changed since it was last written to disk
-	dropped   bool // DropReader removed this reader
+	committed pos          // everything before it is delivered
+	state     []byte       // the output's state committed with it (queue.StateReader)
+	durable   func() error // makes what state describes durable; nil: nothing to do
+	dirty     bool         // committed changed since it was last written to disk
+	written   pos          // the position last written to disk: a restart resumes there
+	dropped   bool         // DropReader removed this reader
 
 	// Guarded by mu, which the caller's goroutine holds for a whole Next,
 	// Commit or Rewind (lock order: mu, then q.mu):
@@ -35,7 +39,7 @@ type reader struct {
 	held    []*chunk // cached chunks the records last returned point into
 }
 
-var _ queue.Reader = (*reader)(nil)
+var _ queue.StateReader = (*reader)(nil)
 
 func (q *Queue) newReader(name string) *reader {
 	return &reader{q: q, name: name, sr: newSegReader(q.opts.ReadBufferBytes)}
@@ -252,7 +256,15 @@ func (r *reader) read(limit int64, maxRecords, maxBytes int, total *int) (full b
 
 // Commit marks the records returned by the last Next as delivered. The
 // position reaches disk within CommitInterval (and at Close).
-func (r *reader) Commit() error {
+func (r *reader) Commit() error { return r.CommitState(nil, nil) }
+
+// CommitState is Commit that keeps state with the position: both are
+// written in one position file, after durable has returned nil; see
+// queue.StateReader.
+func (r *reader) CommitState(state []byte, durable func() error) error {
+	if len(state) > queue.MaxStateBytes {
+		return fmt.Errorf("diskqueue: state of %s has %d bytes, more than %d", r.name, len(state), queue.MaxStateBytes)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.release()
@@ -266,10 +278,20 @@ func (r *reader) Commit() error {
 	if r.pending.before(r.committed) {
 		return fmt.Errorf("diskqueue: commit behind position of %s", r.name)
 	}
+	if r.pending == r.committed && bytes.Equal(state, r.state) && (state == nil) == (r.state == nil) {
+		return nil
+	}
+	if state == nil {
+		r.state = nil
+	} else {
+		r.state = append(r.state[:0], state...) // the syncer takes a copy (round)
+	}
+	r.durable = durable
+	r.dirty = true
 	if r.pending == r.committed {
 		return nil
 	}
-	r.committed, r.dirty = r.pending, true
+	r.committed = r.pending
 	old := q.low
 	q.recomputeLowLocked()
 	if q.low != old {
@@ -279,6 +301,14 @@ func (r *reader) Commit() error {
 		}
 	}
 	return nil
+}
+
+// State returns the state committed with the position the reader resumes
+// from (nil when none); see queue.StateReader.
+func (r *reader) State() []byte {
+	r.q.mu.Lock()
+	defer r.q.mu.Unlock()
+	return bytes.Clone(r.state)
 }
 
 // Rewind makes the next Next start again at the last committed record.

@@ -1,6 +1,7 @@
 package diskqueue
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"slices"
@@ -33,8 +34,10 @@ func (q *Queue) syncLoop() {
 }
 
 type posUpdate struct {
-	r *reader
-	p pos
+	r       *reader
+	p       pos
+	state   []byte       // written with p
+	durable func() error // called before p is written
 }
 
 // round runs one fsync round; final writes every dirty position whatever
@@ -56,11 +59,14 @@ func (q *Queue) round(final bool) {
 	needData := len(files) > 0 || active != nil || dir || gen > q.syncedGen
 	// Positions are taken now, before the fsync: they point at data written
 	// before it, so they are written to disk only once that data is durable.
+	// They are also written early when every reader has committed past a
+	// segment: it is removed only once the positions on disk are past it.
 	var updates []posUpdate
-	if final || time.Since(q.lastPersist) >= q.opts.CommitInterval {
+	drained := len(q.segs) > 1 && q.segs[0].id < q.low.seg
+	if final || drained || time.Since(q.lastPersist) >= q.opts.CommitInterval {
 		for _, r := range q.readers {
 			if r.dirty {
-				updates = append(updates, posUpdate{r: r, p: r.committed})
+				updates = append(updates, posUpdate{r: r, p: r.committed, state: bytes.Clone(r.state), durable: r.durable})
 				r.dirty = false
 			}
 		}
@@ -179,7 +185,7 @@ func (q *Queue) persist(updates []posUpdate) {
 		q.mu.Unlock()
 	}
 	var errs []error
-	renamed := 0
+	var written []posUpdate
 	for _, u := range updates {
 		q.mu.Lock()
 		dropped := u.r.dropped
@@ -188,7 +194,17 @@ func (q *Queue) persist(updates []posUpdate) {
 			continue // DropReader removed its file; do not bring it back
 		}
 		path := posFile(q.dir, u.r.name)
-		err := writePosTemp(q.fs, path, u.p)
+		var err error
+		if u.durable != nil {
+			// What the state describes must be durable before the position
+			// that goes with it is (the output's own fsync).
+			if err = u.durable(); err != nil {
+				err = fmt.Errorf("making its output durable: %w", err)
+			}
+		}
+		if err == nil {
+			err = writePosTemp(q.fs, path, u.p, u.state)
+		}
 		if err == nil {
 			err = q.fs.Rename(path+tmpSuffix, path)
 		}
@@ -197,14 +213,21 @@ func (q *Queue) persist(updates []posUpdate) {
 			redirty(u.r)
 			continue
 		}
-		renamed++
+		written = append(written, u)
 	}
-	if renamed > 0 {
-		if err := q.fs.SyncDir(q.dir); err != nil {
-			errs = append(errs, err)
-			for _, u := range updates {
-				redirty(u.r)
+	if len(written) > 0 {
+		err := q.fs.SyncDir(q.dir)
+		q.mu.Lock()
+		for _, u := range written {
+			if err != nil {
+				u.r.dirty = true
+			} else {
+				u.r.written = u.p
 			}
+		}
+		q.mu.Unlock()
+		if err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -212,8 +235,8 @@ func (q *Queue) persist(updates []posUpdate) {
 	}
 }
 
-// removeSegments deletes the segment files that every reader has committed
-// past, keeping one as a spare to write the next segment over.
+// removeSegments deletes the segment files that every reader's position on
+// disk is past, keeping one as a spare to write the next segment over.
 func (q *Queue) removeSegments() {
 	q.mu.Lock()
 	if len(q.readers) == 0 {
@@ -221,7 +244,8 @@ func (q *Queue) removeSegments() {
 		return
 	}
 	n := 0
-	for n < len(q.segs)-1 && q.segs[n].id < q.low.seg {
+	low := q.writtenLowLocked()
+	for n < len(q.segs)-1 && q.segs[n].id < low.seg {
 		n++
 	}
 	if n == 0 {

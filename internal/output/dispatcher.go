@@ -85,7 +85,10 @@ func (d *Dispatcher) tune(dl Delivery) {
 }
 
 // Run delivers records until the queue is closed and drained (nil) or ctx
-// ends (ctx.Err()); records not delivered by then stay in the queue.
+// ends (ctx.Err()); records not delivered by then stay in the queue. An
+// output that is Resumable, on a reader that keeps states, first resumes
+// from the reader's state and then has its state committed with every
+// position.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	if t, ok := d.Out.(Tuned); ok {
 		d.tune(t.Delivery())
@@ -104,6 +107,14 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		log = slog.Default()
 	}
 	log = log.With("output", d.Out.Name())
+	commit := d.Reader.Commit
+	if res, ok := d.Out.(Resumable); ok {
+		if sr, ok := d.Reader.(queue.StateReader); ok {
+			res.Resume(sr.State())
+			sync := res.Sync
+			commit = func() error { return sr.CommitState(res.State(), sync) }
+		}
+	}
 	var streak failureStreak
 	counted := 0 // records of the batch in flight already counted as sent
 	var selected [][]byte
@@ -139,7 +150,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			if len(recs) == 0 {
 				// Nothing for this output: move past them at once.
 				d.Counters.Filtered.Add(int64(skipped))
-				if err := d.Reader.Commit(); err != nil {
+				if err := commit(); err != nil {
 					return err
 				}
 				continue
@@ -162,7 +173,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 				streak = failureStreak{}
 				d.Backoff.Reset()
 			}
-			if err := d.Reader.Commit(); err != nil {
+			if err := commit(); err != nil {
 				return err
 			}
 		case IsPermanent(err):
@@ -192,7 +203,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			} else {
 				log.Error("output refused entries permanently; dropped", "entries", len(recs), "reason", err)
 			}
-			if err := d.Reader.Commit(); err != nil {
+			if err := commit(); err != nil {
 				return err
 			}
 		default:

@@ -24,6 +24,27 @@ type Output interface {
 	Close(ctx context.Context) error
 }
 
+// Resumable is implemented by an output that can undo what it wrote past
+// the queue position delivery resumes from, so that each entry is delivered
+// exactly once across crashes (the file output). The dispatcher commits the
+// output's State with the queue position after every Write, where the queue
+// keeps states (queue.StateReader), and hands it back through Resume.
+type Resumable interface {
+	Output
+	// Resume is called before the first Write with the state committed with
+	// the position the queue resumes from (nil when there is none): the
+	// output goes back to what that state describes before it writes again.
+	Resume(state []byte)
+	// State describes everything written so far, at most
+	// queue.MaxStateBytes (called after a successful Write); the result
+	// is valid until the next call.
+	State() []byte
+	// Sync makes durable everything the states it returned describe; the
+	// queue calls it before a position committed with one of them is made
+	// durable, from a goroutine of its own.
+	Sync() error
+}
+
 // PermanentError marks a failure that will not go away by retrying the same records.
 type PermanentError struct{ Err error }
 

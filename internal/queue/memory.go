@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"sync"
@@ -26,7 +27,10 @@ type Memory struct {
 	closed  bool
 }
 
-var _ Queue = (*Memory)(nil)
+var (
+	_ Queue       = (*Memory)(nil)
+	_ StateReader = (*memReader)(nil)
+)
 
 // NewMemory returns a memory queue holding at most maxBytes of records.
 func NewMemory(maxBytes int64, policy Policy) *Memory {
@@ -273,6 +277,7 @@ type memReader struct {
 	next      uint64 // sequence number Next reads from
 	committed uint64 // everything before this is delivered
 	pending   uint64 // end of the records handed out by the last Next
+	state     []byte // kept with committed (see StateReader)
 	out       [][]byte
 	dropped   bool // DropReader forgot it: Next returns ErrClosed
 }
@@ -319,7 +324,14 @@ func (r *memReader) Next(ctx context.Context, maxRecords, maxBytes int) ([][]byt
 	return r.out, nil
 }
 
-func (r *memReader) Commit() error {
+func (r *memReader) Commit() error { return r.CommitState(nil, nil) }
+
+// CommitState commits and keeps state in memory (nothing here is durable,
+// so durable is never called); see StateReader.
+func (r *memReader) CommitState(state []byte, _ func() error) error {
+	if len(state) > MaxStateBytes {
+		return fmt.Errorf("queue: state of %s has %d bytes, more than %d", r.name, len(state), MaxStateBytes)
+	}
 	q := r.q
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -327,8 +339,19 @@ func (r *memReader) Commit() error {
 		return fmt.Errorf("queue: commit behind position of %s", r.name)
 	}
 	r.committed = r.pending
+	r.state = append(r.state[:0], state...)
 	q.freeLocked()
 	return nil
+}
+
+// State returns the state committed with the reader's position.
+func (r *memReader) State() []byte {
+	r.q.mu.Lock()
+	defer r.q.mu.Unlock()
+	if len(r.state) == 0 {
+		return nil
+	}
+	return bytes.Clone(r.state)
 }
 
 func (r *memReader) Rewind() {

@@ -75,6 +75,29 @@ type Reader interface {
 	Rewind()
 }
 
+// StateReader is a Reader that keeps, with its committed position, a small
+// state of its output's: after a restart (or a Rewind) the output learns
+// from it exactly what it had delivered up to the position that delivery
+// resumes from (the file output keeps its file's identity and length there).
+// Both queues here implement it; the disk queue writes the state in the same
+// atomic write as the position.
+type StateReader interface {
+	Reader
+	// State returns the state committed with the position the reader
+	// resumes from, nil when there is none (a new reader, or a position
+	// committed without one).
+	State() []byte
+	// CommitState is Commit that also records state (at most MaxStateBytes)
+	// with the new position. Before the queue makes that position durable it
+	// calls durable, which must first make durable everything state
+	// describes; while durable fails, the position is not written (and is
+	// tried again later). A plain Commit drops the state.
+	CommitState(state []byte, durable func() error) error
+}
+
+// MaxStateBytes bounds the state a StateReader keeps with its position.
+const MaxStateBytes = 1 << 10
+
 // Stats is a snapshot of a queue's depth.
 type Stats struct {
 	Records  int64 // records appended and not yet committed by every reader
