@@ -228,6 +228,43 @@ public final class RealAgent implements AutoCloseable {
         }
     }
 
+    /** Reads the entries file from where the last call stopped: only new complete lines are parsed. */
+    public final class Tail {
+        private long offset;
+        private final List<Map<String, Object>> all = new ArrayList<>();
+
+        public List<Map<String, Object>> poll() throws IOException {
+            Path f = entriesFile();
+            if (Files.exists(f)) {
+                try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(f)) {
+                    long size = ch.size();
+                    if (size > offset) {
+                        java.nio.ByteBuffer bb = java.nio.ByteBuffer.allocate((int) (size - offset));
+                        while (bb.hasRemaining() && ch.read(bb, offset + bb.position()) > 0) {
+                            // read on
+                        }
+                        byte[] b = bb.array();
+                        int start = 0;
+                        for (int i = 0; i < bb.position(); i++) {
+                            if (b[i] == '\n') {
+                                if (i > start) {
+                                    all.add(Json.parseObject(b, start, i - start));
+                                }
+                                start = i + 1;
+                            }
+                        }
+                        offset += start;
+                    }
+                }
+            }
+            return all;
+        }
+    }
+
+    public Tail tail() {
+        return new Tail();
+    }
+
     /** The payloads of entries, for comparisons. */
     public static List<String> payloads(List<Map<String, Object>> entries) {
         List<String> out = new ArrayList<>();
