@@ -59,12 +59,10 @@ final class Queue {
     private boolean closed;
     private final ArrayDeque<Chunk> free = new ArrayDeque<>();
     private long freeBytes;
-    private final long maxFreeBytes;
 
     Queue(long maxBytes, int batchBytes) {
         this.maxBytes = maxBytes;
         this.batchBytes = batchBytes;
-        this.maxFreeBytes = Math.min(maxBytes / 4, 8L << 20);
     }
 
     /** Copies one finished entry into the queue. Returns a combination of SEALED, FULL and CLOSED (0: queued). */
@@ -112,7 +110,9 @@ final class Queue {
         if (c != null) {
             freeBytes -= c.buf.length;
         } else {
-            c = new Chunk(Math.min(batchBytes, 64 << 10) + firstLen);
+            // Room for a full batch of entries like the first one; it grows if they are longer.
+            long guess = (long) (firstLen + 1) * MAX_BATCH_ENTRIES * 5 / 4 + Chunk.PREFIX.length + Chunk.SUFFIX.length;
+            c = new Chunk((int) Math.min(guess, batchBytes + Chunk.SUFFIX.length + firstLen));
         }
         c.reset(++seq, gen);
         addGen(gen, 1);
@@ -338,7 +338,9 @@ final class Queue {
             bytes -= c.cost;
             entries -= c.count;
             addGen(c.gen, -1);
-            if (freeBytes + c.buf.length <= maxFreeBytes) {
+            // Keep the buffer for reuse while queued and kept memory stay within the cap: steady logging then
+            // allocates no new chunks, and the memory held stays bounded by maxBytes.
+            if (bytes + freeBytes + c.buf.length <= maxBytes) {
                 free.addFirst(c);
                 freeBytes += c.buf.length;
             }

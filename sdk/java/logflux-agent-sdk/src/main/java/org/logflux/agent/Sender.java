@@ -115,7 +115,7 @@ final class Sender implements Runnable {
 
     /** Wakes the sender; cheap when it is already awake or already woken. */
     void wake() {
-        if (!wakePending.getAndSet(true)) {
+        if (!wakePending.get() && !wakePending.getAndSet(true)) { // a plain read first: no write while it is set
             selector.wakeup();
         }
     }
