@@ -176,6 +176,22 @@ public final class EntryEncoder {
         return this;
     }
 
+    /**
+     * Adds the metadata of a throwable: {@code exception} ("class: message", or the class alone) and
+     * {@code stack_trace} (cut, like every value, to the agent's 1024 characters).
+     */
+    public EntryEncoder exception(String className, String message, String stackTrace) {
+        metadata("exception", message == null ? className : className + ": " + message);
+        return metadata("stack_trace", stackTrace);
+    }
+
+    /** The throwable's stack trace as {@link Throwable#printStackTrace()} prints it, causes included. */
+    public static String stackTrace(Throwable t) {
+        java.io.StringWriter sw = new java.io.StringWriter();
+        t.printStackTrace(new java.io.PrintWriter(sw));
+        return sw.toString();
+    }
+
     /** Completes the entry with the default source if none was set. */
     void finish(byte[] defaultSource) {
         if (!hasPayload && invalid == null) {

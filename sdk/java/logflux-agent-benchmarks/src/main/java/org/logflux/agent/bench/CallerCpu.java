@@ -48,11 +48,13 @@ public final class CallerCpu {
         }
     }
 
+    /** A logger of its own LoggerContext with the LogFlux appender ("lf") for addr, or AsyncAppender over a no-op appender when addr is null. */
     static Logger logger(String name, String addr) {
         LoggerContext ctx = new LoggerContext();
         ctx.setMDCAdapter(new ch.qos.logback.classic.util.LogbackMDCAdapter());
         ctx.start();
         Logger l = ctx.getLogger(name);
+        l.setAdditive(false);
         Appender<ch.qos.logback.classic.spi.ILoggingEvent> a;
         if (addr != null) {
             LogfluxAppender lf = new LogfluxAppender();

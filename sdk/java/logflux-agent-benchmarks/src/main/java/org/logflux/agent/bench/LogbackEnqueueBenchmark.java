@@ -1,6 +1,5 @@
 package org.logflux.agent.bench;
 
-import ch.qos.logback.classic.AsyncAppender;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.LoggerContext;
 import ch.qos.logback.classic.spi.ILoggingEvent;
@@ -54,34 +53,15 @@ public class LogbackEnqueueBenchmark {
 
     @Setup(Level.Trial)
     public void setup() throws Exception {
-        ctx = new LoggerContext();
-        ctx.setName("bench");
-        ctx.setMDCAdapter(new ch.qos.logback.classic.util.LogbackMDCAdapter()); // as SLF4J's binding would
-        ctx.start();
-        logger = ctx.getLogger("bench");
-        logger.setAdditive(false);
         if (appender.equals("logflux")) {
             dir = Files.createTempDirectory("logflux-bench");
             agent = RealAgent.startUnix(dir);
-            logflux = new LogfluxAppender();
-            logflux.setContext(ctx);
-            logflux.setAddress(agent.unixAddress());
-            logflux.setSource("bench");
-            logflux.setShutdownHook(false);
-            logflux.setQueueBytes(64L << 20);
-            logflux.start();
-            logger.addAppender(logflux);
+            logger = CallerCpu.logger("bench", agent.unixAddress());
+            logflux = (LogfluxAppender) logger.getAppender("lf");
         } else {
-            NopAppender nop = new NopAppender();
-            nop.setContext(ctx);
-            nop.start();
-            AsyncAppender async = new AsyncAppender();
-            async.setContext(ctx);
-            async.addAppender(nop);
-            async.setDiscardingThreshold(0); // format every event, as the LogFlux appender does
-            async.start();
-            logger.addAppender(async);
+            logger = CallerCpu.logger("bench", null);
         }
+        ctx = logger.getLoggerContext();
     }
 
     @Benchmark

@@ -1,7 +1,5 @@
 package org.logflux.agent.jul;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -192,11 +190,7 @@ public class LogfluxHandler extends Handler {
             }
             Throwable thrown = record.getThrown();
             if (thrown != null) {
-                e.metadata("exception", thrown.getMessage() == null ? thrown.getClass().getName()
-                        : thrown.getClass().getName() + ": " + thrown.getMessage());
-                StringWriter sw = new StringWriter();
-                thrown.printStackTrace(new PrintWriter(sw));
-                e.metadata("stack_trace", sw.toString());
+                e.exception(thrown.getClass().getName(), thrown.getMessage(), EntryEncoder.stackTrace(thrown));
             }
             if (includeSource) {
                 e.metadata("source_class", record.getSourceClassName());

@@ -1,7 +1,5 @@
 package org.logflux.agent.log4j2;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Locale;
@@ -205,7 +203,7 @@ public final class LogfluxAppender extends AbstractAppender {
         Instant t = event.getInstant();
         EntryEncoder e = client.encoder(level(event.getLevel()), t.getEpochSecond(), t.getNanoOfSecond());
         Throwable thrown = event.getThrown();
-        String trace = thrown == null ? null : stackTrace(thrown);
+        String trace = thrown == null ? null : EntryEncoder.stackTrace(thrown);
         String msg = event.getMessage() == null ? null : event.getMessage().getFormattedMessage();
         e.payload(trace != null && stackTraceInPayload ? msg + "\n" + trace : msg);
         e.metadata("logger", event.getLoggerName());
@@ -215,21 +213,13 @@ public final class LogfluxAppender extends AbstractAppender {
             e.metadata("marker", marker.getName());
         }
         if (thrown != null) {
-            e.metadata("exception", thrown.getMessage() == null ? thrown.getClass().getName()
-                    : thrown.getClass().getName() + ": " + thrown.getMessage());
-            e.metadata("stack_trace", trace);
+            e.exception(thrown.getClass().getName(), thrown.getMessage(), trace);
         }
         ReadOnlyStringMap ctx = event.getContextData();
         if (ctx != null && !ctx.isEmpty()) {
             ctx.forEach(CONTEXT, e);
         }
         client.log(e);
-    }
-
-    private static String stackTrace(Throwable t) {
-        StringWriter sw = new StringWriter();
-        t.printStackTrace(new PrintWriter(sw));
-        return sw.toString();
     }
 
     @Override

@@ -190,8 +190,7 @@ public class LogfluxAppender extends UnsynchronizedAppenderBase<ILoggingEvent> {
             e.metadata("marker", markerNames(markers));
         }
         if (tp != null) {
-            e.metadata("exception", tp.getMessage() == null ? tp.getClassName() : tp.getClassName() + ": " + tp.getMessage());
-            e.metadata("stack_trace", trace);
+            e.exception(tp.getClassName(), tp.getMessage(), trace);
         }
         List<KeyValuePair> kvs = event.getKeyValuePairs();
         if (kvs != null) {
