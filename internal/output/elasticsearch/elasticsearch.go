@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,7 +29,7 @@ type Output struct {
 	name   string
 	cfg    *Config
 	client *http.Client
-	auth   func(*http.Request)
+	req    remote.Post
 	log    *slog.Logger
 	memo   remote.Memo
 	zbuf   []byte
@@ -53,7 +54,8 @@ func New(cfg *Config, set component.Settings) (*Output, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	o := &Output{name: set.Name, cfg: cfg, client: client, log: log, auth: func(*http.Request) {},
+	o := &Output{name: set.Name, cfg: cfg, client: client, log: log,
+		req:          remote.Post{ContentType: "application/x-ndjson", Compression: cfg.Compression},
 		downUntil:    make([]time.Time, len(cfg.Endpoints)),
 		retriedItems: set.Metrics.Counter("retried_items", "Bulk items answered 429 or 5xx, sent again."),
 		conflicts:    set.Metrics.Counter("conflict_items", "Bulk items answered 409 (the id was already indexed), counted as delivered."),
@@ -64,13 +66,13 @@ func New(cfg *Config, set component.Settings) (*Output, error) {
 		if err != nil {
 			return nil, fmt.Errorf("api_key_file: %w", err)
 		}
-		o.auth = func(r *http.Request) { r.Header.Set("Authorization", "ApiKey "+key) }
+		o.req.Auth = func(r *http.Request) { r.Header.Set("Authorization", "ApiKey "+key) }
 	case cfg.Username != "":
 		pw, err := remote.Secret(cfg.Password, cfg.PasswordFile)
 		if err != nil {
 			return nil, fmt.Errorf("password_file: %w", err)
 		}
-		o.auth = func(r *http.Request) { r.SetBasicAuth(cfg.Username, pw) }
+		o.req.Auth = func(r *http.Request) { r.SetBasicAuth(cfg.Username, pw) }
 	}
 	return o, nil
 }
@@ -95,31 +97,25 @@ type item struct {
 // again; a 409 on create means the id is already indexed (delivered);
 // other refusals (mapping errors) are dead-lettered with their reason.
 func (o *Output) Write(ctx context.Context, records [][]byte) error {
-	ids := make([]string, len(records))
-	var todo []item
-	for i, r := range records {
-		e, err := record.Parse(r)
-		if err != nil {
-			ids[i] = fmt.Sprintf("unreadable-%d", i)
-			o.memo.MarkRefused(ids[i], err)
-			continue
-		}
-		ids[i] = e.ID
-		if !o.memo.Pending(e.ID) {
-			continue
-		}
-		doc := make([]byte, 0, len(r)+48)
-		doc = append(doc, `{"@timestamp":`...)
-		doc, _ = appendJSONString(doc, e.Timestamp)
-		doc = append(doc, ',')
-		doc = append(doc, r[1:]...)
-		todo = append(todo, item{id: e.ID, index: o.indexFor(e.Timestamp), doc: doc})
-	}
+	ids, todo := remote.Pending(&o.memo, records, o.item)
 	delivered := 0
-	if err := o.send(ctx, todo, &delivered); err != nil {
-		return o.memo.Retry(err, delivered)
+	err := o.send(ctx, todo, &delivered)
+	return o.memo.End(err, delivered, ids)
+}
+
+// item is a record as a _bulk create: its index, and the document with
+// @timestamp first.
+func (o *Output) item(r []byte) (item, string, error) {
+	e, err := record.Parse(r)
+	if err != nil {
+		return item{}, "", err
 	}
-	return o.memo.Outcome(ids)
+	doc := make([]byte, 0, len(r)+48)
+	doc = append(doc, `{"@timestamp":`...)
+	doc, _ = appendJSONString(doc, e.Timestamp)
+	doc = append(doc, ',')
+	doc = append(doc, r[1:]...)
+	return item{id: e.ID, index: o.indexFor(e.Timestamp), doc: doc}, e.ID, nil
 }
 
 // indexFor fills the date patterns from the entry's timestamp (UTC).
@@ -281,26 +277,12 @@ func (o *Output) markDown(i int) {
 
 func (o *Output) post(ctx context.Context, body []byte) (*remote.Answer, error) {
 	i, base := o.endpoint()
-	u := strings.TrimSuffix(base, "/") + "/_bulk"
+	req := o.req
+	req.URL = strings.TrimSuffix(base, "/") + "/_bulk"
 	if o.cfg.Pipeline != "" {
-		u += "?pipeline=" + o.cfg.Pipeline
+		req.URL += "?pipeline=" + url.QueryEscape(o.cfg.Pipeline)
 	}
-	payload, enc := body, ""
-	if o.cfg.Compression == "gzip" {
-		o.zbuf, enc = remote.Compress(o.zbuf, body, "gzip")
-		payload = o.zbuf
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(payload))
-	if err != nil {
-		return nil, output.Permanent(err)
-	}
-	req.Header.Set("Content-Type", "application/x-ndjson")
-	if enc != "" {
-		req.Header.Set("Content-Encoding", enc)
-	}
-	req.Header.Set("User-Agent", "logflux-agent")
-	o.auth(req)
-	ans, err := remote.Do(o.client, req)
+	ans, err := req.Send(ctx, o.client, &o.zbuf, body)
 	if err != nil || ans.Status >= 500 {
 		o.markDown(i)
 	}

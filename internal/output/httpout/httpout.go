@@ -83,7 +83,7 @@ type Output struct {
 	name   string
 	cfg    *Config
 	client *http.Client
-	auth   func(*http.Request)
+	req    remote.Post
 	memo   remote.Memo
 	zbuf   []byte
 }
@@ -96,20 +96,25 @@ func New(cfg *Config, set component.Settings) (*Output, error) {
 	if err != nil {
 		return nil, err
 	}
-	o := &Output{name: set.Name, cfg: cfg, client: client, auth: func(*http.Request) {}}
+	contentType := "application/x-ndjson"
+	if cfg.Format == "json_array" {
+		contentType = "application/json"
+	}
+	o := &Output{name: set.Name, cfg: cfg, client: client, req: remote.Post{Method: cfg.Method, URL: cfg.URL,
+		ContentType: contentType, Compression: cfg.Compression, Headers: cfg.Headers, Retryable: remote.HTTPRetryable}}
 	switch {
 	case cfg.Username != "":
 		pw, err := remote.Secret(cfg.Password, cfg.PasswordFile)
 		if err != nil {
 			return nil, fmt.Errorf("password_file: %w", err)
 		}
-		o.auth = func(r *http.Request) { r.SetBasicAuth(cfg.Username, pw) }
+		o.req.Auth = func(r *http.Request) { r.SetBasicAuth(cfg.Username, pw) }
 	case cfg.BearerToken != "" || cfg.BearerTokenFile != "":
 		tok, err := remote.Secret(cfg.BearerToken, cfg.BearerTokenFile)
 		if err != nil {
 			return nil, fmt.Errorf("bearer_token_file: %w", err)
 		}
-		o.auth = func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tok) }
+		o.req.Auth = func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tok) }
 	}
 	return o, nil
 }
@@ -131,26 +136,14 @@ type item struct {
 // Write sends the records (each one normalised entry, as the file output
 // writes them) not yet delivered in an earlier attempt at this batch.
 func (o *Output) Write(ctx context.Context, records [][]byte) error {
-	ids := make([]string, len(records))
-	var todo []item
-	for i, r := range records {
+	ids, todo := remote.Pending(&o.memo, records, func(r []byte) (item, string, error) {
 		id, err := record.ID(r)
-		if err != nil {
-			ids[i] = fmt.Sprintf("unreadable-%d", i)
-			o.memo.MarkRefused(ids[i], err)
-			continue
-		}
-		ids[i] = id
-		if o.memo.Pending(id) {
-			todo = append(todo, item{id, r})
-		}
-	}
+		return item{id, r}, id, err
+	})
 	delivered := 0
 	req := remote.Request[item]{ID: func(it item) string { return it.id }, Encode: o.encode, Post: o.post, MaxBytes: int(o.cfg.MaxRequestBytes)}
-	if err := remote.SendHalving(ctx, &o.memo, req, todo, &delivered); err != nil {
-		return o.memo.Retry(err, delivered)
-	}
-	return o.memo.Outcome(ids)
+	err := remote.SendHalving(ctx, &o.memo, req, todo, &delivered)
+	return o.memo.End(err, delivered, ids)
 }
 
 func (o *Output) encode(items []item) ([]byte, error) {
@@ -174,28 +167,6 @@ func (o *Output) encode(items []item) ([]byte, error) {
 }
 
 func (o *Output) post(ctx context.Context, body []byte) error {
-	var enc string
-	o.zbuf, enc = remote.Compress(o.zbuf, body, o.cfg.Compression)
-	req, err := http.NewRequestWithContext(ctx, o.cfg.Method, o.cfg.URL, bytes.NewReader(o.zbuf))
-	if err != nil {
-		return output.Permanent(err)
-	}
-	if o.cfg.Format == "json_array" {
-		req.Header.Set("Content-Type", "application/json")
-	} else {
-		req.Header.Set("Content-Type", "application/x-ndjson")
-	}
-	if enc != "" {
-		req.Header.Set("Content-Encoding", enc)
-	}
-	req.Header.Set("User-Agent", "logflux-agent")
-	for k, v := range o.cfg.Headers {
-		req.Header.Set(k, v)
-	}
-	o.auth(req)
-	ans, err := remote.Do(o.client, req)
-	if err != nil {
-		return err
-	}
-	return ans.Classify(remote.HTTPRetryable)
+	_, err := o.req.Do(ctx, o.client, &o.zbuf, body)
+	return err
 }

@@ -2,7 +2,6 @@
 package loki
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -119,9 +118,8 @@ func (Factory) New(cfg component.Config, set component.Settings) (output.Output,
 type Output struct {
 	name   string
 	cfg    *Config
-	url    string
 	client *http.Client
-	auth   func(*http.Request)
+	req    remote.Post
 	labels []label
 	memo   remote.Memo
 	zbuf   []byte
@@ -144,7 +142,11 @@ func New(cfg *Config, set component.Settings) (*Output, error) {
 	if u.Path == "" || u.Path == "/" {
 		u.Path = PushPath
 	}
-	o := &Output{name: set.Name, cfg: cfg, url: u.String(), client: client, auth: func(*http.Request) {}}
+	o := &Output{name: set.Name, cfg: cfg, client: client,
+		req: remote.Post{URL: u.String(), ContentType: "application/json", Compression: cfg.Compression, Retryable: remote.HTTPRetryable}}
+	if cfg.TenantID != "" {
+		o.req.Headers = map[string]string{"X-Scope-OrgID": cfg.TenantID}
+	}
 	for _, l := range cfg.Labels {
 		o.labels = append(o.labels, label{field: l, name: labelName(l)})
 	}
@@ -153,7 +155,7 @@ func New(cfg *Config, set component.Settings) (*Output, error) {
 		if err != nil {
 			return nil, fmt.Errorf("password_file: %w", err)
 		}
-		o.auth = func(r *http.Request) { r.SetBasicAuth(cfg.Username, pw) }
+		o.req.Auth = func(r *http.Request) { r.SetBasicAuth(cfg.Username, pw) }
 	}
 	return o, nil
 }
@@ -170,26 +172,11 @@ func (o *Output) Close(context.Context) error { o.client.CloseIdleConnections();
 // Write pushes the records not yet delivered in an earlier attempt at this
 // batch.
 func (o *Output) Write(ctx context.Context, records [][]byte) error {
-	ids := make([]string, len(records))
-	var todo []record.Entry
-	for i, r := range records {
-		e, err := record.Parse(r)
-		if err != nil {
-			ids[i] = fmt.Sprintf("unreadable-%d", i)
-			o.memo.MarkRefused(ids[i], err)
-			continue
-		}
-		ids[i] = e.ID
-		if o.memo.Pending(e.ID) {
-			todo = append(todo, e)
-		}
-	}
+	ids, todo := remote.Pending(&o.memo, records, remote.ParseEntry)
 	delivered := 0
 	req := remote.Request[record.Entry]{ID: func(e record.Entry) string { return e.ID }, Encode: o.encode, Post: o.post, MaxBytes: int(o.cfg.MaxRequestBytes)}
-	if err := remote.SendHalving(ctx, &o.memo, req, todo, &delivered); err != nil {
-		return o.memo.Retry(err, delivered)
-	}
-	return o.memo.Outcome(ids)
+	err := remote.SendHalving(ctx, &o.memo, req, todo, &delivered)
+	return o.memo.End(err, delivered, ids)
 }
 
 // levelNames are the level label's values.
@@ -295,27 +282,6 @@ func unixNano(s string) int64 {
 }
 
 func (o *Output) post(ctx context.Context, body []byte) error {
-	payload, enc := body, ""
-	if o.cfg.Compression == "gzip" {
-		o.zbuf, enc = remote.Compress(o.zbuf, body, "gzip")
-		payload = o.zbuf
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, o.url, bytes.NewReader(payload))
-	if err != nil {
-		return output.Permanent(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if enc != "" {
-		req.Header.Set("Content-Encoding", enc)
-	}
-	if o.cfg.TenantID != "" {
-		req.Header.Set("X-Scope-OrgID", o.cfg.TenantID)
-	}
-	req.Header.Set("User-Agent", "logflux-agent")
-	o.auth(req)
-	ans, err := remote.Do(o.client, req)
-	if err != nil {
-		return err
-	}
-	return ans.Classify(remote.HTTPRetryable)
+	_, err := o.req.Do(ctx, o.client, &o.zbuf, body)
+	return err
 }

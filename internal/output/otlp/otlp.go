@@ -4,7 +4,6 @@ package otlp
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
@@ -40,11 +39,11 @@ const (
 type Output struct {
 	name    string
 	cfg     *Config
-	url     string
 	client  *http.Client
 	host    string
 	log     *slog.Logger
 	memo    remote.Memo
+	req     remote.Post
 	zbuf    []byte
 	partial *atomic.Int64 // records the receiver reported rejected in a partial success
 	refused *atomic.Int64
@@ -66,8 +65,13 @@ func New(cfg *Config, set component.Settings) (*Output, error) {
 	if log == nil {
 		log = slog.Default()
 	}
+	contentType := "application/x-protobuf"
+	if cfg.Encoding == "json" {
+		contentType = "application/json"
+	}
 	return &Output{
-		name: set.Name, cfg: cfg, url: cfg.URL(), client: client, host: host, log: log,
+		name: set.Name, cfg: cfg, client: client, host: host, log: log,
+		req:     remote.Post{URL: cfg.URL(), ContentType: contentType, Compression: cfg.Compression, Headers: cfg.Headers, Retryable: remote.OTLPRetryable},
 		partial: set.Metrics.Counter("partial_rejected_records", "Records an OTLP receiver reported rejected in a partial success (it does not say which)."),
 		refused: set.Metrics.Counter("refused_requests", "Requests refused for good (400, 413 of a single entry, and other non-retryable answers)."),
 	}, nil
@@ -90,20 +94,7 @@ func (o *Output) Close(context.Context) error {
 // delivered or refused for good (nil or a partial refusal), or when one
 // request must be retried.
 func (o *Output) Write(ctx context.Context, records [][]byte) error {
-	ids := make([]string, len(records))
-	var todo []record.Entry
-	for i, r := range records {
-		e, err := record.Parse(r)
-		if err != nil {
-			ids[i] = fmt.Sprintf("unreadable-%d", i)
-			o.memo.MarkRefused(ids[i], err)
-			continue
-		}
-		ids[i] = e.ID
-		if o.memo.Pending(e.ID) {
-			todo = append(todo, e)
-		}
-	}
+	ids, todo := remote.Pending(&o.memo, records, remote.ParseEntry)
 	delivered := 0
 	req := remote.Request[record.Entry]{
 		ID:       func(e record.Entry) string { return e.ID },
@@ -111,39 +102,13 @@ func (o *Output) Write(ctx context.Context, records [][]byte) error {
 		Post:     o.post,
 		MaxBytes: int(o.cfg.MaxRequestBytes),
 	}
-	if err := remote.SendHalving(ctx, &o.memo, req, todo, &delivered); err != nil {
-		return o.memo.Retry(err, delivered)
-	}
-	return o.memo.Outcome(ids)
+	err := remote.SendHalving(ctx, &o.memo, req, todo, &delivered)
+	return o.memo.End(err, delivered, ids)
 }
 
 func (o *Output) post(ctx context.Context, body []byte) error {
-	payload, enc := body, ""
-	if o.cfg.Compression == "gzip" {
-		o.zbuf, enc = remote.Compress(o.zbuf, body, "gzip")
-		payload = o.zbuf
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, o.url, bytes.NewReader(payload))
+	ans, err := o.req.Do(ctx, o.client, &o.zbuf, body)
 	if err != nil {
-		return output.Permanent(err)
-	}
-	if o.cfg.Encoding == "json" {
-		req.Header.Set("Content-Type", "application/json")
-	} else {
-		req.Header.Set("Content-Type", "application/x-protobuf")
-	}
-	if enc != "" {
-		req.Header.Set("Content-Encoding", enc)
-	}
-	req.Header.Set("User-Agent", "logflux-agent")
-	for k, v := range o.cfg.Headers {
-		req.Header.Set(k, v)
-	}
-	ans, err := remote.Do(o.client, req)
-	if err != nil {
-		return err
-	}
-	if err := ans.Classify(remote.OTLPRetryable); err != nil {
 		if output.IsPermanent(err) {
 			o.refused.Add(1)
 		}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+
+	"github.com/logflux/agent/internal/record"
 	"strings"
 
 	"github.com/logflux/agent/internal/output"
@@ -155,4 +157,41 @@ func halves[T any](ctx context.Context, m *Memo, r Request[T], items []T, delive
 		return err
 	}
 	return SendHalving(ctx, m, r, items[mid:], delivered)
+}
+
+// Pending reads every record of a Write with read (which returns the
+// entry as the output keeps it and its id), and returns the ids of all of
+// them, in order, and the entries not yet delivered or refused in an
+// earlier attempt at this batch. A record read cannot take is refused for
+// good with read's error.
+func Pending[T any](m *Memo, records [][]byte, read func(rec []byte) (T, string, error)) (ids []string, todo []T) {
+	ids = make([]string, len(records))
+	for i, r := range records {
+		v, id, err := read(r)
+		if err != nil {
+			ids[i] = fmt.Sprintf("unreadable-%d", i)
+			m.MarkRefused(ids[i], err)
+			continue
+		}
+		ids[i] = id
+		if m.Pending(id) {
+			todo = append(todo, v)
+		}
+	}
+	return ids, todo
+}
+
+// End ends a Write: a retry when err is set (with the entries delivered
+// so far), else the outcome of the batch.
+func (m *Memo) End(err error, delivered int, ids []string) error {
+	if err != nil {
+		return m.Retry(err, delivered)
+	}
+	return m.Outcome(ids)
+}
+
+// ParseEntry reads a record whole, for Pending.
+func ParseEntry(rec []byte) (record.Entry, string, error) {
+	e, err := record.Parse(rec)
+	return e, e.ID, err
 }

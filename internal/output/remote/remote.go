@@ -4,6 +4,7 @@ package remote
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -329,4 +330,51 @@ func RetryAfter(v string, now time.Time) time.Duration {
 		return max(t.Sub(now), 0)
 	}
 	return 0
+}
+
+// Post is one HTTP request of an output.
+type Post struct {
+	Method      string // POST when empty
+	URL         string
+	ContentType string
+	Compression string            // "", none, gzip, zstd
+	Headers     map[string]string // set on every request
+	Auth        func(*http.Request)
+	Retryable   func(status int) bool
+}
+
+// Send compresses body into *zbuf (reused between calls), posts it and
+// returns the answer, or a retryable error for a transport failure.
+func (p *Post) Send(ctx context.Context, c *http.Client, zbuf *[]byte, body []byte) (*Answer, error) {
+	var enc string
+	*zbuf, enc = Compress(*zbuf, body, p.Compression)
+	method := p.Method
+	if method == "" {
+		method = http.MethodPost
+	}
+	req, err := http.NewRequestWithContext(ctx, method, p.URL, bytes.NewReader(*zbuf))
+	if err != nil {
+		return nil, output.Permanent(err)
+	}
+	req.Header.Set("Content-Type", p.ContentType)
+	if enc != "" {
+		req.Header.Set("Content-Encoding", enc)
+	}
+	req.Header.Set("User-Agent", "logflux-agent")
+	for k, v := range p.Headers {
+		req.Header.Set(k, v)
+	}
+	if p.Auth != nil {
+		p.Auth(req)
+	}
+	return Do(c, req)
+}
+
+// Do posts body and classifies the answer (nil for 2xx).
+func (p *Post) Do(ctx context.Context, c *http.Client, zbuf *[]byte, body []byte) (*Answer, error) {
+	ans, err := p.Send(ctx, c, zbuf, body)
+	if err != nil {
+		return nil, err
+	}
+	return ans, ans.Classify(p.Retryable)
 }
