@@ -22,13 +22,11 @@ type Config struct {
 	// logs-%Y.%m.%d), or the data stream's name.
 	Index string `yaml:"index"`
 	// Pipeline is an ingest pipeline to run (optional).
-	Pipeline     string `yaml:"pipeline"`
-	APIKey       string `yaml:"api_key"`
-	APIKeyFile   string `yaml:"api_key_file"`
-	Username     string `yaml:"username"`
-	Password     string `yaml:"password"`
-	PasswordFile string `yaml:"password_file"`
-	Compression  string `yaml:"compression"` // gzip (default) or none
+	Pipeline         string `yaml:"pipeline"`
+	APIKey           string `yaml:"api_key"`
+	APIKeyFile       string `yaml:"api_key_file"`
+	remote.BasicAuth `yaml:",inline"`
+	Compression      string `yaml:"compression"` // gzip (default) or none
 	// MaxRequestBytes splits a batch whose body would be larger.
 	MaxRequestBytes component.ByteSize `yaml:"max_request_bytes"`
 }
@@ -68,7 +66,7 @@ func (c *Config) Validate() error {
 		ps.Add("index", "%q must be lowercase", c.Index)
 	}
 	remote.CheckSecret(&ps, "api_key", c.APIKey, c.APIKeyFile)
-	remote.CheckSecret(&ps, "password", c.Password, c.PasswordFile)
+	c.BasicAuth.Validate(&ps)
 	if (c.APIKey != "" || c.APIKeyFile != "") && c.Username != "" {
 		ps.Add("api_key", "set api_key or username/password, not both")
 	}

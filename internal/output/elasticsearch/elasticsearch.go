@@ -68,11 +68,9 @@ func New(cfg *Config, set component.Settings) (*Output, error) {
 		}
 		o.req.Auth = func(r *http.Request) { r.Header.Set("Authorization", "ApiKey "+key) }
 	case cfg.Username != "":
-		pw, err := remote.Secret(cfg.Password, cfg.PasswordFile)
-		if err != nil {
-			return nil, fmt.Errorf("password_file: %w", err)
+		if o.req.Auth, err = cfg.BasicAuth.Auth(); err != nil {
+			return nil, err
 		}
-		o.req.Auth = func(r *http.Request) { r.SetBasicAuth(cfg.Username, pw) }
 	}
 	return o, nil
 }

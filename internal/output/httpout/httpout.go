@@ -23,11 +23,9 @@ type Config struct {
 	Compression   string            `yaml:"compression"` // none (default), gzip or zstd
 	Headers       map[string]string `yaml:"headers"`
 	// Basic authentication, or a bearer token; secrets inline or in files.
-	Username        string `yaml:"username"`
-	Password        string `yaml:"password"`
-	PasswordFile    string `yaml:"password_file"`
-	BearerToken     string `yaml:"bearer_token"`
-	BearerTokenFile string `yaml:"bearer_token_file"`
+	remote.BasicAuth `yaml:",inline"`
+	BearerToken      string `yaml:"bearer_token"`
+	BearerTokenFile  string `yaml:"bearer_token_file"`
 	// MaxRequestBytes splits a batch whose body would be larger.
 	MaxRequestBytes component.ByteSize `yaml:"max_request_bytes"`
 }
@@ -49,7 +47,7 @@ func (c *Config) Validate() error {
 		ps.Add("format", "%q is not ndjson or json_array", c.Format)
 	}
 	remote.CheckCompression(&ps, c.Compression, remote.Compressions)
-	remote.CheckSecret(&ps, "password", c.Password, c.PasswordFile)
+	c.BasicAuth.Validate(&ps)
 	remote.CheckSecret(&ps, "bearer_token", c.BearerToken, c.BearerTokenFile)
 	if c.Username != "" && (c.BearerToken != "" || c.BearerTokenFile != "") {
 		ps.Add("bearer_token", "set username/password or bearer_token, not both")
@@ -104,11 +102,9 @@ func New(cfg *Config, set component.Settings) (*Output, error) {
 		ContentType: contentType, Compression: cfg.Compression, Headers: cfg.Headers, Retryable: remote.HTTPRetryable}}
 	switch {
 	case cfg.Username != "":
-		pw, err := remote.Secret(cfg.Password, cfg.PasswordFile)
-		if err != nil {
-			return nil, fmt.Errorf("password_file: %w", err)
+		if o.req.Auth, err = cfg.BasicAuth.Auth(); err != nil {
+			return nil, err
 		}
-		o.req.Auth = func(r *http.Request) { r.SetBasicAuth(cfg.Username, pw) }
 	case cfg.BearerToken != "" || cfg.BearerTokenFile != "":
 		tok, err := remote.Secret(cfg.BearerToken, cfg.BearerTokenFile)
 		if err != nil {

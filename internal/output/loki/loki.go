@@ -36,12 +36,10 @@ type Config struct {
 	Endpoint string `yaml:"endpoint"`
 	// Labels are the entry fields that become stream labels: source,
 	// level, entryType, payloadType and metadata.<key> (at most 15).
-	Labels       []string `yaml:"labels"`
-	TenantID     string   `yaml:"tenant_id"`
-	Username     string   `yaml:"username"`
-	Password     string   `yaml:"password"`
-	PasswordFile string   `yaml:"password_file"`
-	Compression  string   `yaml:"compression"` // gzip (default) or none
+	Labels           []string `yaml:"labels"`
+	TenantID         string   `yaml:"tenant_id"`
+	remote.BasicAuth `yaml:",inline"`
+	Compression      string `yaml:"compression"` // gzip (default) or none
 	// MaxRequestBytes splits a batch whose body would be larger.
 	MaxRequestBytes component.ByteSize `yaml:"max_request_bytes"`
 }
@@ -75,7 +73,7 @@ func (c *Config) Validate() error {
 			seen[name] = true
 		}
 	}
-	remote.CheckSecret(&ps, "password", c.Password, c.PasswordFile)
+	c.BasicAuth.Validate(&ps)
 	remote.CheckCompression(&ps, c.Compression, []string{"gzip", "none"})
 	if c.MaxRequestBytes < 64<<10 {
 		ps.Add("max_request_bytes", "must be at least 64KiB")
@@ -150,12 +148,8 @@ func New(cfg *Config, set component.Settings) (*Output, error) {
 	for _, l := range cfg.Labels {
 		o.labels = append(o.labels, label{field: l, name: labelName(l)})
 	}
-	if cfg.Username != "" {
-		pw, err := remote.Secret(cfg.Password, cfg.PasswordFile)
-		if err != nil {
-			return nil, fmt.Errorf("password_file: %w", err)
-		}
-		o.req.Auth = func(r *http.Request) { r.SetBasicAuth(cfg.Username, pw) }
+	if o.req.Auth, err = cfg.BasicAuth.Auth(); err != nil {
+		return nil, err
 	}
 	return o, nil
 }

@@ -378,3 +378,33 @@ func (p *Post) Do(ctx context.Context, c *http.Client, zbuf *[]byte, body []byte
 	}
 	return ans, ans.Classify(p.Retryable)
 }
+
+// BasicAuth is HTTP basic authentication, the password inline, from the
+// environment or from a file. Embed it inline.
+type BasicAuth struct {
+	Username     string `yaml:"username"`
+	Password     string `yaml:"password"`
+	PasswordFile string `yaml:"password_file"`
+}
+
+// Validate adds the problems of the basic-auth keys to ps.
+func (b *BasicAuth) Validate(ps *component.Problems) {
+	CheckSecret(ps, "password", b.Password, b.PasswordFile)
+	if b.Username == "" && (b.Password != "" || b.PasswordFile != "") {
+		ps.Add("username", "is required with a password")
+	}
+}
+
+// Auth returns what sets the Authorization header, or nil when no
+// username is configured.
+func (b *BasicAuth) Auth() (func(*http.Request), error) {
+	if b.Username == "" {
+		return nil, nil
+	}
+	pw, err := Secret(b.Password, b.PasswordFile)
+	if err != nil {
+		return nil, fmt.Errorf("password_file: %w", err)
+	}
+	user := b.Username
+	return func(r *http.Request) { r.SetBasicAuth(user, pw) }, nil
+}
