@@ -581,13 +581,26 @@ func (r *reader) readRound(ctx context.Context, cfg *Config) (more bool) {
 	if n == 0 {
 		return false
 	}
-	start := r.next % n
+	// Rotated files first, in order (they hold the older lines); the turns
+	// of the others start one further each round.
+	rotated := 0
+	for rotated < n && !r.order[rotated].goneAt.IsZero() {
+		rotated++
+	}
+	live := n - rotated
+	start := 0
+	if live > 0 {
+		start = r.next % live
+	}
 	r.next++
 	r.stamp.Set(time.Now())
 	var lag int64
 	var gone []*tail
 	for i := 0; i < n; i++ {
-		t := r.order[(start+i)%n]
+		t := r.order[i]
+		if i >= rotated {
+			t = r.order[rotated+(start+i-rotated)%live]
+		}
 		if _, ok := r.files[t.key]; !ok {
 			continue
 		}
