@@ -8,13 +8,15 @@ package file
 // offset after the last line whose entry is durable in the queue:
 //
 //	{"version":1,"files":[{"path":"/var/log/app.log","dev":2049,"ino":131,
-//	  "fp_len":1024,"fp":"<sha-256 of the first fp_len bytes>","offset":5120}]}
+//	  "fp_len":1024,"fp":"<sha-256 of the first fp_len bytes>","offset":5120,
+//	  "seed":"<16 bytes of the record ids, id.go>"}]}
 //
 // The invariant: an offset is written only after sink.Sync returned for
 // every entry read before it. A restart resumes at the offsets, so a kill
-// at any moment loses nothing; lines after an offset whose entries were
-// already in the queue when the agent died are read again (the window
-// between the queue's write and this file's rename: see docs).
+// at any moment loses nothing. Lines after an offset whose entries were
+// already in the queue when the agent died (the window between the
+// queue's write and this file's rename) are read again and get the same
+// record ids as the first time (id.go).
 
 import (
 	"encoding/json"
@@ -41,6 +43,7 @@ type fileOffsets struct {
 	FPLen  int    `json:"fp_len"`
 	FP     string `json:"fp"` // hex
 	Offset int64  `json:"offset"`
+	Seed   string `json:"seed,omitempty"` // hex: of the record ids (id.go)
 }
 
 // checkpointPath is where input name keeps its offsets.

@@ -18,6 +18,8 @@ type line struct {
 	partial bool   // docker, cri: more of this line follows
 	json    bool   // format json: the line is a JSON document
 	bad     bool   // the line could not be read in its format (sent as text)
+	at      int64  // file offset where the entry starts (for its id)
+	part    int    // of an entry split after it was gathered: 1, 2, …; else 0
 }
 
 // dockerLine is one line of Docker's json-file log driver.

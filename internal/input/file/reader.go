@@ -28,6 +28,10 @@ type tail struct {
 	meta  pathMeta
 	fpLen int // bytes the fingerprint covers (grows with a short file)
 	fp    [32]byte
+	// seed makes the ids of the file's records (see lineID); kept in the
+	// checkpoint, written before the first record that uses it.
+	seed      [16]byte
+	seedSaved bool
 
 	f       *os.File // nil when closed (max_open_files)
 	size    int64    // at the last stat
@@ -65,6 +69,7 @@ type tail struct {
 
 	skipping bool   // truncate mode: dropping the rest of a long line
 	skipped  int64  // its length so far
+	skipAt   int64  // where it starts
 	head     []byte // its first max_line_bytes
 }
 
@@ -284,7 +289,7 @@ func (r *reader) discover(cfg *Config, p string, fi os.FileInfo, k fileKey) *tai
 		r.warnOnce("read:"+p, "cannot read file", "path", p, "error", err)
 		return nil
 	}
-	t := &tail{key: k, path: p, meta: metaFromPath(p, cfg.Source), fpLen: n, fp: fp, f: f, size: fi.Size(), lastUse: time.Now()}
+	t := &tail{key: k, path: p, meta: metaFromPath(p, cfg.Source), fpLen: n, fp: fp, f: f, size: fi.Size(), lastUse: time.Now(), seed: newSeed()}
 	full := n == int(cfg.FingerprintBytes)
 	start, how := int64(0), "new file: read from the beginning"
 	// A checkpointed file: the same device/inode and first bytes, or (when
@@ -300,6 +305,9 @@ func (r *reader) discover(cfg *Config, p string, fi os.FileInfo, k fileKey) *tai
 		}
 		r.orphans = append(r.orphans[:i], r.orphans[i+1:]...)
 		start, how = o.Offset, "resumed at its checkpoint"
+		if seed, ok := decodeSeed(o.Seed); ok {
+			t.seed, t.seedSaved = seed, true
+		}
 		if start > t.size {
 			r.truncated(cfg, t, o.Offset, ofp, o.FPLen)
 			start, how = 0, "truncated while the agent was stopped: read from the beginning"
@@ -359,6 +367,10 @@ func (r *reader) findOrphans(cfg *Config) {
 	}
 }
 
+// minDirFingerprint is the shortest fingerprint that identifies a file
+// among those of its own directory.
+const minDirFingerprint = 64
+
 // findIn looks in dir for the file o describes: by device/inode first,
 // then by a whole fingerprint.
 func (r *reader) findIn(cfg *Config, dir string, ents []os.DirEntry, o fileOffsets) *tail {
@@ -385,7 +397,9 @@ func (r *reader) findIn(cfg *Config, dir string, ents []os.DirEntry, o fileOffse
 				return t
 			}
 		}
-		if byFP == "" && o.FPLen == int(cfg.FingerprintBytes) && fi.Size() >= o.Offset {
+		// In the same directory a shorter fingerprint is enough (a file
+		// truncated shortly before the checkpoint has only a few bytes).
+		if byFP == "" && o.FPLen >= minDirFingerprint && fi.Size() >= o.Offset {
 			if f, err := os.Open(p); err == nil {
 				if fingerprintIs(f, o.FPLen, ofp) {
 					byFP = p
@@ -419,7 +433,10 @@ func (r *reader) openAt(cfg *Config, p string, fi os.FileInfo, o fileOffsets, of
 	r.open++
 	k := keyOf(fi)
 	t := &tail{key: k, path: p, meta: metaFromPath(o.Path, cfg.Source), fpLen: o.FPLen, fp: ofp, f: f, size: fi.Size(),
-		readOff: o.Offset, emitOff: o.Offset, doneOff: o.Offset, saveOff: o.Offset, goneAt: time.Now(), lastUse: time.Now()}
+		readOff: o.Offset, emitOff: o.Offset, doneOff: o.Offset, saveOff: o.Offset, goneAt: time.Now(), lastUse: time.Now(), seed: newSeed()}
+	if seed, ok := decodeSeed(o.Seed); ok {
+		t.seed, t.seedSaved = seed, true
+	}
 	r.files[k] = t
 	r.dirty = true
 	r.in.log.Info("found a rotated file of the checkpoint under a new name: reading it to its end", "path", p, "was", o.Path, "offset", o.Offset)
@@ -436,7 +453,7 @@ func (r *reader) truncated(cfg *Config, t *tail, oldOff int64, oldFP [32]byte, o
 	var copied *tail
 	if c := t.shadow; c != nil {
 		copied = c
-	} else if oldLen == int(cfg.FingerprintBytes) {
+	} else if oldLen >= minDirFingerprint {
 		dir := filepath.Dir(t.path)
 		if ents, err := os.ReadDir(dir); err == nil {
 			copied = r.findIn(cfg, dir, ents, fileOffsets{Path: t.path, FPLen: oldLen, FP: hex.EncodeToString(oldFP[:]), Offset: from})
@@ -444,6 +461,7 @@ func (r *reader) truncated(cfg *Config, t *tail, oldOff int64, oldFP [32]byte, o
 	}
 	if copied != nil && copied.size >= from {
 		copied.readOff, copied.emitOff, copied.doneOff, copied.saveOff = from, from, from, from
+		copied.seed, copied.seedSaved = t.seed, false // the same lines at the same offsets
 		copied.resetAssembly()
 		if copied.goneAt.IsZero() && !copied.inGlob {
 			copied.goneAt = time.Now()
@@ -458,6 +476,7 @@ func (r *reader) truncated(cfg *Config, t *tail, oldOff int64, oldFP [32]byte, o
 		r.in.log.Warn("file truncated: reading it again from the beginning; lines written after the last read and before the truncation may be lost (no copy found)", "path", t.path, "offset", from)
 	}
 	t.shadow = nil
+	t.seed, t.seedSaved = newSeed(), false // offsets start again: new ids
 	t.resetAssembly()
 	t.readOff, t.emitOff, t.doneOff = 0, 0, 0
 	t.fpLen = 0
@@ -785,7 +804,7 @@ func (r *reader) partialLine(ctx context.Context, cfg *Config, t *tail, data []b
 		pieceEnd := end - int64(len(t.carry)-cut)
 		if cfg.LongLines == "truncate" {
 			r.in.c.truncatedLines.Add(1)
-			t.skipping, t.skipped = true, int64(len(t.carry))
+			t.skipping, t.skipped, t.skipAt = true, int64(len(t.carry)), end-int64(len(t.carry))
 			t.head = append(t.head[:0], t.carry[:cut]...) // sent when the line ends
 			t.carry = nil
 			return
@@ -794,7 +813,7 @@ func (r *reader) partialLine(ctx context.Context, cfg *Config, t *tail, data []b
 			r.in.c.splitLines.Add(1)
 		}
 		t.parts++
-		r.entry(cfg, t, line{payload: t.carry[:cut]}, partMeta(t.parts, false))
+		r.entry(cfg, t, line{payload: t.carry[:cut], at: pieceEnd - int64(cut)}, partMeta(t.parts, false))
 		t.emitOff = pieceEnd
 		t.carry = append(t.carry[:0], t.carry[cut:]...)
 		r.appendIfFull(ctx)
@@ -805,7 +824,7 @@ func (r *reader) partialLine(ctx context.Context, cfg *Config, t *tail, data []b
 func (r *reader) endSkip(ctx context.Context, cfg *Config, t *tail, end int64) {
 	t.skipping = false
 	r.in.c.linesRead.Add(1)
-	r.entry(cfg, t, line{payload: t.head}, []protocol.KV{{Key: []byte("file.truncated_from"), Value: strconv.AppendInt(nil, t.skipped, 10)}})
+	r.entry(cfg, t, line{payload: t.head, at: t.skipAt}, []protocol.KV{{Key: []byte("file.truncated_from"), Value: strconv.AppendInt(nil, t.skipped, 10)}})
 	t.head = nil
 	t.emitOff = end
 }
@@ -853,6 +872,7 @@ func (r *reader) physLine(ctx context.Context, cfg *Config, t *tail, raw []byte,
 		return
 	}
 	l := parseLine(cfg.Format, cfg.LevelField, raw)
+	l.at = begin
 	if l.bad {
 		r.in.c.parseErrors.Add(1)
 		r.warnOnce("format:"+t.path, "line not in the configured format: sent as text", "path", t.path, "format", cfg.Format)
@@ -869,7 +889,7 @@ func (r *reader) physLine(ctx context.Context, cfg *Config, t *tail, raw []byte,
 			r.settle(t, end)
 			return
 		}
-		l.payload, l.ts, l.stream = t.cBuf, t.cTS, t.cStream
+		l.payload, l.ts, l.stream, l.at = t.cBuf, t.cTS, t.cStream, t.cStart
 		t.cPending = false
 		begin = t.cStart
 		r.logical(cfg, t, l, begin, end, extra)
@@ -916,7 +936,7 @@ func (r *reader) flushMulti(t *tail, cfg *Config) {
 		return
 	}
 	t.mPending = false
-	r.entry(cfg, t, line{payload: t.mBuf, ts: t.mTS, stream: t.mStream, level: t.mLvl, json: t.mJSON}, nil)
+	r.entry(cfg, t, line{payload: t.mBuf, ts: t.mTS, stream: t.mStream, level: t.mLvl, json: t.mJSON, at: t.mStart}, nil)
 	t.mBuf = t.mBuf[:0]
 	if cap(t.mBuf) > 64<<10 {
 		t.mBuf = nil
@@ -928,7 +948,7 @@ func (r *reader) flushMulti(t *tail, cfg *Config) {
 func (r *reader) flushAll(t *tail, cfg *Config, final bool) {
 	if t.cPending {
 		t.cPending = false
-		r.logical(cfg, t, line{payload: t.cBuf, ts: t.cTS, stream: t.cStream}, t.cStart, t.cStart, nil)
+		r.logical(cfg, t, line{payload: t.cBuf, ts: t.cTS, stream: t.cStream, at: t.cStart}, t.cStart, t.cStart, nil)
 	}
 	r.flushMulti(t, cfg)
 	if final && len(t.carry) > 0 && !t.skipping {
@@ -968,7 +988,7 @@ func (r *reader) entry(cfg *Config, t *tail, l line, extra []protocol.KV) {
 		r.in.c.splitLines.Add(1)
 		for n := 1; len(payload) > 0; n++ {
 			cut := utf8Cut(payload, max)
-			l.payload = payload[:cut]
+			l.payload, l.part = payload[:cut], n
 			payload = payload[cut:]
 			r.entry(cfg, t, l, append(extra[:len(extra):len(extra)], partMeta(n, len(payload) == 0)...))
 		}
@@ -1007,7 +1027,9 @@ func (r *reader) entry(cfg *Config, t *tail, l line, extra []protocol.KV) {
 	if replaced > 0 {
 		r.in.c.invalidUTF8.Add(1)
 	}
+	n := len(r.batch)
 	r.batch = protocol.AppendRecordStamp(r.batch, &e, &r.stamp)
+	lineID((*[36]byte)(r.batch[n+len(`{"id":"`):]), &t.seed, l.at, l.part)
 	r.ends = append(r.ends, len(r.batch))
 }
 
@@ -1034,6 +1056,9 @@ func (r *reader) appendBatch(ctx context.Context) error {
 		for _, end := range r.ends {
 			r.recs = append(r.recs, r.batch[start:end])
 			start = end
+		}
+		if err := r.saveSeeds(); err != nil {
+			return err
 		}
 		if err := r.appendRetry(ctx, r.recs); err != nil {
 			return err
@@ -1066,22 +1091,57 @@ func (r *reader) commit(ctx context.Context) error {
 		return err
 	}
 	r.dirty = false
-	files := make([]fileOffsets, 0, len(r.files))
 	for _, t := range r.files {
 		t.saveOff = t.doneOff
+	}
+	if err := r.writeCheckpoint(); err != nil {
+		r.dirty = true
+		r.warnOnce("checkpoint", "cannot save file offsets; retrying (a restart now would read lines again)", "error", err)
+	}
+	return nil
+}
+
+// saveSeeds writes the checkpoint (with the offsets already durable) when a
+// file has a seed not saved yet, before any record using it is appended.
+func (r *reader) saveSeeds() error {
+	unsaved := false
+	for _, t := range r.files {
+		unsaved = unsaved || !t.seedSaved
+	}
+	if !unsaved {
+		return nil
+	}
+	return r.writeCheckpoint()
+}
+
+// writeCheckpoint saves every file's durable offset and seed.
+func (r *reader) writeCheckpoint() error {
+	files := make([]fileOffsets, 0, len(r.files)+len(r.orphans))
+	for _, t := range r.files {
 		if r.isShadow(t) {
 			continue // found again by its fingerprint
 		}
 		files = append(files, fileOffsets{Path: t.path, Dev: t.key.dev, Ino: t.key.ino, FPLen: t.fpLen,
-			FP: hex.EncodeToString(t.fp[:]), Offset: t.saveOff})
+			FP: hex.EncodeToString(t.fp[:]), Offset: t.saveOff, Seed: hex.EncodeToString(t.seed[:])})
 	}
 	// Checkpointed files not found yet stay in the checkpoint.
 	files = append(files, r.orphans...)
 	var err error
 	if r.ckptBuf, err = saveCheckpoint(r.ckptPath, files, r.ckptBuf); err != nil {
 		r.in.c.checkpointErrs.Add(1)
-		r.dirty = true
-		r.warnOnce("checkpoint", "cannot save file offsets; retrying (a restart now would read lines again)", "error", err)
+		return err
+	}
+	for _, t := range r.files {
+		t.seedSaved = true
 	}
 	return nil
+}
+
+func decodeSeed(s string) (seed [16]byte, ok bool) {
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) != 16 {
+		return seed, false
+	}
+	copy(seed[:], b)
+	return seed, true
 }
