@@ -41,10 +41,11 @@ type tail struct {
 	saveOff int64    // what the checkpoint says (durable)
 	lastUse time.Time
 
-	inGlob  bool      // matched by an include glob at the last poll
-	goneAt  time.Time // when it stopped being at a matched path (zero: it is)
-	shadow  *tail     // a copy of this live file (copytruncate under way): not read until that one is truncated
-	shadowT time.Time
+	inGlob   bool      // matched by an include glob at the last poll
+	goneAt   time.Time // when it stopped being at a matched path (zero: it is)
+	shadow   *tail     // a copy of this live file (copytruncate under way): not read until that one is truncated
+	shadowOf *tail     // the file this one is a held copy of
+	shadowT  time.Time
 
 	carry []byte // an incomplete line, from lineOff
 
@@ -81,8 +82,9 @@ type reader struct {
 	first    bool // no checkpoint existed: start_at applies to files found now
 
 	files    map[fileKey]*tail
-	orphans  []fileOffsets // checkpointed files not yet found again
-	order    []*tail       // reading order, rotated for fairness
+	opened   map[*tail]struct{} // the files with a descriptor
+	orphans  []fileOffsets      // checkpointed files not yet found again
+	order    []*tail            // reading order, rotated for fairness
 	next     int
 	open     int
 	lastGlob time.Time
@@ -104,7 +106,7 @@ type reader struct {
 }
 
 func newReader(in *Input, sink input.Sink, ckptPath string, saved []fileOffsets, first bool) *reader {
-	r := &reader{in: in, sink: sink, ckptPath: ckptPath, first: first, files: map[fileKey]*tail{},
+	r := &reader{in: in, sink: sink, ckptPath: ckptPath, first: first, files: map[fileKey]*tail{}, opened: map[*tail]struct{}{},
 		orphans: saved, touched: map[*tail]bool{}, warned: map[string]bool{}}
 	r.stamp.Input = in.name
 	return r
@@ -290,6 +292,7 @@ func (r *reader) discover(cfg *Config, p string, fi os.FileInfo, k fileKey) *tai
 		return nil
 	}
 	t := &tail{key: k, path: p, meta: metaFromPath(p, cfg.Source), fpLen: n, fp: fp, f: f, size: fi.Size(), lastUse: time.Now(), seed: newSeed()}
+	r.opened[t] = struct{}{}
 	full := n == int(cfg.FingerprintBytes)
 	start, how := int64(0), "new file: read from the beginning"
 	// A checkpointed file: the same device/inode and first bytes, or (when
@@ -319,7 +322,7 @@ func (r *reader) discover(cfg *Config, p string, fi os.FileInfo, k fileKey) *tai
 		// into a matched name): the same first bytes, another inode.
 		for _, o := range r.files {
 			if o.fpLen == n && o.fp == fp && o.shadow == nil {
-				t.shadowT = time.Now()
+				t.shadowT, t.shadowOf = time.Now(), o
 				o.shadow = t
 				r.files[k] = t
 				t.readOff, t.emitOff, t.doneOff, t.saveOff = t.size, t.size, t.size, t.size
@@ -437,6 +440,7 @@ func (r *reader) openAt(cfg *Config, p string, fi os.FileInfo, o fileOffsets, of
 	if seed, ok := decodeSeed(o.Seed); ok {
 		t.seed, t.seedSaved = seed, true
 	}
+	r.opened[t] = struct{}{}
 	r.files[k] = t
 	r.dirty = true
 	r.in.log.Info("found a rotated file of the checkpoint under a new name: reading it to its end", "path", p, "was", o.Path, "offset", o.Offset)
@@ -453,6 +457,7 @@ func (r *reader) truncated(cfg *Config, t *tail, oldOff int64, oldFP [32]byte, o
 	var copied *tail
 	if c := t.shadow; c != nil {
 		copied = c
+		c.shadowOf = nil
 	} else if oldLen >= minDirFingerprint {
 		dir := filepath.Dir(t.path)
 		if ents, err := os.ReadDir(dir); err == nil {
@@ -492,8 +497,8 @@ func (r *reader) reserveSlot(keep *tail) bool {
 		return true
 	}
 	var victim *tail
-	for _, t := range r.files {
-		if t == keep || t.f == nil || !t.goneAt.IsZero() || t.shadow != nil {
+	for t := range r.opened {
+		if t == keep || !t.goneAt.IsZero() || t.shadow != nil {
 			continue
 		}
 		if victim == nil || t.lastUse.Before(victim.lastUse) {
@@ -516,6 +521,7 @@ func (r *reader) closeFile(t *tail) {
 	t.f.Close()
 	t.f = nil
 	r.open--
+	delete(r.opened, t)
 	t.resetAssembly()
 	t.readOff = t.emitOff
 }
@@ -538,6 +544,7 @@ func (r *reader) reopen(cfg *Config, t *tail) bool {
 		}
 		t.f, t.size, t.path = f, fi.Size(), p
 		r.open++
+		r.opened[t] = struct{}{}
 		return true
 	}
 	if try(t.path) {
@@ -558,10 +565,9 @@ func (r *reader) forget(t *tail) {
 	r.flushAll(t, r.in.cfg.Load(), true)
 	r.closeFile(t)
 	delete(r.files, t.key)
-	for _, o := range r.files {
-		if o.shadow == t {
-			o.shadow = nil
-		}
+	r.unshadow(t)
+	if c := t.shadow; c != nil {
+		c.shadowOf = nil
 	}
 	r.in.c.rotations.Add(1)
 	r.dirty = true
@@ -666,21 +672,13 @@ func (r *reader) readRound(ctx context.Context, cfg *Config) (more bool) {
 	return more
 }
 
-func (r *reader) isShadow(t *tail) bool {
-	for _, o := range r.files {
-		if o.shadow == t {
-			return true
-		}
-	}
-	return false
-}
+func (r *reader) isShadow(t *tail) bool { return t.shadowOf != nil }
 
 func (r *reader) unshadow(t *tail) {
-	for _, o := range r.files {
-		if o.shadow == t {
-			o.shadow = nil
-		}
+	if o := t.shadowOf; o != nil && o.shadow == t {
+		o.shadow = nil
 	}
+	t.shadowOf = nil
 }
 
 // turn reads what t has, up to turnBudget.
