@@ -11,7 +11,9 @@
 //		 [,"metadata":{"k":"v",…}]}
 //
 //	  - id: unique per entry (UUID version 7, time-ordered): how a consumer
-//	    recognises a duplicate after a crash or retry.
+//	    recognises a duplicate after a crash or retry. Entries of the file
+//	    input have a UUID version 8 made from the file and the line's offset
+//	    instead, so that a line read again after a crash keeps its id.
 //	  - receivedAt: when the agent read the entry.
 //	  - input: the name of the input the entry came from (absent in records
 //	    written before inputs had names).
