@@ -58,6 +58,7 @@ func (Factory) New(cfg component.Config, set component.Settings) (input.Input, e
 		name:      set.Name,
 		log:       set.Log,
 		maxAppend: max(set.MaxAppendBytes, 64<<10),
+		filter:    set.Filter,
 		stop:      make(chan struct{}),
 		done:      make(chan struct{}),
 	}
@@ -71,6 +72,7 @@ func (Factory) New(cfg component.Config, set component.Settings) (input.Input, e
 
 // Input is one file input.
 type Input struct {
+	filter    component.EntryFilter // the agent's redaction rules, or nil
 	name      string
 	log       *slog.Logger
 	maxAppend int

@@ -17,6 +17,7 @@ import (
 	"github.com/logflux/agent/internal/component"
 	"github.com/logflux/agent/internal/queue"
 	"github.com/logflux/agent/internal/record"
+	"github.com/logflux/agent/internal/redact"
 )
 
 // harness runs a file input over a real memory queue and drains it.
@@ -30,11 +31,23 @@ type harness struct {
 	got  []record.Entry
 	stop context.CancelFunc
 	done chan struct{}
+	// filter is handed to the input as the agent's redaction rules.
+	filter component.EntryFilter
 }
 
 func newHarness(t *testing.T, edit func(*Config)) *harness {
 	t.Helper()
-	h := &harness{t: t, dir: t.TempDir(), data: t.TempDir()}
+	return newHarnessWith(t, edit, nil)
+}
+
+func newHarnessFiltered(t *testing.T, f component.EntryFilter) *harness {
+	t.Helper()
+	return newHarnessWith(t, nil, f)
+}
+
+func newHarnessWith(t *testing.T, edit func(*Config), f component.EntryFilter) *harness {
+	t.Helper()
+	h := &harness{t: t, dir: t.TempDir(), data: t.TempDir(), filter: f}
 	h.q = queue.NewMemory(64<<20, queue.Block)
 	rd, err := h.q.Reader("test")
 	if err != nil {
@@ -88,7 +101,7 @@ func (h *harness) config(edit func(*Config)) *Config {
 
 func (h *harness) start(edit func(*Config)) {
 	h.t.Helper()
-	in, err := Factory{}.New(h.config(edit), component.Settings{Name: "files", DataDir: h.data, MaxAppendBytes: 256 << 10})
+	in, err := Factory{}.New(h.config(edit), component.Settings{Name: "files", DataDir: h.data, MaxAppendBytes: 256 << 10, Filter: h.filter})
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -200,6 +213,26 @@ func TestLinesWithMetadataAndDefaults(t *testing.T) {
 	}
 	if n := h.in.c.emptyLines.Load(); n != 1 {
 		t.Errorf("empty lines counted %d, want 1", n)
+	}
+}
+
+// TestRedactedBeforeQueued: the agent's redaction rules apply to the lines
+// a file input reads, before they reach the queue.
+func TestRedactedBeforeQueued(t *testing.T) {
+	live := redact.NewLive()
+	r, err := live.Compile(&redact.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	live.Set(r)
+	h := newHarnessFiltered(t, live)
+	appendFile(t, filepath.Join(h.dir, "app.log"), "login by ana@example.com failed\nnothing to hide\n")
+	got := h.settle(2)
+	if len(got) != 2 || strings.Contains(got[0].Payload, "ana@example.com") || !strings.Contains(got[0].Payload, "[REDACTED:email]") || got[0].Metadata["redacted"] != "email" {
+		t.Fatalf("queued %+v", got)
+	}
+	if got[1].Payload != "nothing to hide" || got[1].Metadata["redacted"] != "" {
+		t.Errorf("a clean line was changed: %+v", got[1])
 	}
 }
 

@@ -91,6 +91,7 @@ type reader struct {
 
 	buf   []byte // one read
 	maker protocol.Maker
+	one   []protocol.Entry // the entry being filtered
 	stamp protocol.Stamp
 	kvs   []protocol.KV
 
@@ -1024,6 +1025,14 @@ func (r *reader) entry(cfg *Config, t *tail, l line, extra []protocol.KV) {
 	}
 	if replaced > 0 {
 		r.in.c.invalidUTF8.Add(1)
+	}
+	if r.in.filter != nil { // redaction, before anything is written
+		r.one = append(r.one[:0], e)
+		kept := r.in.filter.Filter(r.one)
+		if len(kept) == 0 {
+			return // dropped by a drop_entry rule, and counted there
+		}
+		e = kept[0]
 	}
 	n := len(r.batch)
 	r.batch = protocol.AppendRecordStamp(r.batch, &e, &r.stamp)
