@@ -208,9 +208,9 @@ class Client {
 
   _enqueue(enc) {
     const len = enc.length < 0x2000 && isAscii(enc) ? enc.length : Buffer.byteLength(enc);
-    if (len + 64 > this._o.batchBytes) {
+    if (len + 64 > wire.limits.maxLineBytes) {
       this._drop('invalid', 1);
-      this._error(new wire.InvalidEntryError(`encoded entry is ${len} bytes, more than batchBytes`));
+      this._error(new wire.InvalidEntryError(`encoded entry is ${len} bytes, too long for one line`));
       return false;
     }
     let cost = len + ENTRY_OVERHEAD;

@@ -122,9 +122,21 @@ function flattenInto(out, obj, prefix, depth) {
 }
 
 /** toTimestamp returns an RFC 3339 UTC string for a Date, number (ms) or string. */
+const RFC3339_RE = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(?:[Zz]|[+-](\d{2}):(\d{2}))$/;
+
+/** validRFC3339 checks the form and the ranges (no February 30th) of an RFC 3339 time. */
+function validRFC3339(s) {
+  const m = RFC3339_RE.exec(s);
+  if (!m) return false;
+  const [y, mo, d, h, mi, se] = [1, 2, 3, 4, 5, 6].map((i) => Number(m[i]));
+  const days = new Date(Date.UTC(y, mo, 0)).getUTCDate();
+  return mo >= 1 && mo <= 12 && d >= 1 && d <= days && h <= 23 && mi <= 59 && se <= 59 &&
+    (m[8] === undefined || (Number(m[8]) <= 23 && Number(m[9]) <= 59));
+}
+
 function toTimestamp(t) {
   if (t === undefined || t === null) return new Date().toISOString();
-  if (typeof t === 'string') return t;
+  if (typeof t === 'string') return validRFC3339(t) ? t : null;
   const d = t instanceof Date ? t : new Date(t);
   const ms = d.getTime();
   return Number.isNaN(ms) ? null : d.toISOString();
@@ -168,7 +180,7 @@ function encodeEntry(e, defaultSource) {
     throw new InvalidEntryError('source is longer than 256 characters');
   }
   const ts = toTimestamp(e.timestamp);
-  if (ts === null) throw new InvalidEntryError('timestamp is not a valid time');
+  if (ts === null) throw new InvalidEntryError('timestamp is not a valid time (a Date, milliseconds, or an RFC 3339 string)');
   let s = '{"payload":' + JSON.stringify(payload) + ',"entryType":' + type + ',"source":' + JSON.stringify(source) +
     ',"logLevel":' + level + ',"timestamp":' + JSON.stringify(ts);
   const pt = e.payloadType;
