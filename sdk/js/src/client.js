@@ -263,11 +263,9 @@ class Client {
 
   /** _overflow sends entries that cannot be queued to the fallback, or drops them. */
   _overflow(entries, reason) {
-    if (this._fallback !== null && this._fallback.waiting.length < this._o.maxQueueBytes / 64) {
-      this._fallback.add(entries);
-    } else {
-      this._drop(reason, entries.length);
-    }
+    // Entries waiting for the fallback file are bounded too, by maxQueueBytes.
+    const taken = this._fallback !== null ? this._fallback.add(entries, this._o.maxQueueBytes) : 0;
+    if (taken < entries.length) this._drop(reason, entries.length - taken);
     if (reason === 'queue_full') this._error(new Error('logflux: queue full: entries ' + (this._fallback ? 'go to the fallback file' : 'dropped')));
   }
 

@@ -23,6 +23,7 @@ class Fallback {
     this.max = maxBytes;
     this.report = report;
     this.waiting = []; // encoded entries not yet written
+    this.waitingBytes = 0; // their size
     this.inflight = []; // entries of the write under way
     this.fd = null;
     this.ino = -1;
@@ -30,10 +31,20 @@ class Fallback {
     this.running = null; // the writer's promise while it runs
   }
 
-  /** add queues entries for writing; they are written soon, in order. */
-  add(entries) {
-    for (let i = 0; i < entries.length; i++) this.waiting.push(entries[i]);
-    if (!this.running) this.running = this._run().finally(() => { this.running = null; });
+  /**
+   * add queues entries for writing, as long as no more than maxWaiting bytes
+   * wait; they are written soon, in order. It returns how many it took.
+   */
+  add(entries, maxWaiting) {
+    let n = 0;
+    for (; n < entries.length; n++) {
+      const size = entries[n].length + 1;
+      if (this.waitingBytes + size > maxWaiting) break;
+      this.waiting.push(entries[n]);
+      this.waitingBytes += size;
+    }
+    if (n > 0 && !this.running) this.running = this._run().finally(() => { this.running = null; });
+    return n;
   }
 
   /** idle resolves once everything added so far is written. */
@@ -45,6 +56,7 @@ class Fallback {
     while (this.waiting.length > 0) {
       this.inflight = this.waiting;
       this.waiting = [];
+      this.waitingBytes = 0;
       try {
         await this._reopen();
         const { text, n } = this._fit(this.inflight);
@@ -110,6 +122,7 @@ class Fallback {
     const all = this.inflight.concat(this.waiting, entries);
     this.inflight = [];
     this.waiting = [];
+    this.waitingBytes = 0;
     if (all.length === 0) return { written: 0, dropped: 0, err: null };
     let fd = null;
     try {

@@ -28,10 +28,30 @@ export function agentBin() {
 
 export const SECRET = 'js-sdk-test-secret-0123456789abcdef';
 
+// The agents each test started, stopped before its temp dirs are removed.
+const agentsOf = new WeakMap();
+
+function track(t, agent) {
+  if (!agentsOf.has(t)) agentsOf.set(t, []);
+  agentsOf.get(t).push(agent);
+}
+
+/** tempDir makes a directory removed when the test ends, after its agents stopped. */
 export function tempDir(t, prefix = 'lfjs-') {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  t.after(async () => {
+    for (const a of agentsOf.get(t) || []) await a.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
   return dir;
+}
+
+/** newAgent returns an agent (not started) in dir, stopped when the test ends. */
+export function newAgent(t, dir, opts = {}) {
+  const a = new Agent(dir, opts);
+  track(t, a);
+  t.after(() => a.stop());
+  return a;
 }
 
 export async function freePort() {
@@ -139,8 +159,7 @@ export class Agent {
 
 /** startAgent starts an agent in a temp dir and stops it when the test ends. */
 export async function startAgent(t, opts = {}) {
-  const a = new Agent(opts.dir || tempDir(t, 'lfjs-agent-'), opts);
-  t.after(() => a.stop());
+  const a = newAgent(t, opts.dir || tempDir(t, 'lfjs-agent-'), opts);
   await a.start();
   return a;
 }
