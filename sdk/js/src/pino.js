@@ -12,7 +12,8 @@ const { pinoEntry } = require('./mapping.js');
  * @param {object} [options] createClient options, plus messageKey (pino's, default "msg")
  */
 async function logfluxTransport(options = {}) {
-  const { messageKey = 'msg', ...clientOptions } = options;
+  // pino adds $context and pinoWillSendConfig to every transport's options.
+  const { messageKey = 'msg', $context, pinoWillSendConfig, ...clientOptions } = options;
   const client = createClient(clientOptions);
   return build(
     async (source) => {

@@ -140,8 +140,11 @@ export class Agent {
       if (err.code === 'ENOENT') return [];
       throw err;
     }
+    // A last line without its newline is still being written: not yet stored.
+    const lines = text.split('\n');
+    lines.pop();
     const out = [];
-    for (const line of text.split('\n')) if (line.trim()) out.push(JSON.parse(line));
+    for (const line of lines) if (line.trim()) out.push(JSON.parse(line));
     return out;
   }
 
