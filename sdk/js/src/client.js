@@ -207,7 +207,7 @@ class Client {
   }
 
   _enqueue(enc) {
-    const len = enc.length < 0x2000 && isAscii(enc) ? enc.length : Buffer.byteLength(enc);
+    const len = Buffer.byteLength(enc);
     if (len + 64 > wire.limits.maxLineBytes) {
       this._drop('invalid', 1);
       this._error(new wire.InvalidEntryError(`encoded entry is ${len} bytes, too long for one line`));
@@ -824,13 +824,6 @@ class Client {
 
 function pushAll(dst, src) {
   for (let i = 0; i < src.length; i++) dst.push(src[i]);
-}
-
-// isAscii reports whether s has only 7-bit characters (then its UTF-8
-// length is its length).
-function isAscii(s) {
-  // eslint-disable-next-line no-control-regex
-  return /^[\x00-\x7f]*$/.test(s);
 }
 
 /** createClient returns a client for the agent that options describe. */

@@ -134,8 +134,24 @@ function validRFC3339(s) {
     (m[8] === undefined || (Number(m[8]) <= 23 && Number(m[9]) <= 59));
 }
 
+// The date and time of day are formatted once per second and cached; only
+// the milliseconds are formatted per entry.
+let tsSec = -1;
+let tsPrefix = '';
+const MS3 = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0') + 'Z');
+
+function nowTimestamp() {
+  const ms = Date.now();
+  const sec = Math.floor(ms / 1000);
+  if (sec !== tsSec) {
+    tsPrefix = new Date(sec * 1000).toISOString().slice(0, 20); // "2025-08-31T10:30:00."
+    tsSec = sec;
+  }
+  return tsPrefix + MS3[ms - sec * 1000];
+}
+
 function toTimestamp(t) {
-  if (t === undefined || t === null) return new Date().toISOString();
+  if (t === undefined || t === null) return nowTimestamp();
   if (typeof t === 'string') return validRFC3339(t) ? t : null;
   const d = t instanceof Date ? t : new Date(t);
   const ms = d.getTime();
@@ -144,6 +160,22 @@ function toTimestamp(t) {
 
 class InvalidEntryError extends Error {
   constructor(message) { super('logflux: invalid entry: ' + message); this.name = 'InvalidEntryError'; this.code = 'invalid_entry'; }
+}
+
+// JSON of recently seen sources and metadata keys: they repeat from entry to
+// entry, so each is escaped once. Bounded; cleared when full.
+const jsonCache = new Map();
+
+function cachedJSON(k) {
+  let j = jsonCache.get(k);
+  if (j === undefined) {
+    j = JSON.stringify(k);
+    if (k.length <= 256) {
+      if (jsonCache.size >= 4096) jsonCache.clear();
+      jsonCache.set(k, j);
+    }
+  }
+  return j;
 }
 
 /**
@@ -181,7 +213,7 @@ function encodeEntry(e, defaultSource) {
   }
   const ts = toTimestamp(e.timestamp);
   if (ts === null) throw new InvalidEntryError('timestamp is not a valid time (a Date, milliseconds, or an RFC 3339 string)');
-  let s = '{"payload":' + JSON.stringify(payload) + ',"entryType":' + type + ',"source":' + JSON.stringify(source) +
+  let s = '{"payload":' + JSON.stringify(payload) + ',"entryType":' + type + ',"source":' + cachedJSON(source) +
     ',"logLevel":' + level + ',"timestamp":' + JSON.stringify(ts);
   const pt = e.payloadType;
   if (pt !== undefined && pt !== null && pt !== '') {
@@ -209,7 +241,7 @@ function encodeEntry(e, defaultSource) {
         v = metaString(v);
         if (v === undefined) continue;
       }
-      s += (first ? ',"metadata":{' : ',') + JSON.stringify(k) + ':' + JSON.stringify(cutChars(v, limits.maxMetaValueChars));
+      s += (first ? ',"metadata":{' : ',') + cachedJSON(k) + ':' + JSON.stringify(v.length > limits.maxMetaValueChars ? cutChars(v, limits.maxMetaValueChars) : v);
       first = false;
     }
     if (!first) s += '}';

@@ -32,3 +32,11 @@ test('pino: every record arrives with mapped levels, fields as metadata, err wit
   assert.match(err['err.stack'], /^Error: boom\n\s+at /);
   for (let i = 0; i < N; i += 997) assert.equal(got.get(`bulk ${i}`)?.metadata.i, String(i));
 });
+
+test('pino and process.exit(): pino ends its worker at exit, and the transport delivers everything first', async (t) => {
+  const agent = await startAgent(t);
+  const N = 5000;
+  await run(process.execPath, [path.join(sdkDir, 'test', 'fixtures', 'pino-child.mjs'), agent.unixAddress, String(N), 'exit'], { timeout: 60000 });
+  const got = byPayload(await agent.waitStored(N + 6, 5000));
+  assert.equal(got.size, N + 6);
+});
