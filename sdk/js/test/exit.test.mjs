@@ -31,10 +31,13 @@ test('exit without close, agent down: the child still ends, and with a fallback 
   const dir = tempDir(t);
   const fallbackFile = path.join(dir, 'fallback.ndjson');
   const address = 'unix://' + path.join(dir, 'absent.sock');
-  await run(process.execPath, [child, 'return', address, '1000', fallbackFile], { timeout: 60000 });
+  // Strict: an unhandled rejection would end the child with an error.
+  const withFile = await run(process.execPath, ['--unhandled-rejections=strict', child, 'return', address, '1000', fallbackFile], { timeout: 60000 });
+  assert.equal(withFile.stderr, '', 'nothing printed: the SDK reports through onError and counters only');
   assert.equal(lines(fallbackFile).length, 1000);
   // And without one, it still ends (what was queued is lost, as documented).
-  await run(process.execPath, [child, 'return', address, '1000'], { timeout: 60000 });
+  const without = await run(process.execPath, ['--unhandled-rejections=strict', child, 'return', address, '1000'], { timeout: 60000 });
+  assert.equal(without.stderr, '');
 });
 
 test('process.exit(): what is queued goes synchronously to the fallback file; replayed, all arrive', async (t) => {

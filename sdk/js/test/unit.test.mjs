@@ -146,3 +146,13 @@ test('winston mapping: npm and syslog level sets', () => {
   assert.equal(e.level, 4);
   assert.deepEqual(e.metadata, { stack: 'Error: m\n  at y', 'user.id': '3' });
 });
+
+test('reconnect backoff: capped exponential with full jitter', async () => {
+  const c = createClient({ address: 'unix:///nonexistent/agent.sock', minBackoffMs: 50, maxBackoffMs: 1000 });
+  const delays = Array.from({ length: 12 }, () => c._backoff());
+  delays.forEach((d, n) => {
+    assert.ok(d >= 50 && d <= Math.min(1000, 50 * 2 ** n), `delay ${n} = ${d}`);
+  });
+  assert.ok(new Set(delays.map(Math.round)).size > 3, 'jittered');
+  await c.close();
+});
