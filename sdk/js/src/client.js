@@ -522,12 +522,18 @@ class Client {
     if (!c.ready) return;
     // Idle: nothing on the wire, so send what waits now rather than at the next tick.
     if (this._tail !== null && this._sealed.length === 0 && c.pending.length === 0) this._seal();
-    if (now < c.throttleUntil) return;
+    if (now < c.throttleUntil) {
+      // The agent answered queue_full: no batch until the backoff ends, but
+      // what it did accept is still confirmed every flush interval.
+      if (c.unflushed && c.pending.length <= MAX_PENDING && now - c.lastFlush >= this._o.flushIntervalMs) this._writeFlush(c, now);
+      return;
+    }
     while (this._sealed.length > 0 && c.pending.length < MAX_PENDING && c.socket.writableLength < WRITE_BUFFER) {
       this._writeBatch(c, this._sealed.shift());
       if (this._conn !== c) return;
     }
-    if (c.unflushed && c.pending.length < MAX_PENDING && this._flushDue(c, now)) this._writeFlush(c, now);
+    // A flush always has a slot, even with MAX_PENDING batches unanswered.
+    if (c.unflushed && c.pending.length <= MAX_PENDING && this._flushDue(c, now)) this._writeFlush(c, now);
   }
 
   _flushDue(c, now) {

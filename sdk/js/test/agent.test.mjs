@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createClient, metric } from '../src/index.js';
-import { startAgent, newAgent, tempDir, byPayload, agentBin, SECRET } from './helpers/agent.mjs';
+import { startAgent, newAgent, tempDir, byPayload, agentBin, freePort, SECRET } from './helpers/agent.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -179,4 +179,31 @@ test('agent down for fallbackAfterMs: queued entries go to the fallback file and
   execFileSync(agentBin(), ['send', '--addr', agent.unixAddress, '--file', fallbackFile]);
   const got = byPayload(await agent.waitStored(150));
   for (let i = 0; i < 150; i++) assert.equal(got.get(`offline ${i}`)?.metadata.i, String(i));
+});
+
+test('the agent answers queue_full: batches are sent again after a backoff, what it took is confirmed, nothing is lost', async (t) => {
+  const dir = tempDir(t);
+  // A small agent queue that cannot drain: its LogFlux output points at a
+  // closed loopback port, and an entry leaves the queue only once every
+  // output has it.
+  const closedPort = await freePort();
+  const stalled = `limits:\n  max_line_bytes: 64KiB\nqueue:\n  max_bytes: 160KiB\noutputs:\n  - type: file\n  - type: logflux\n    api_key: eu-lf_0123456789abcdef0123456789abcdef\n    endpoint: http://127.0.0.1:${closedPort}\n`;
+  let agent = newAgent(t, dir, { configYaml: stalled });
+  await agent.start();
+  const c = createClient({ address: agent.unixAddress, batchBytes: 16384, maxQueueBytes: 1 << 20, minBackoffMs: 20, maxBackoffMs: 300 });
+  t.after(() => c.close());
+  for (let i = 0; i < 3000; i++) assert.equal(c.log(`entry ${i} ${'x'.repeat(100)}`), true);
+  assert.equal(await c.flush({ timeoutMs: 2000 }), false, 'the agent cannot take everything');
+  const s = c.stats();
+  assert.ok(s.retries.queue_full > 0, JSON.stringify(s));
+  assert.ok(s.confirmed > 0 && s.confirmed < 3000, `what the agent took is confirmed while it is full: ${s.confirmed}`);
+  assert.equal(s.confirmed + s.queued, 3000, 'the refused batches are kept to be sent again');
+  assert.deepEqual(s.dropped, {});
+  // The same agent and disk queue, without the stalled output: it drains, and the client's retries get through.
+  await agent.stop();
+  agent = newAgent(t, dir);
+  await agent.start();
+  assert.equal(await c.flush({ timeoutMs: 30000 }), true);
+  const got = byPayload(await agent.waitStored(3000));
+  for (let i = 0; i < 3000; i++) assert.ok(got.has(`entry ${i} ${'x'.repeat(100)}`), `entry ${i}`);
 });
