@@ -22,7 +22,6 @@
 // no batch of its generation or an older one is outstanding.
 
 const net = require('node:net');
-const os = require('node:os');
 const path = require('node:path');
 const wire = require('./wire.js');
 const { Fallback } = require('./fallback.js');
@@ -837,4 +836,4 @@ function createClient(options) {
   return new Client(options);
 }
 
-module.exports = { Client, createClient, resolveOptions, UnavailableError, DEFAULTS, defaultFallbackPath: () => path.join(os.tmpdir(), 'logflux-fallback.ndjson') };
+module.exports = { Client, createClient, resolveOptions, UnavailableError, DEFAULTS };
