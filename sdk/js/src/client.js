@@ -128,7 +128,7 @@ class Client {
     const o = resolveOptions(options);
     this._o = o;
     this._onError = o.onError;
-    this._fallback = o.fallbackFile ? new Fallback(path.resolve(o.fallbackFile), o.fallbackMaxBytes, (w, d, reason, err) => this._fallbackReport(w, d, reason, err)) : null;
+    this._fallback = o.fallbackFile ? new Fallback(path.resolve(o.fallbackFile), o.fallbackMaxBytes, o.maxQueueBytes, (w, d, reason, err) => this._fallbackReport(w, d, reason, err)) : null;
     this._limitBytes = Math.max(o.batchBytes, Math.floor(o.maxQueueBytes / 4));
 
     // Queue.
@@ -263,7 +263,7 @@ class Client {
   /** _overflow sends entries that cannot be queued to the fallback, or drops them. */
   _overflow(entries, reason) {
     // Entries waiting for the fallback file are bounded too, by maxQueueBytes.
-    const taken = this._fallback !== null ? this._fallback.add(entries, this._o.maxQueueBytes) : 0;
+    const taken = this._fallback !== null ? this._fallback.add(entries) : 0;
     if (taken < entries.length) this._drop(reason, entries.length - taken);
     if (reason === 'queue_full') this._error(new Error('logflux: queue full: entries ' + (this._fallback ? 'go to the fallback file' : 'dropped')));
   }
@@ -334,7 +334,10 @@ class Client {
    * is dropped and counted as "unsent". Idempotent; never rejects.
    */
   close() {
-    if (this._closePromise === null) this._closePromise = this._close();
+    if (this._closePromise === null) {
+      // Never rejects: an unexpected failure is reported like any other.
+      this._closePromise = this._close().catch((err) => this._error(err));
+    }
     return this._closePromise;
   }
 
@@ -342,7 +345,7 @@ class Client {
     this._closing = true;
     await this.flush();
     this._stop();
-    this._spillAll('unsent');
+    await this._spillAll();
     if (this._fallback !== null) {
       await this._fallback.idle();
       this._fallback.close();
@@ -432,15 +435,47 @@ class Client {
     }
   }
 
-  /** _spillAll moves every entry not confirmed to the fallback, or drops it. */
-  _spillAll(reason) {
+  /**
+   * _spillQueued moves queued batches to the fallback file while the agent
+   * is down, oldest first, as many as the fallback can take now; the rest
+   * stay queued for the next round (or the agent's return).
+   */
+  _spillQueued() {
+    if (this._tail !== null) this._seal();
+    while (this._sealed.length > 0 && this._fallback.room() >= this._sealed[0].bytes) {
+      const b = this._sealed.shift();
+      this._fallback.add(b.entries, Infinity);
+      this._release(b, false);
+    }
+  }
+
+  /**
+   * _spillAll moves every entry not confirmed to the fallback file, waiting
+   * for the file to take them, or drops them as unsent without one.
+   */
+  async _spillAll() {
     if (this._conn !== null) this._teardown(this._conn, null);
     if (this._tail !== null) this._seal();
-    const batches = this._sealed;
-    this._sealed = [];
-    for (const b of batches) {
-      this._overflow(b.entries, reason);
-      this._release(b, false);
+    if (this._fallback === null) {
+      const batches = this._sealed;
+      this._sealed = [];
+      for (const b of batches) {
+        this._drop('unsent', b.entries.length);
+        this._release(b, false);
+      }
+      return;
+    }
+    for (;;) {
+      this._spillQueued();
+      if (this._sealed.length === 0) return;
+      if (this._fallback.running !== null) {
+        await this._fallback.idle();
+      } else {
+        // One batch larger than the room of an idle fallback: take it whole.
+        const b = this._sealed.shift();
+        this._fallback.add(b.entries, Infinity);
+        this._release(b, false);
+      }
     }
   }
 
@@ -451,11 +486,15 @@ class Client {
     if (this._stopped || this._exitDraining || (this._entries === 0 && (this._fallback === null || this._fallback.running === null))) return;
     this._exitDraining = true;
     const fb = this._fallback;
-    this.flush({ timeoutMs: this._o.exitTimeoutMs }).then(async (ok) => {
-      if (!ok) this._spillAll('unsent');
-      if (fb !== null) await fb.idle();
-      this._exitDraining = false;
-    });
+    this.flush({ timeoutMs: this._o.exitTimeoutMs })
+      .then(async (ok) => {
+        if (!ok) await this._spillAll();
+        if (fb !== null) await fb.idle();
+      })
+      .catch((err) => this._error(err))
+      .finally(() => {
+        this._exitDraining = false;
+      });
   }
 
   /** _saveAtExit runs on process 'exit': no more I/O but synchronous writes. */
@@ -514,7 +553,7 @@ class Client {
         this._probe = false;
         this._dial();
       } else if (this._spillNow(now)) {
-        this._spillAll('unsent');
+        this._spillQueued();
       }
       return;
     }
@@ -650,7 +689,7 @@ class Client {
       // A refused secret is a configuration problem: no reconnect storm.
       this._nextDialAt = now + (err.code && err.code.startsWith('auth_') ? this._o.maxBackoffMs : this._backoff());
       this._checkWaiters();
-      if (this._spillNow(now)) this._spillAll('unsent');
+      if (this._spillNow(now)) this._spillQueued();
       this._armRedial();
       return;
     }

@@ -15,12 +15,14 @@ const fs = require('node:fs');
 class Fallback {
   /**
    * @param {string} path
-   * @param {number} maxBytes
+   * @param {number} maxBytes the file's cap
+   * @param {number} maxWaiting bytes of entries that may wait to be written
    * @param {(written: number, dropped: number, reason: string|null, err: Error|null) => void} report
    */
-  constructor(path, maxBytes, report) {
+  constructor(path, maxBytes, maxWaiting, report) {
     this.path = path;
     this.max = maxBytes;
+    this.maxWaiting = maxWaiting;
     this.report = report;
     this.waiting = []; // encoded entries not yet written
     this.waitingBytes = 0; // their size
@@ -31,11 +33,17 @@ class Fallback {
     this.running = null; // the writer's promise while it runs
   }
 
+  /** room is how many bytes of entries add takes now. */
+  room() {
+    return this.maxWaiting - this.waitingBytes;
+  }
+
   /**
    * add queues entries for writing, as long as no more than maxWaiting bytes
-   * wait; they are written soon, in order. It returns how many it took.
+   * wait (unless a higher limit is given); they are written soon, in order.
+   * It returns how many it took.
    */
-  add(entries, maxWaiting) {
+  add(entries, maxWaiting = this.maxWaiting) {
     let n = 0;
     for (; n < entries.length; n++) {
       const size = entries[n].length + 1;

@@ -54,15 +54,17 @@ test('entries the agent refuses are counted by its error code, the others delive
   assert.equal((await agent.waitStored(3)).length, 3);
 });
 
-test('agent restart mid-stream: nothing is lost', async (t) => {
-  const agent = await startAgent(t);
+for (const transport of ['unix', 'tcp']) test(`${transport}: agent restart mid-stream: nothing is lost`, async (t) => {
+  const agent = await startAgent(t, { tcp: transport === 'tcp' });
   const errors = [];
-  const c = createClient({ address: agent.unixAddress, minBackoffMs: 20, maxBackoffMs: 200, onError: (e) => errors.push(e) });
+  const address = transport === 'tcp' ? { address: agent.tcpAddress, sharedSecret: SECRET } : { address: agent.unixAddress };
+  const c = createClient({ ...address, minBackoffMs: 20, maxBackoffMs: 200, onError: (e) => errors.push(e) });
   t.after(() => c.close());
   let i = 0;
   const logSome = (n) => { for (let k = 0; k < n; k++) c.log(`entry ${i++}`); };
   logSome(500);
-  await sleep(50);
+  for (const deadline = Date.now() + 10000; c.stats().connections === 0 && Date.now() < deadline;) await sleep(10);
+  assert.equal(c.stats().connections, 1, 'connected before the restart');
   logSome(500);
   // Stop the agent while batches are on the wire.
   const stopping = agent.stop();
@@ -206,4 +208,16 @@ test('the agent answers queue_full: batches are sent again after a backoff, what
   assert.equal(await c.flush({ timeoutMs: 30000 }), true);
   const got = byPayload(await agent.waitStored(3000));
   for (let i = 0; i < 3000; i++) assert.ok(got.has(`entry ${i} ${'x'.repeat(100)}`), `entry ${i}`);
+});
+
+test('a batch longer than the agent\'s line limit is split and sent again', async (t) => {
+  const agent = await startAgent(t, { configYaml: 'limits:\n  max_line_bytes: 64KiB\nqueue:\n  max_bytes: 1MiB\n' });
+  const c = createClient({ address: agent.unixAddress, batchBytes: 256 << 10, maxQueueBytes: 2 << 20 });
+  t.after(() => c.close());
+  for (let i = 0; i < 100; i++) c.log(`entry ${i} ${'y'.repeat(2000)}`); // one batch of ~200 KiB
+  assert.equal(await c.flush(), true);
+  const s = c.stats();
+  assert.ok(s.retries.split >= 1, JSON.stringify(s));
+  assert.deepEqual(s.rejected, {});
+  assert.equal(byPayload(await agent.waitStored(100)).size, 100);
 });
