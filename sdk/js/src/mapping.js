@@ -1,0 +1,83 @@
+'use strict';
+// How pino and winston records become Agent API entries: level mapping,
+// the message as payload, every other field as metadata (nested keys dotted,
+// values as strings; the encoder cuts them to the agent's 1024 characters).
+
+const wire = require('./wire.js');
+
+/** pinoLevel maps pino's numeric levels: 10/20 → debug, 30 → info, 40 → warning, 50 → error, 60 → critical. */
+function pinoLevel(n) {
+  if (typeof n !== 'number') return wire.levelNumber(n) || 7;
+  if (n >= 60) return 3;
+  if (n >= 50) return 4;
+  if (n >= 40) return 5;
+  if (n >= 30) return 7;
+  return 8;
+}
+
+const PINO_SKIP = new Set(['level', 'time']);
+
+/** pinoEntry turns one parsed pino line into an entry. */
+function pinoEntry(obj, messageKey = 'msg', source) {
+  const metadata = {};
+  let payload;
+  for (const k of Object.keys(obj)) {
+    if (PINO_SKIP.has(k)) continue;
+    const v = obj[k];
+    if (k === messageKey && typeof v === 'string') {
+      payload = v;
+      continue;
+    }
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) wire.flattenInto(metadata, v, k, 1);
+    else {
+      const s = wire.metaString(v);
+      if (s !== undefined) metadata[k] = s;
+    }
+  }
+  if (!payload) payload = (obj.err && typeof obj.err.message === 'string' && obj.err.message) || '(empty)';
+  const e = { payload, level: pinoLevel(obj.level), metadata };
+  if (typeof obj.time === 'number' || typeof obj.time === 'string') {
+    const d = new Date(obj.time);
+    if (!Number.isNaN(d.getTime())) e.timestamp = d;
+  }
+  if (source) e.source = source;
+  return e;
+}
+
+// winston's npm and syslog level sets; anything else maps through the
+// Agent API's names, else info.
+const WINSTON_LEVELS = Object.freeze({
+  error: 4, warn: 5, info: 7, http: 7, verbose: 8, debug: 8, silly: 8,
+  emerg: 1, alert: 2, crit: 3, warning: 5, notice: 6,
+});
+
+const LEVEL = Symbol.for('level');
+
+/** winstonEntry turns a winston info object into an entry. */
+function winstonEntry(info, levelMap) {
+  const name = info[LEVEL] !== undefined ? info[LEVEL] : info.level;
+  let level = (levelMap && levelMap[name]) || WINSTON_LEVELS[name] || wire.levelNumber(name) || 7;
+  if (typeof level === 'string') level = wire.levelNumber(level) || 7;
+  const metadata = {};
+  for (const k of Object.keys(info)) {
+    if (k === 'level' || k === 'message') continue;
+    const v = info[k];
+    if (v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Date)) wire.flattenInto(metadata, v, k, 1);
+    else if (v instanceof Error) wire.flattenInto(metadata, { [k]: v }, '', 0);
+    else {
+      const s = wire.metaString(v);
+      if (s !== undefined) metadata[k] = s;
+    }
+  }
+  let payload = info.message;
+  if (typeof payload !== 'string') payload = payload === undefined || payload === null ? '' : wire.metaString(payload);
+  if (!payload) payload = '(empty)';
+  const e = { payload, level, metadata };
+  if (info.timestamp !== undefined) {
+    const d = new Date(info.timestamp);
+    if (!Number.isNaN(d.getTime())) e.timestamp = d;
+  }
+  return e;
+}
+
+module.exports = { pinoLevel, pinoEntry, winstonEntry, WINSTON_LEVELS };

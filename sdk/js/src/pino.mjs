@@ -1,0 +1,3 @@
+import logfluxTransport from './pino.js';
+
+export default logfluxTransport;

@@ -1,0 +1,4 @@
+import winstonTransport from './winston.js';
+
+export const { LogfluxTransport } = winstonTransport;
+export default LogfluxTransport;
