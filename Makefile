@@ -5,7 +5,7 @@ GO ?= go
 
 # The SDKs in other languages, each tested by its own sdk/<lang>/ci-test.sh
 # (which installs what it needs) against the agent binary built here.
-SDKS = python java
+SDKS = python java js
 
 build:
 	$(GO) build -o bin/logflux-agent ./cmd/logflux-agent
