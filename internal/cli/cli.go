@@ -131,6 +131,28 @@ func newAgentFlags(name string, env Env) *agentFlags {
 	return f
 }
 
+// keep narrows the flag set to the named flags, so that a command's --help
+// lists only the flags it takes; the values stay bound to f's fields.
+func (f *agentFlags) keep(names ...string) *agentFlags {
+	fs := flag.NewFlagSet(f.fs.Name(), flag.ContinueOnError)
+	fs.SetOutput(f.fs.Output())
+	for _, n := range names {
+		fl := f.fs.Lookup(n)
+		fs.Var(fl.Value, fl.Name, fl.Usage)
+	}
+	f.fs = fs
+	return f
+}
+
+// setUsage makes fs's --help print text, then its flags.
+func setUsage(fs *flag.FlagSet, text string) {
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), text)
+		fmt.Fprintln(fs.Output(), "\nFlags:")
+		fs.PrintDefaults()
+	}
+}
+
 // load builds the configuration: defaults, file, environment, flags.
 func (f *agentFlags) load(env Env) (*config.Config, error) {
 	cfg, err := config.Load(f.configPath, env.Getenv, components.Registry())
@@ -189,7 +211,12 @@ func printProblems(w io.Writer, err error) {
 }
 
 func validate(env Env, args []string) int {
-	f := newAgentFlags("validate", env)
+	f := newAgentFlags("validate", env).keep("config")
+	setUsage(f.fs, `Usage: logflux-agent validate [--config] FILE
+
+Reports every problem in a configuration file, with the LOGFLUX_* environment
+applied as run applies it, one per line as FILE:LINE: key: problem, and exits
+1 if there is any. run checks its own flags when it starts.`)
 	if err := f.fs.Parse(args); err != nil {
 		return parseExit(err)
 	}
@@ -235,6 +262,10 @@ func (f *agentFlags) loadValid(env Env) (*config.Config, error) {
 
 func runAgent(env Env, args []string) int {
 	f := newAgentFlags("run", env)
+	setUsage(f.fs, `Usage: logflux-agent [run] [flags]
+
+Runs the agent until SIGINT or SIGTERM; SIGHUP reloads the configuration.
+Each flag overrides the configuration key named in brackets.`)
 	if err := f.fs.Parse(args); err != nil {
 		return parseExit(err)
 	}

@@ -22,14 +22,20 @@ func dlq(env Env, args []string) int {
   list     show the entries that outputs refused permanently, oldest first
   replay   send them back through the outputs that refused them (stop the agent first)
 
-Flags: the same --config, --data-dir and environment as 'run'; 'list --json'
+Flags: --config and --data-dir, with the same environment as 'run'; 'list --json'
 prints one JSON object per entry; 'replay --output NAME' sends everything to NAME.`)
 		return 2
 	}
 	sub := args[0]
-	f := newAgentFlags("dlq "+sub, env)
-	asJSON := f.fs.Bool("json", false, "list: print each entry as a JSON line")
-	only := f.fs.String("output", "", "replay: send every entry to this output instead of the one that refused it")
+	f := newAgentFlags("dlq "+sub, env).keep("config", "data-dir")
+	asJSON, only := new(bool), new(string)
+	if sub == "list" {
+		f.fs.BoolVar(asJSON, "json", false, "print each entry as a JSON line")
+		setUsage(f.fs, "Usage: logflux-agent dlq list [flags]\n\nShows the entries that outputs refused permanently, oldest first.")
+	} else {
+		f.fs.StringVar(only, "output", "", "send every entry to this output `name` instead of the one that refused it")
+		setUsage(f.fs, "Usage: logflux-agent dlq replay [flags]\n\nSends the stored entries back through the outputs that refused them (stop the agent first).")
+	}
 	if err := f.fs.Parse(args[1:]); err != nil {
 		return parseExit(err)
 	}
