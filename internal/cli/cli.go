@@ -246,9 +246,19 @@ func newLogger(w io.Writer, cfg config.LogConfig, level *slog.LevelVar) *slog.Lo
 	level.Set(l)
 	opts := &slog.HandlerOptions{Level: level}
 	if cfg.Format == "json" {
+		opts.ReplaceAttr = durationAsText
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// durationAsText writes a time.Duration as people and the configuration
+// write it ("30s"); slog's JSON handler would write nanoseconds.
+func durationAsText(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.StringValue(a.Value.Duration().String())
+	}
+	return a
 }
 
 // loadValid loads the configuration from its sources and validates it.
