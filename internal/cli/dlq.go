@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
@@ -45,6 +46,9 @@ prints one JSON object per entry; 'replay --output NAME' sends everything to NAM
 		printProblems(env.Stderr, err)
 		return 2
 	}
+	if sub == "list" {
+		return dlqList(env, cfg.DeadLetter.Dir, *asJSON)
+	}
 	lock, err := agent.LockDir(cfg.DeadLetter.Dir)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "logflux-agent dlq: %v\nStop the agent first: it owns the dead-letter store while it runs.\n", err)
@@ -57,27 +61,6 @@ prints one JSON object per entry; 'replay --output NAME' sends everything to NAM
 		return 1
 	}
 	defer store.Close()
-
-	if sub == "list" {
-		n := 0
-		err := store.List(func(it deadletter.Item) error {
-			n++
-			if *asJSON {
-				b, _ := json.Marshal(map[string]any{"output": it.Output, "reason": it.Reason, "at": it.At, "entry": it.Entry})
-				fmt.Fprintf(env.Stdout, "%s\n", b)
-				return nil
-			}
-			fmt.Fprintf(env.Stdout, "%s  %-10s  %s\n    %s\n", it.At.Format(time.RFC3339), it.Output, it.Reason, describe(it.Entry))
-			return nil
-		})
-		if err != nil {
-			fmt.Fprintf(env.Stderr, "logflux-agent dlq: %v\n", err)
-			return 1
-		}
-		st := store.Stats()
-		fmt.Fprintf(env.Stderr, "%d entries (%d bytes) in %s; %d dropped over the cap since the store was opened\n", n, st.Bytes, cfg.DeadLetter.Dir, st.Dropped)
-		return 0
-	}
 
 	outs, err := agent.BuildOutputs(cfg, nil)
 	if err != nil {
@@ -123,6 +106,34 @@ prints one JSON object per entry; 'replay --output NAME' sends everything to NAM
 		return 1
 	}
 	fmt.Fprintf(env.Stderr, "%d entries replayed\n", sent)
+	return 0
+}
+
+// dlqList prints the dead-letter store in dir. It opens it read-only, so it
+// works beside a running agent (which keeps the store locked and writing).
+func dlqList(env Env, dir string, asJSON bool) int {
+	store, err := deadletter.OpenReadOnly(deadletter.Options{Dir: dir, Logger: slog.New(slog.NewTextHandler(env.Stderr, nil))})
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "logflux-agent dlq: %v\n", err)
+		return 1
+	}
+	defer store.Close()
+	n := 0
+	err = store.List(func(it deadletter.Item) error {
+		n++
+		if asJSON {
+			b, _ := json.Marshal(map[string]any{"output": it.Output, "reason": it.Reason, "at": it.At, "entry": it.Entry})
+			fmt.Fprintf(env.Stdout, "%s\n", b)
+			return nil
+		}
+		fmt.Fprintf(env.Stdout, "%s  %-10s  %s\n    %s\n", it.At.Format(time.RFC3339), it.Output, it.Reason, describe(it.Entry))
+		return nil
+	})
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "logflux-agent dlq: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(env.Stderr, "%d entries (%d bytes) in %s\n", n, store.Stats().Bytes, dir)
 	return 0
 }
 

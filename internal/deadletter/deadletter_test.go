@@ -469,3 +469,57 @@ func TestOpenRejectsBadOptions(t *testing.T) {
 		}
 	}
 }
+
+// A read-only store lists what the store holding the directory wrote,
+// while that store keeps writing, and changes nothing on disk: a line being
+// written is neither listed nor cut off, and Put and Replay are refused.
+func TestReadOnlyListsBesideTheWriter(t *testing.T) {
+	dir := t.TempDir()
+	w := open(t, deadletter.Options{Dir: dir})
+	if err := w.Put("out", entries(0, 3), errors.New("refused")); err != nil {
+		t.Fatal(err)
+	}
+	path := dataFiles(t, dir)[0]
+	good, _ := os.ReadFile(path)
+	// The writer is half-way through its next line.
+	torn := append(slices.Clone(good), `{"output":"out","rea`...)
+	if err := os.WriteFile(path, torn, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	r, err := deadletter.OpenReadOnly(deadletter.Options{Dir: dir, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if got := entryStrings(list(t, r)); !slices.Equal(got, strs(entries(0, 3))) {
+		t.Errorf("read-only list: %q", got)
+	}
+	if now, _ := os.ReadFile(path); !bytes.Equal(now, torn) {
+		t.Errorf("the read-only store changed the writer's file: %q", now)
+	}
+	if err := r.Put("out", entries(9, 1), nil); !errors.Is(err, deadletter.ErrReadOnly) {
+		t.Errorf("Put: %v", err)
+	}
+	if _, err := r.Replay(context.Background(), func(context.Context, [][]byte) error { return nil }, nil); !errors.Is(err, deadletter.ErrReadOnly) {
+		t.Errorf("Replay: %v", err)
+	}
+	if st := r.Stats(); st.Entries != 3 {
+		t.Errorf("stats %+v", st)
+	}
+
+	// A directory nothing was ever refused into is an empty store, and is
+	// not created.
+	missing := filepath.Join(dir, "none")
+	e, err := deadletter.OpenReadOnly(deadletter.Options{Dir: missing})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if n := len(list(t, e)); n != 0 {
+		t.Errorf("%d entries in a missing store", n)
+	}
+	if _, err := os.Stat(missing); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("read-only open created %s", missing)
+	}
+}
