@@ -13,6 +13,7 @@ import (
 	"runtime/pprof"
 	"runtime/trace"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -335,17 +336,25 @@ Each flag overrides the configuration key named in brackets.`)
 	// probe it at once.
 	var adm *admin.Server
 	if cfg.Admin.Address != "" {
-		ln, err := admin.Listen(cfg.Admin.Address)
-		switch {
-		case err == nil:
-			adm = admin.Serve(ln, admin.Handler(&adminView{a: a, reload: func() error { return reload(env, f, a) }}, metrics.NewRegistry(a.MetricSources())), log)
-		case cfg.Admin.Explicit():
-			log.Error("cannot start", "error", err)
-			shutdown()
-			return 1
-		default:
-			log.Warn("admin server not started (set admin.address to choose another address)", "error", err)
+		view := &adminView{a: a, reload: func() error { return reload(env, f, a) }}
+		src := a.MetricSources()
+		src.Version = Version
+		src.Admin = view.listener
+		h := admin.Handler(view, metrics.NewRegistry(src))
+		if cfg.Admin.Explicit() {
+			ln, err := admin.Listen(cfg.Admin.Address)
+			if err != nil {
+				log.Error("cannot start", "error", err)
+				shutdown()
+				return 1
+			}
+			adm = admin.Serve(ln, h, log)
+		} else {
+			// The default address may be another agent's: run without the
+			// endpoints, say so in one line, and take it when it is free.
+			adm = admin.ServeWhenFree(cfg.Admin.Address, h, log, adminRetry)
 		}
+		view.adm.Store(adm)
 	}
 	if err := a.Start(ctx); err != nil {
 		log.Error("cannot start", "error", err)
@@ -362,7 +371,15 @@ Each flag overrides the configuration key named in brackets.`)
 			outs[i] += "=" + fc.Path
 		}
 	}
-	log.Info("logflux-agent started", "version", Version, "queue", cfg.Queue.Type, "outputs", strings.Join(outs, ","))
+	adminState := "off"
+	if adm != nil {
+		if st := adm.State(); st.Listening {
+			adminState = "http://" + st.Address
+		} else {
+			adminState = "not listening (" + st.Address + " in use)"
+		}
+	}
+	log.Info("logflux-agent started", "version", Version, "queue", cfg.Queue.Type, "outputs", strings.Join(outs, ","), "admin", adminState)
 	for {
 		select {
 		case <-hup:
@@ -391,15 +408,41 @@ func reload(env Env, f *agentFlags, a *agent.Agent) error {
 	return a.Reload(cfg)
 }
 
+// adminRetry is how often the agent tries again to listen on the default
+// admin address when another process holds it.
+const adminRetry = 30 * time.Second
+
 // adminView adapts the agent to what the admin server asks.
 type adminView struct {
 	a      *agent.Agent
 	reload func() error
+	adm    atomic.Pointer[admin.Server]
+}
+
+// statusView is /status: the agent's status and the admin server's listener.
+type statusView struct {
+	agent.Status
+	Admin *admin.State `json:"admin,omitempty"`
 }
 
 func (v *adminView) Ready() (bool, []string) { return v.a.Ready(v.a.Config().Admin.StallAfter) }
-func (v *adminView) Status() any             { return v.a.Status(v.a.Config().Admin.StallAfter) }
 func (v *adminView) Reload() error           { return v.reload() }
+
+func (v *adminView) Status() any {
+	st := statusView{Status: v.a.Status(v.a.Config().Admin.StallAfter)}
+	if adm := v.adm.Load(); adm != nil {
+		as := adm.State()
+		st.Admin = &as
+	}
+	return st
+}
+
+func (v *adminView) listener() (int64, time.Time) {
+	if adm := v.adm.Load(); adm != nil {
+		return adm.Listener()
+	}
+	return 0, time.Time{}
+}
 
 func isHelp(arg string) bool { return arg == "-h" || arg == "--help" || arg == "-help" }
 

@@ -2,6 +2,7 @@
 package metrics
 
 import (
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -39,6 +40,12 @@ type Sources struct {
 	// Components are the inputs' and outputs' own metrics, exported as
 	// logflux_agent_<kind>_<type>_<name>[_total]{<kind>="<component name>"}.
 	Components func() []Component
+	// Version is the agent's version, exported with the Go version as
+	// logflux_agent_build_info (omitted when empty).
+	Version string
+	// Admin is the admin server's listener: how many attempts to listen
+	// failed and since when it listens (zero: not yet). Nil: not exported.
+	Admin func() (failures int64, since time.Time)
 }
 
 // Reloads counts configuration reloads by outcome.
@@ -73,6 +80,9 @@ var (
 	dDrops        = prometheus.NewDesc(ns+"entries_dropped_total", "Entries not delivered to an output, by reason.", []string{"reason"}, nil)
 	dReloads      = prometheus.NewDesc(ns+"reloads_total", "Configuration reloads, by outcome.", []string{"outcome"}, nil)
 	dReloadLast   = prometheus.NewDesc(ns+"reload_last_success_timestamp_seconds", "When the configuration was last (re)loaded successfully.", nil, nil)
+	dBuildInfo    = prometheus.NewDesc(ns+"build_info", "Always 1; the agent's version and the Go version that built it.", []string{"version", "goversion"}, nil)
+	dAdminFails   = prometheus.NewDesc(ns+"admin_listen_failures_total", "Attempts to listen on admin.address that failed (it was in use), before the admin server started.", nil, nil)
+	dAdminSince   = prometheus.NewDesc(ns+"admin_listening_since_timestamp_seconds", "When the admin server started listening (Unix time); later than process_start_time_seconds when its address was in use at start.", nil, nil)
 )
 
 type collector struct{ src Sources }
@@ -90,7 +100,7 @@ func NewRegistry(src Sources) *prometheus.Registry {
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{dConnOpen, dConnTotal, dConnRefused, dAuthFail, dMessages, dBytesIn, dAccepted, dRejected,
 		dErrors, dQueueEntries, dQueueBytes, dQueueMax, dQueueAge, dOutSent, dOutFailed, dOutRetried, dOutFiltered, dOutDead, dOutLatency,
-		dOutLast, dDrops, dReloads, dReloadLast} {
+		dOutLast, dDrops, dReloads, dReloadLast, dBuildInfo, dAdminFails, dAdminSince} {
 		ch <- d
 	}
 	for _, d := range limitDescs {
@@ -190,5 +200,15 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(ch, dReloads, r.Success.Load(), "success")
 		counter(ch, dReloads, r.Failure.Load(), "failure")
 		gauge(ch, dReloadLast, float64(r.LastSuccess.Load()))
+	}
+	if c.src.Version != "" {
+		gauge(ch, dBuildInfo, 1, c.src.Version, runtime.Version())
+	}
+	if c.src.Admin != nil {
+		failures, since := c.src.Admin()
+		counter(ch, dAdminFails, failures)
+		if !since.IsZero() {
+			gauge(ch, dAdminSince, float64(since.UnixNano())/1e9)
+		}
 	}
 }
