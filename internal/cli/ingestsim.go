@@ -89,5 +89,8 @@ Flags:`)
 	srv.Shutdown(sctx)
 	st := srv.Stats()
 	fmt.Fprintf(env.Stdout, "accepted %d entries in %d sessions\n", st.Accepted, st.Sessions)
+	if st.Mislabelled > 0 {
+		fmt.Fprintf(env.Stdout, "%d of them were labelled gzip but not compressed (X-LF-Payload-Type 1 or 3 over plain JSON, as the v3 Go SDK sends with compression off); accepted as plain JSON\n", st.Mislabelled)
+	}
 	return 0
 }
