@@ -1,37 +1,19 @@
 package admin
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/logflux/agent/internal/logtest"
 )
-
-// syncBuffer is a log the server's goroutine writes while the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *syncBuffer) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncBuffer) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
-}
 
 type fakeAgent struct{}
 
@@ -48,8 +30,7 @@ func TestServeWhenFreeWaitsForTheAddress(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := blocker.Addr().String()
-	var logs syncBuffer
-	log := slog.New(slog.NewTextHandler(&logs, nil))
+	logs, log := logtest.New()
 	s := ServeWhenFree(addr, Handler(fakeAgent{}, prometheus.NewRegistry()), log, 10*time.Millisecond)
 	defer s.Shutdown(context.Background())
 

@@ -18,27 +18,11 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/logflux/agent/internal/deadletter"
+	"github.com/logflux/agent/internal/logtest"
 )
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
-}
-
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
 }
 
 func open(t *testing.T, opts deadletter.Options) *deadletter.Store {
@@ -196,8 +180,8 @@ func TestEntriesSurviveReopen(t *testing.T) {
 
 func TestCapDropsOldestFilesAndCountsThem(t *testing.T) {
 	dir := t.TempDir()
-	logs := &logBuffer{}
-	s := open(t, deadletter.Options{Dir: dir, MaxBytes: 4 << 10, FileBytes: 1 << 10, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	logs, log := logtest.New()
+	s := open(t, deadletter.Options{Dir: dir, MaxBytes: 4 << 10, FileBytes: 1 << 10, Logger: log})
 	const total = 200
 	for i := range total {
 		if err := s.Put("out", entries(i, 1), errors.New("refused")); err != nil {

@@ -5,12 +5,12 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/logflux/agent/internal/logtest"
 )
 
 // TestIngestRequestRejections covers what refuses a request as a whole.
@@ -202,8 +202,8 @@ func TestIngestPayloadTypes(t *testing.T) {
 // plain JSON they hold, as the real service (which never decrypts) would,
 // and reports them in its stats, its records and a rate-limited log line.
 func TestIngestAcceptsMislabelledGzip(t *testing.T) {
-	var logs syncBuffer
-	s, base, key, id := newSession(t, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	logs, log := logtest.New()
+	s, base, key, id := newSession(t, Options{Logger: log})
 	telemetry := `{"v":"2.0","type":"telemetry","source":"dev","device_id":"d1","readings":[{"name":"t","value":21.5}]}`
 	plainType3 := tpart{headers: []header{
 		{"Content-Type", "application/octet-stream"},
@@ -308,22 +308,4 @@ func FuzzValidatePayload(f *testing.F) {
 	f.Fuzz(func(t *testing.T, entryType int, payload []byte) {
 		validatePayload(entryType, payload)
 	})
-}
-
-// syncBuffer is a log the server's goroutines write while the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *syncBuffer) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncBuffer) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
 }
