@@ -376,7 +376,7 @@ Each flag overrides the configuration key named in brackets.`)
 		if st := adm.State(); st.Listening {
 			adminState = "http://" + st.Address
 		} else {
-			adminState = "not listening (" + st.Address + " in use)"
+			adminState = "not listening on " + st.Address + ", retrying"
 		}
 	}
 	log.Info("logflux-agent started", "version", Version, "queue", cfg.Queue.Type, "outputs", strings.Join(outs, ","), "admin", adminState)
