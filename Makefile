@@ -22,12 +22,15 @@ test-go:
 	GOOS=darwin GOARCH=arm64 $(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 15m ./...
 
-# Each SDK module under sdk/go is its own Go module.
+# Each SDK module under sdk/go is its own Go module; build-outside.sh then
+# builds the adapters from a module outside the repository, as users get them.
 test-sdk-go:
 	@for m in $$(find sdk/go -name go.mod -not -path '*/node_modules/*' | xargs -n1 dirname | sort); do \
 		echo "== $$m"; \
 		(cd $$m && $(GO) vet ./... && $(GO) test -race -count=1 -timeout 10m ./...) || exit 1; \
 	done
+	@echo "== sdk/go adapters from outside the repository"
+	@bash sdk/go/build-outside.sh
 
 # make test-sdk-js, test-sdk-python, test-sdk-java: one SDK against bin/logflux-agent.
 test-sdk-%: build

@@ -210,6 +210,9 @@ ROWS=() # one tab-separated line per target
 measure() {
 	local name=$1 queue=$2 batch=$3 starter=$4 run dir json rates=() cpus=() rss=() pers=() ok=yes id bench_pid
 	id=$name-batch$batch
+	# The agent runs with a disk queue and a memory queue: name them apart
+	# (their directories and --out files), e.g. logflux-agent-memory-batch1-2.
+	[ "$name" != logflux-agent ] || id=$name-$queue-batch$batch
 	for run in $(seq "$RUNS"); do
 		dir=$WORK/$id-$run
 		mkdir -p "$dir"

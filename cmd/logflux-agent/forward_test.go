@@ -89,8 +89,9 @@ admin:
 }
 
 // TestDeadLetterListAndReplay: the simulator reports every entry failed, so
-// after its retries the agent moves them to the dead-letter store; with the agent stopped,
-// dlq list shows them and dlq replay sends them to the file output.
+// after its retries the agent moves them to the dead-letter store; dlq list
+// shows them while the agent runs and after, and with the agent stopped dlq
+// replay sends them to the file output.
 func TestDeadLetterListAndReplay(t *testing.T) {
 	dir := t.TempDir()
 	simAddr := freePort(t)
@@ -118,12 +119,25 @@ admin:
 	for !strings.Contains(p.stderr.String(), "refused") && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
-	// The store is the running agent's: dlq must refuse to touch it.
-	if _, errOut, code := run(t, dir, "", "dlq", "list", "--config", cfg); code == 0 || !strings.Contains(errOut, "Stop the agent first") {
-		t.Fatalf("dlq list while the agent runs: %d %s", code, errOut)
+	// dlq list reads the store while the agent runs and keeps it locked.
+	var out, errOut string
+	var code int
+	for {
+		out, errOut, code = run(t, dir, "", "dlq", "list", "--config", cfg)
+		if code != 0 || strings.Contains(out, "refused by the cloud") || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if code != 0 || !strings.Contains(out, "refused by the cloud") || !strings.Contains(errOut, "1 entries") {
+		t.Fatalf("dlq list while the agent runs: %d\n%s\n%s", code, out, errOut)
+	}
+	// Replaying changes the store, which is the running agent's.
+	if _, errOut, code := run(t, dir, "", "dlq", "replay", "--config", cfg); code == 0 || !strings.Contains(errOut, "Stop the agent first") {
+		t.Fatalf("dlq replay while the agent runs: %d %s", code, errOut)
 	}
 	p.stop(t)
-	out, errOut, code := run(t, dir, "", "dlq", "list", "--config", cfg)
+	out, errOut, code = run(t, dir, "", "dlq", "list", "--config", cfg)
 	if code != 0 || !strings.Contains(out, "refused by the cloud") || !strings.Contains(out, "logflux") || !strings.Contains(errOut, "1 entries") {
 		t.Fatalf("dlq list: %d\n%s\n%s", code, out, errOut)
 	}

@@ -119,6 +119,8 @@ func TestAdminEndpointsAndReload(t *testing.T) {
 		`logflux_agent_connections_total{transport="unix"}`,
 		`logflux_agent_queue_max_bytes`,
 		`process_resident_memory_bytes`,
+		`logflux_agent_build_info{goversion="go`,
+		`logflux_agent_admin_listen_failures_total 0`,
 	} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %q", want)
@@ -134,8 +136,11 @@ func TestAdminEndpointsAndReload(t *testing.T) {
 		Queue struct {
 			Type string `json:"type"`
 		} `json:"queue"`
+		Admin struct {
+			Listening bool `json:"listening"`
+		} `json:"admin"`
 	}
-	if err := json.Unmarshal([]byte(status), &st); err != nil || st.State != "running" || !st.Ready || len(st.Outputs) != 2 || st.Queue.Type != "disk" {
+	if err := json.Unmarshal([]byte(status), &st); err != nil || st.State != "running" || !st.Ready || len(st.Outputs) != 2 || st.Queue.Type != "disk" || !st.Admin.Listening {
 		t.Fatalf("status: %v %s", err, status)
 	}
 	c.Close()

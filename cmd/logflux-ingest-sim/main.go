@@ -96,5 +96,8 @@ Flags:`)
 	srv.Shutdown(sctx)
 	st := srv.Stats()
 	fmt.Fprintf(stdout, "accepted %d entries in %d sessions\n", st.Accepted, st.Sessions)
+	if st.Mislabelled > 0 {
+		fmt.Fprintf(stdout, "%d of them were labelled gzip but not compressed (X-LF-Payload-Type 1 or 3 over plain JSON, as the v3 Go SDK sends with compression off); accepted as plain JSON\n", st.Mislabelled)
+	}
 	return 0
 }

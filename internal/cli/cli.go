@@ -13,6 +13,7 @@ import (
 	"runtime/pprof"
 	"runtime/trace"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -134,6 +135,28 @@ func newAgentFlags(name string, env Env) *agentFlags {
 	return f
 }
 
+// keep narrows the flag set to the named flags, so that a command's --help
+// lists only the flags it takes; the values stay bound to f's fields.
+func (f *agentFlags) keep(names ...string) *agentFlags {
+	fs := flag.NewFlagSet(f.fs.Name(), flag.ContinueOnError)
+	fs.SetOutput(f.fs.Output())
+	for _, n := range names {
+		fl := f.fs.Lookup(n)
+		fs.Var(fl.Value, fl.Name, fl.Usage)
+	}
+	f.fs = fs
+	return f
+}
+
+// setUsage makes fs's --help print text, then its flags.
+func setUsage(fs *flag.FlagSet, text string) {
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), text)
+		fmt.Fprintln(fs.Output(), "\nFlags:")
+		fs.PrintDefaults()
+	}
+}
+
 // load builds the configuration: defaults, file, environment, flags.
 func (f *agentFlags) load(env Env) (*config.Config, error) {
 	cfg, err := config.Load(f.configPath, env.Getenv, components.Registry())
@@ -192,7 +215,12 @@ func printProblems(w io.Writer, err error) {
 }
 
 func validate(env Env, args []string) int {
-	f := newAgentFlags("validate", env)
+	f := newAgentFlags("validate", env).keep("config")
+	setUsage(f.fs, `Usage: logflux-agent validate [--config] FILE
+
+Reports every problem in a configuration file, with the LOGFLUX_* environment
+applied as run applies it, one per line as FILE:LINE: key: problem, and exits
+1 if there is any. run checks its own flags when it starts.`)
 	if err := f.fs.Parse(args); err != nil {
 		return parseExit(err)
 	}
@@ -222,9 +250,19 @@ func newLogger(w io.Writer, cfg config.LogConfig, level *slog.LevelVar) *slog.Lo
 	level.Set(l)
 	opts := &slog.HandlerOptions{Level: level}
 	if cfg.Format == "json" {
+		opts.ReplaceAttr = durationAsText
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// durationAsText writes a time.Duration as people and the configuration
+// write it ("30s"); slog's JSON handler would write nanoseconds.
+func durationAsText(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.StringValue(a.Value.Duration().String())
+	}
+	return a
 }
 
 // loadValid loads the configuration from its sources and validates it.
@@ -238,6 +276,10 @@ func (f *agentFlags) loadValid(env Env) (*config.Config, error) {
 
 func runAgent(env Env, args []string) int {
 	f := newAgentFlags("run", env)
+	setUsage(f.fs, `Usage: logflux-agent [run] [flags]
+
+Runs the agent until SIGINT or SIGTERM; SIGHUP reloads the configuration.
+Each flag overrides the configuration key named in brackets.`)
 	if err := f.fs.Parse(args); err != nil {
 		return parseExit(err)
 	}
@@ -297,17 +339,25 @@ func runAgent(env Env, args []string) int {
 	// probe it at once.
 	var adm *admin.Server
 	if cfg.Admin.Address != "" {
-		ln, err := admin.Listen(cfg.Admin.Address)
-		switch {
-		case err == nil:
-			adm = admin.Serve(ln, admin.Handler(&adminView{a: a, reload: func() error { return reload(env, f, a) }}, metrics.NewRegistry(a.MetricSources())), log)
-		case cfg.Admin.Explicit():
-			log.Error("cannot start", "error", err)
-			shutdown()
-			return 1
-		default:
-			log.Warn("admin server not started (set admin.address to choose another address)", "error", err)
+		view := &adminView{a: a, reload: func() error { return reload(env, f, a) }}
+		src := a.MetricSources()
+		src.Version = Version
+		src.Admin = view.listener
+		h := admin.Handler(view, metrics.NewRegistry(src))
+		if cfg.Admin.Explicit() {
+			ln, err := admin.Listen(cfg.Admin.Address)
+			if err != nil {
+				log.Error("cannot start", "error", err)
+				shutdown()
+				return 1
+			}
+			adm = admin.Serve(ln, h, log)
+		} else {
+			// The default address may be another agent's: run without the
+			// endpoints, say so in one line, and take it when it is free.
+			adm = admin.ServeWhenFree(cfg.Admin.Address, h, log, adminRetry)
 		}
+		view.adm.Store(adm)
 	}
 	if err := a.Start(ctx); err != nil {
 		log.Error("cannot start", "error", err)
@@ -324,7 +374,15 @@ func runAgent(env Env, args []string) int {
 			outs[i] += "=" + fc.Path
 		}
 	}
-	log.Info("logflux-agent started", "version", Version, "queue", cfg.Queue.Type, "outputs", strings.Join(outs, ","))
+	adminState := "off"
+	if adm != nil {
+		if st := adm.State(); st.Listening {
+			adminState = "http://" + st.Address
+		} else {
+			adminState = "not listening on " + st.Address + ", retrying"
+		}
+	}
+	log.Info("logflux-agent started", "version", Version, "queue", cfg.Queue.Type, "outputs", strings.Join(outs, ","), "admin", adminState)
 	for {
 		select {
 		case <-hup:
@@ -353,15 +411,41 @@ func reload(env Env, f *agentFlags, a *agent.Agent) error {
 	return a.Reload(cfg)
 }
 
+// adminRetry is how often the agent tries again to listen on the default
+// admin address when another process holds it.
+const adminRetry = 30 * time.Second
+
 // adminView adapts the agent to what the admin server asks.
 type adminView struct {
 	a      *agent.Agent
 	reload func() error
+	adm    atomic.Pointer[admin.Server]
+}
+
+// statusView is /status: the agent's status and the admin server's listener.
+type statusView struct {
+	agent.Status
+	Admin *admin.State `json:"admin,omitempty"`
 }
 
 func (v *adminView) Ready() (bool, []string) { return v.a.Ready(v.a.Config().Admin.StallAfter) }
-func (v *adminView) Status() any             { return v.a.Status(v.a.Config().Admin.StallAfter) }
 func (v *adminView) Reload() error           { return v.reload() }
+
+func (v *adminView) Status() any {
+	st := statusView{Status: v.a.Status(v.a.Config().Admin.StallAfter)}
+	if adm := v.adm.Load(); adm != nil {
+		as := adm.State()
+		st.Admin = &as
+	}
+	return st
+}
+
+func (v *adminView) listener() (int64, time.Time) {
+	if adm := v.adm.Load(); adm != nil {
+		return adm.Listener()
+	}
+	return 0, time.Time{}
+}
 
 func isHelp(arg string) bool { return arg == "-h" || arg == "--help" || arg == "-help" }
 

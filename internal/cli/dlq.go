@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
@@ -22,14 +23,20 @@ func dlq(env Env, args []string) int {
   list     show the entries that outputs refused permanently, oldest first
   replay   send them back through the outputs that refused them (stop the agent first)
 
-Flags: the same --config, --data-dir and environment as 'run'; 'list --json'
+Flags: --config and --data-dir, with the same environment as 'run'; 'list --json'
 prints one JSON object per entry; 'replay --output NAME' sends everything to NAME.`)
 		return 2
 	}
 	sub := args[0]
-	f := newAgentFlags("dlq "+sub, env)
-	asJSON := f.fs.Bool("json", false, "list: print each entry as a JSON line")
-	only := f.fs.String("output", "", "replay: send every entry to this output instead of the one that refused it")
+	f := newAgentFlags("dlq "+sub, env).keep("config", "data-dir")
+	asJSON, only := new(bool), new(string)
+	if sub == "list" {
+		f.fs.BoolVar(asJSON, "json", false, "print each entry as a JSON line")
+		setUsage(f.fs, "Usage: logflux-agent dlq list [flags]\n\nShows the entries that outputs refused permanently, oldest first.")
+	} else {
+		f.fs.StringVar(only, "output", "", "send every entry to this output `name` instead of the one that refused it")
+		setUsage(f.fs, "Usage: logflux-agent dlq replay [flags]\n\nSends the stored entries back through the outputs that refused them (stop the agent first).")
+	}
 	if err := f.fs.Parse(args[1:]); err != nil {
 		return parseExit(err)
 	}
@@ -38,6 +45,9 @@ prints one JSON object per entry; 'replay --output NAME' sends everything to NAM
 		fmt.Fprintln(env.Stderr, "logflux-agent dlq: the configuration is not valid:")
 		printProblems(env.Stderr, err)
 		return 2
+	}
+	if sub == "list" {
+		return dlqList(env, cfg.DeadLetter.Dir, *asJSON)
 	}
 	lock, err := agent.LockDir(cfg.DeadLetter.Dir)
 	if err != nil {
@@ -51,27 +61,6 @@ prints one JSON object per entry; 'replay --output NAME' sends everything to NAM
 		return 1
 	}
 	defer store.Close()
-
-	if sub == "list" {
-		n := 0
-		err := store.List(func(it deadletter.Item) error {
-			n++
-			if *asJSON {
-				b, _ := json.Marshal(map[string]any{"output": it.Output, "reason": it.Reason, "at": it.At, "entry": it.Entry})
-				fmt.Fprintf(env.Stdout, "%s\n", b)
-				return nil
-			}
-			fmt.Fprintf(env.Stdout, "%s  %-10s  %s\n    %s\n", it.At.Format(time.RFC3339), it.Output, it.Reason, describe(it.Entry))
-			return nil
-		})
-		if err != nil {
-			fmt.Fprintf(env.Stderr, "logflux-agent dlq: %v\n", err)
-			return 1
-		}
-		st := store.Stats()
-		fmt.Fprintf(env.Stderr, "%d entries (%d bytes) in %s; %d dropped over the cap since the store was opened\n", n, st.Bytes, cfg.DeadLetter.Dir, st.Dropped)
-		return 0
-	}
 
 	outs, err := agent.BuildOutputs(cfg, nil)
 	if err != nil {
@@ -117,6 +106,34 @@ prints one JSON object per entry; 'replay --output NAME' sends everything to NAM
 		return 1
 	}
 	fmt.Fprintf(env.Stderr, "%d entries replayed\n", sent)
+	return 0
+}
+
+// dlqList prints the dead-letter store in dir. It opens it read-only, so it
+// works beside a running agent (which keeps the store locked and writing).
+func dlqList(env Env, dir string, asJSON bool) int {
+	store, err := deadletter.OpenReadOnly(deadletter.Options{Dir: dir, Logger: slog.New(slog.NewTextHandler(env.Stderr, nil))})
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "logflux-agent dlq: %v\n", err)
+		return 1
+	}
+	defer store.Close()
+	n := 0
+	err = store.List(func(it deadletter.Item) error {
+		n++
+		if asJSON {
+			b, _ := json.Marshal(map[string]any{"output": it.Output, "reason": it.Reason, "at": it.At, "entry": it.Entry})
+			fmt.Fprintf(env.Stdout, "%s\n", b)
+			return nil
+		}
+		fmt.Fprintf(env.Stdout, "%s  %-10s  %s\n    %s\n", it.At.Format(time.RFC3339), it.Output, it.Reason, describe(it.Entry))
+		return nil
+	})
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "logflux-agent dlq: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(env.Stderr, "%d entries (%d bytes) in %s\n", n, store.Stats().Bytes, dir)
 	return 0
 }
 

@@ -35,6 +35,7 @@ func (c *clientFlags) register(fs *flag.FlagSet, env Env) {
 func ping(env Env, args []string) int {
 	fs := flag.NewFlagSet("ping", flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
+	setUsage(fs, "Usage: logflux-agent ping [flags]\n\nChecks that an agent answers, and prints how long it took.")
 	var cf clientFlags
 	cf.register(fs, env)
 	if err := fs.Parse(args); err != nil {

@@ -38,7 +38,7 @@ func TestStartUnopenableOutputIsOneClearLine(t *testing.T) {
 	writeFile(t, cfgPath, "outputs:\n  - type: file\n    path: "+filepath.Join(dir, "blocker", "x.ndjson")+"\n")
 	args := []string{"--config", cfgPath, "--unix-path", filepath.Join(dir, "a.sock"), "--data-dir", filepath.Join(dir, "d"), "--admin-address", "off"}
 
-	_, errOut, code := runCLI(t, append([]string{"validate"}, args...)...)
+	_, errOut, code := runCLI(t, "validate", "--config", cfgPath)
 	if code != 1 || !strings.Contains(errOut, "outputs[0].path") || !strings.Contains(errOut, "blocker") {
 		t.Fatalf("validate should refuse an output directory it cannot create: exit %d\n%s", code, errOut)
 	}
@@ -86,5 +86,41 @@ func TestHelpExitsZero(t *testing.T) {
 	}
 	if out, _, code := runCLI(t, "version", "--help"); code != 0 || !strings.Contains(out, "Usage: logflux-agent version") {
 		t.Errorf("version --help: exit %d %q", code, out)
+	}
+}
+
+// Each command's --help lists the flags it takes and none of another's.
+func TestHelpListsOnlyTheCommandsOwnFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args      []string
+		want, not []string
+	}{
+		{[]string{"run", "--help"}, []string{"-config", "-unix-path", "-stdout", "-admin-address"}, []string{"-json", "-output"}},
+		{[]string{"--config", "x", "--help"}, []string{"-unix-path"}, nil},
+		{[]string{"validate", "--help"}, []string{"Usage: logflux-agent validate", "-config"}, []string{"-unix-path", "-tcp-address", "-stdout", "-log-level", "-data-dir", "-admin-address", "-queue", "-shared-secret"}},
+		{[]string{"dlq", "list", "--help"}, []string{"-config", "-data-dir", "-json"}, []string{"-output", "-unix-path", "-stdout", "-log-level"}},
+		{[]string{"dlq", "replay", "-h"}, []string{"-config", "-data-dir", "-output"}, []string{"-json", "-unix-path", "-stdout", "-log-level"}},
+		{[]string{"ping", "--help"}, []string{"Usage: logflux-agent ping", "-addr"}, []string{"-config", "-source"}},
+		{[]string{"send", "--help"}, []string{"-addr", "-source"}, []string{"-config", "-unix-path"}},
+	} {
+		out, errOut, code := runCLI(t, tc.args...)
+		help := out + errOut
+		if code != 0 {
+			t.Errorf("%v: exit %d", tc.args, code)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(help, w) {
+				t.Errorf("%v: %q missing from:\n%s", tc.args, w, help)
+			}
+		}
+		for _, n := range tc.not {
+			if strings.Contains(help, n+" ") || strings.Contains(help, n+"\n") {
+				t.Errorf("%v: lists %q, a flag it does not take:\n%s", tc.args, n, help)
+			}
+		}
+	}
+	// What validate no longer lists, it no longer takes.
+	if _, errOut, code := runCLI(t, "validate", "--unix-path", "/tmp/x.sock"); code != 2 || !strings.Contains(errOut, "flag provided but not defined") {
+		t.Errorf("validate --unix-path: exit %d\n%s", code, errOut)
 	}
 }

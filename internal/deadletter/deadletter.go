@@ -60,6 +60,9 @@ const (
 // ErrClosed is returned after Close.
 var ErrClosed = errors.New("deadletter: store closed")
 
+// ErrReadOnly is returned by Put and Replay on a store opened with OpenReadOnly.
+var ErrReadOnly = errors.New("deadletter: store opened read-only (the agent owns it while it runs)")
+
 // Options configure Open.
 type Options struct {
 	Dir      string // created if missing (required)
@@ -104,6 +107,9 @@ type Store struct {
 	dropped int64
 	damaged int64
 	closed  bool
+	// readOnly: opened beside the agent that owns the directory; changes
+	// nothing on disk (see OpenReadOnly).
+	readOnly bool
 }
 
 type dlFile struct {
@@ -128,7 +134,15 @@ func (s *Store) path(id uint64) string { return filepath.Join(s.opts.Dir, fileNa
 
 // Open opens or creates the store in opts.Dir, cutting off a line a crash
 // left half-written.
-func Open(opts Options) (*Store, error) {
+func Open(opts Options) (*Store, error) { return open(opts, false) }
+
+// OpenReadOnly opens the store for List while the agent that owns it may be
+// running and writing: it creates, removes and truncates nothing. A
+// partial last line (being written now, or left by a crash) is not listed;
+// a missing directory is an empty store. Put and Replay return ErrReadOnly.
+func OpenReadOnly(opts Options) (*Store, error) { return open(opts, true) }
+
+func open(opts Options, readOnly bool) (*Store, error) {
 	if opts.MaxBytes == 0 {
 		opts.MaxBytes = DefaultMaxBytes
 	}
@@ -157,7 +171,7 @@ func Open(opts Options) (*Store, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("deadletter: invalid options: %w", err)
 	}
-	s := &Store{opts: opts, log: opts.Logger.With("component", "deadletter", "dir", opts.Dir), nextID: 1}
+	s := &Store{opts: opts, log: opts.Logger.With("component", "deadletter", "dir", opts.Dir), nextID: 1, readOnly: readOnly}
 	if err := s.load(); err != nil {
 		return nil, err
 	}
@@ -166,16 +180,24 @@ func Open(opts Options) (*Store, error) {
 
 func (s *Store) load() error {
 	dir := s.opts.Dir
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("deadletter: create %s: %w", dir, err)
+	if !s.readOnly {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("deadletter: create %s: %w", dir, err)
+		}
 	}
 	ents, err := os.ReadDir(dir)
+	if s.readOnly && errors.Is(err, os.ErrNotExist) {
+		return nil // nothing was ever refused
+	}
 	if err != nil {
 		return fmt.Errorf("deadletter: list %s: %w", dir, err)
 	}
 	for _, e := range ents {
 		name := e.Name()
 		if strings.HasSuffix(name, tmpSuffix) {
+			if s.readOnly {
+				continue
+			}
 			_ = os.Remove(filepath.Join(dir, name)) // a replay.pos being written at a crash
 			continue
 		}
@@ -191,14 +213,16 @@ func (s *Store) load() error {
 		if headOK && fileName(f.id) == head {
 			f.start, headFound = headOff, true
 		}
-		if err := s.scan(f); err != nil {
+		if err := s.scan(f); errors.Is(err, os.ErrNotExist) && s.readOnly {
+			continue // replayed or dropped by the agent meanwhile
+		} else if err != nil {
 			return err
 		}
 		s.bytes += f.size
 		s.entries += f.entries
 		s.nextID = f.id + 1
 	}
-	if headOK && !headFound {
+	if headOK && !headFound && !s.readOnly {
 		// Left by a replay that removed its file: clear it before a new
 		// file could ever take that name.
 		if err := removeSynced(filepath.Join(dir, replayFile)); err != nil {
@@ -223,7 +247,11 @@ func parseFileName(name string) (uint64, bool) {
 // scan sizes f, counts its lines after f.start and cuts off a partial last line.
 func (s *Store) scan(f *dlFile) error {
 	path := s.path(f.id)
-	fh, err := os.OpenFile(path, os.O_RDWR, 0)
+	flag := os.O_RDWR
+	if s.readOnly {
+		flag = os.O_RDONLY
+	}
+	fh, err := os.OpenFile(path, flag, 0)
 	if err != nil {
 		return fmt.Errorf("deadletter: open %s: %w", path, err)
 	}
@@ -249,6 +277,10 @@ func (s *Store) scan(f *dlFile) error {
 			end = off + int64(i) + 1
 		}
 		off += int64(n)
+	}
+	if end < f.size && s.readOnly {
+		f.size = end // the agent may be writing that line now: leave it to the agent
+		return nil
 	}
 	if end < f.size {
 		s.log.Warn("cut off a partial last line (crash while storing)", "file", path, "bytes", f.size-end)
@@ -371,6 +403,9 @@ func (s *Store) Put(output string, records [][]byte, reason error) error {
 	defer s.mu.Unlock()
 	if s.closed {
 		return ErrClosed
+	}
+	if s.readOnly {
+		return ErrReadOnly
 	}
 	if s.cur != nil {
 		if last := s.files[len(s.files)-1]; last.size > 0 && last.size+size > s.opts.FileBytes {
@@ -572,6 +607,10 @@ func (s *Store) ReplayItems(ctx context.Context, send func(ctx context.Context, 
 	if s.closed {
 		s.mu.Unlock()
 		return 0, ErrClosed
+	}
+	if s.readOnly {
+		s.mu.Unlock()
+		return 0, ErrReadOnly
 	}
 	s.closeCurLocked() // new entries go to a new file, not into what is being replayed
 	spans := s.spansLocked()

@@ -18,27 +18,11 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/logflux/agent/internal/deadletter"
+	"github.com/logflux/agent/internal/logtest"
 )
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
-}
-
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
 }
 
 func open(t *testing.T, opts deadletter.Options) *deadletter.Store {
@@ -196,8 +180,8 @@ func TestEntriesSurviveReopen(t *testing.T) {
 
 func TestCapDropsOldestFilesAndCountsThem(t *testing.T) {
 	dir := t.TempDir()
-	logs := &logBuffer{}
-	s := open(t, deadletter.Options{Dir: dir, MaxBytes: 4 << 10, FileBytes: 1 << 10, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	logs, log := logtest.New()
+	s := open(t, deadletter.Options{Dir: dir, MaxBytes: 4 << 10, FileBytes: 1 << 10, Logger: log})
 	const total = 200
 	for i := range total {
 		if err := s.Put("out", entries(i, 1), errors.New("refused")); err != nil {
@@ -467,5 +451,59 @@ func TestOpenRejectsBadOptions(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}
+	}
+}
+
+// A read-only store lists what the store holding the directory wrote,
+// while that store keeps writing, and changes nothing on disk: a line being
+// written is neither listed nor cut off, and Put and Replay are refused.
+func TestReadOnlyListsBesideTheWriter(t *testing.T) {
+	dir := t.TempDir()
+	w := open(t, deadletter.Options{Dir: dir})
+	if err := w.Put("out", entries(0, 3), errors.New("refused")); err != nil {
+		t.Fatal(err)
+	}
+	path := dataFiles(t, dir)[0]
+	good, _ := os.ReadFile(path)
+	// The writer is half-way through its next line.
+	torn := append(slices.Clone(good), `{"output":"out","rea`...)
+	if err := os.WriteFile(path, torn, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	r, err := deadletter.OpenReadOnly(deadletter.Options{Dir: dir, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if got := entryStrings(list(t, r)); !slices.Equal(got, strs(entries(0, 3))) {
+		t.Errorf("read-only list: %q", got)
+	}
+	if now, _ := os.ReadFile(path); !bytes.Equal(now, torn) {
+		t.Errorf("the read-only store changed the writer's file: %q", now)
+	}
+	if err := r.Put("out", entries(9, 1), nil); !errors.Is(err, deadletter.ErrReadOnly) {
+		t.Errorf("Put: %v", err)
+	}
+	if _, err := r.Replay(context.Background(), func(context.Context, [][]byte) error { return nil }, nil); !errors.Is(err, deadletter.ErrReadOnly) {
+		t.Errorf("Replay: %v", err)
+	}
+	if st := r.Stats(); st.Entries != 3 {
+		t.Errorf("stats %+v", st)
+	}
+
+	// A directory nothing was ever refused into is an empty store, and is
+	// not created.
+	missing := filepath.Join(dir, "none")
+	e, err := deadletter.OpenReadOnly(deadletter.Options{Dir: missing})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if n := len(list(t, e)); n != 0 {
+		t.Errorf("%d entries in a missing store", n)
+	}
+	if _, err := os.Stat(missing); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("read-only open created %s", missing)
 	}
 }

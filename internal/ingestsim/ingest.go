@@ -124,12 +124,13 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		h := heads[i]
-		payload, err := open(h, keys[h.keyID], p.body)
+		payload, mislabelled, err := open(h, keys[h.keyID], p.body)
 		if err != nil {
 			fails[i] = err
 			continue
 		}
 		accepted = append(accepted, Record{
+			Mislabelled: mislabelled,
 			Payload:     payload,
 			EntryType:   h.entryType,
 			PayloadType: h.payloadType,
@@ -161,12 +162,14 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 	res.Succeeded, res.Failed = len(accepted), len(res.Failures)
 	res.Success = res.Failed == 0
 	s.commitLocked(accepted)
+	mislabelLog := s.noteMislabelledLocked(accepted)
 	s.stats.Failed += int64(res.Failed)
 	dropAfter := len(accepted) > 0 && s.chanceLocked(f.DropAfterAcceptRate)
 	if dropAfter {
 		s.stats.DroppedAccepted += int64(len(accepted))
 	}
 	s.mu.Unlock()
+	mislabelLog()
 
 	switch {
 	case dropAfter:
@@ -334,43 +337,86 @@ func (s *Server) useSessions(apiKey string, keyIDs []string, maxRequests int) (m
 	return keys, nil
 }
 
+// gzipMagic starts every gzip stream (RFC 1952); a JSON payload cannot.
+var gzipMagic = []byte{0x1f, 0x8b}
+
+// mislabelLogEvery is how often at most the simulator logs that parts
+// labelled gzip were not compressed.
+const mislabelLogEvery = 10 * time.Second
+
+// noteMislabelledLocked counts the accepted records whose label claimed gzip
+// over plain JSON, and returns what to log about them once s.mu is
+// released: the first, then at most one line per mislabelLogEvery with the
+// count since the last line.
+func (s *Server) noteMislabelledLocked(recs []Record) func() {
+	n := int64(0)
+	for _, r := range recs {
+		if r.Mislabelled {
+			n++
+		}
+	}
+	if n == 0 {
+		return func() {}
+	}
+	s.stats.Mislabelled += n
+	s.mislabelUnlogged += n
+	now := time.Now()
+	if !s.mislabelLogged.IsZero() && now.Sub(s.mislabelLogged) < mislabelLogEvery {
+		return func() {}
+	}
+	since, total := s.mislabelUnlogged, s.stats.Mislabelled
+	s.mislabelLogged, s.mislabelUnlogged = now, 0
+	return func() {
+		s.log.Warn("ingestsim: parts labelled gzip (X-LF-Payload-Type 1 or 3) were not compressed; accepted as plain JSON. "+
+			"The official v3 Go SDK sends these with compression off; the real service never decrypts, so it cannot notice",
+			"entries", since, "total", total)
+	}
+}
+
 // open decrypts and decompresses one part and checks its payload, returning
-// the payload compacted.
-func open(h partHeaders, key []byte, body []byte) (json.RawMessage, error) {
+// the payload compacted. A part labelled gzip (payload type 1 or 3) whose
+// content is not gzip is decoded as the plain JSON it then must be, and
+// reported mislabelled: the official v3 Go SDK labels every part gzip, also
+// with compression off.
+func open(h partHeaders, key []byte, body []byte) (json.RawMessage, bool, error) {
 	plain := body
 	if h.payloadType != PayloadGzip {
 		block, err := aes.NewCipher(key)
 		if err != nil {
-			return nil, fmt.Errorf("session key: %w", err)
+			return nil, false, fmt.Errorf("session key: %w", err)
 		}
 		aead, err := cipher.NewGCM(block)
 		if err != nil {
-			return nil, fmt.Errorf("session key: %w", err)
+			return nil, false, fmt.Errorf("session key: %w", err)
 		}
 		if plain, err = aead.Open(nil, h.nonce, body, nil); err != nil {
-			return nil, errors.New("decryption failed: wrong key, nonce or a damaged ciphertext")
+			return nil, false, errors.New("decryption failed: wrong key, nonce or a damaged ciphertext")
 		}
 	}
-	if h.payloadType != PayloadAES {
+	mislabelled := h.payloadType != PayloadAES && !bytes.HasPrefix(plain, gzipMagic)
+	if h.payloadType != PayloadAES && !mislabelled {
 		zr, err := gzip.NewReader(bytes.NewReader(plain))
 		if err != nil {
-			return nil, fmt.Errorf("payload type %d but not gzip: %w", h.payloadType, err)
+			return nil, false, fmt.Errorf("payload type %d but not gzip: %w", h.payloadType, err)
 		}
 		if plain, err = io.ReadAll(io.LimitReader(zr, maxDecompressed+1)); err != nil {
-			return nil, fmt.Errorf("gunzip: %w", err)
+			return nil, false, fmt.Errorf("gunzip: %w", err)
 		}
 		if len(plain) > maxDecompressed {
-			return nil, fmt.Errorf("payload inflates beyond %d bytes", maxDecompressed)
+			return nil, false, fmt.Errorf("payload inflates beyond %d bytes", maxDecompressed)
 		}
 	}
 	if err := validatePayload(h.entryType, plain); err != nil {
-		return nil, err
+		if mislabelled {
+			return nil, false, fmt.Errorf("payload type %d but not gzip, nor a valid plain payload: %w", h.payloadType, err)
+		}
+		return nil, false, err
 	}
 	var buf bytes.Buffer
 	if err := json.Compact(&buf, plain); err != nil {
-		return nil, fmt.Errorf("payload: %w", err)
+		return nil, false, fmt.Errorf("payload: %w", err)
 	}
-	return buf.Bytes(), nil
+	return buf.Bytes(), mislabelled, nil
 }
 
 // commitLocked keeps accepted records in memory and appends them to Out.

@@ -9,6 +9,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/logflux/agent/internal/logtest"
 )
 
 // TestIngestRequestRejections covers what refuses a request as a whole.
@@ -117,7 +119,7 @@ func TestIngestPartRejections(t *testing.T) {
 		{"other nonce", good.with("X-LF-Nonce", base64.StdEncoding.EncodeToString(make([]byte, 12))), "decryption failed"},
 		{"tampered ciphertext", tampered, "decryption failed"},
 		{"labelled gzip but not", seal(1, 1, logPayload).with("X-LF-Payload-Type", "1"), ""}, // control: valid
-		{"uncompressed labelled 1", func() tpart { p := seal(1, 2, logPayload); return p.with("X-LF-Payload-Type", "1") }(), "not gzip"},
+		{"labelled 1, neither gzip nor a payload", func() tpart { p := seal(1, 2, "hello"); return p.with("X-LF-Payload-Type", "1") }(), "not gzip, nor a valid plain payload"},
 		{"gzip labelled 2", func() tpart { p := seal(1, 1, logPayload); return p.with("X-LF-Payload-Type", "2") }(), "not a JSON object"},
 		{"not JSON", seal(1, 1, "hello"), "not a JSON object"},
 		{"JSON array", seal(1, 1, "[1]"), "not a JSON object"},
@@ -192,6 +194,45 @@ func TestIngestPayloadTypes(t *testing.T) {
 	acc := s.Accepted()
 	if len(acc) != 2 || string(acc[0].Payload) != logPayload || acc[0].PayloadType != 2 || string(acc[1].Payload) != telemetry || acc[1].KeyID != "" {
 		t.Errorf("accepted = %+v", acc)
+	}
+}
+
+// The official v3 Go SDK labels every part gzip (payload type 1, or 3 for
+// type 7) also with compression off. The simulator accepts such parts as the
+// plain JSON they hold, as the real service (which never decrypts) would,
+// and reports them in its stats, its records and a rate-limited log line.
+func TestIngestAcceptsMislabelledGzip(t *testing.T) {
+	logs, log := logtest.New()
+	s, base, key, id := newSession(t, Options{Logger: log})
+	telemetry := `{"v":"2.0","type":"telemetry","source":"dev","device_id":"d1","readings":[{"name":"t","value":21.5}]}`
+	plainType3 := tpart{headers: []header{
+		{"Content-Type", "application/octet-stream"},
+		{"X-LF-Entry-Type", "7"},
+		{"X-LF-Payload-Type", "3"},
+		{"X-LF-Timestamp", "2026-03-15T14:30:45.123456789Z"},
+	}, body: []byte(telemetry)}
+	mislabelled := func() tpart { p := sealed(t, key, id, 1, 2, logPayload); return p.with("X-LF-Payload-Type", "1") }
+	a := ingest(t, base, testKey, multipartBody(mislabelled(), sealed(t, key, id, 1, 1, logPayload), plainType3))
+	if a.status != http.StatusAccepted {
+		t.Fatalf("= %d %s; want 202 for the v3 Go SDK's uncompressed parts", a.status, a.raw)
+	}
+	acc := s.Accepted()
+	if len(acc) != 3 || string(acc[0].Payload) != logPayload || !acc[0].Mislabelled || acc[0].PayloadType != 1 ||
+		acc[1].Mislabelled || string(acc[2].Payload) != telemetry || !acc[2].Mislabelled {
+		t.Errorf("accepted = %+v", acc)
+	}
+	if st := s.Stats(); st.Mislabelled != 2 || st.Accepted != 3 {
+		t.Errorf("stats: %d mislabelled of %d accepted; want 2 of 3", st.Mislabelled, st.Accepted)
+	}
+	// A second request within the interval is counted, not logged again.
+	if a := ingest(t, base, testKey, multipartBody(mislabelled())); a.status != http.StatusAccepted {
+		t.Fatalf("= %d %s", a.status, a.raw)
+	}
+	if n := strings.Count(logs.String(), "were not compressed"); n != 1 || !strings.Contains(logs.String(), "entries=2") {
+		t.Errorf("want one warning naming 2 entries:\n%s", logs.String())
+	}
+	if st := s.Stats(); st.Mislabelled != 3 {
+		t.Errorf("stats: %d mislabelled; want 3", st.Mislabelled)
 	}
 }
 

@@ -17,7 +17,10 @@
 //     whole; too many parts, a part over max_payload_size or a body over
 //     max_request_size is 413 as a whole. Nothing of such a request is kept.
 //   - X-LF-Payload-Type 1 is AES-256-GCM over gzip, 2 AES-256-GCM over the
-//     bare JSON (this project's label), 3 gzip alone for entry type 7.
+//     bare JSON (this project's label), 3 gzip alone for entry type 7. A part
+//     labelled 1 or 3 that holds bare JSON (the official v3 Go SDK with
+//     compression off) is accepted as that JSON, counted in
+//     Stats.Mislabelled, marked in its Record and logged (rate-limited).
 //   - Payloads must be schema v2.0 objects whose type matches the part's
 //     entry type, within the attribute limits, with the field that names an
 //     entry of their type (log message, metric name, trace name or
@@ -58,6 +61,9 @@ type Record struct {
 	Timestamp   string          // X-LF-Timestamp
 	RequestID   string          // the request that carried it
 	Index       int             // its part index in that request
+	// Mislabelled: the part was labelled gzip (payload type 1 or 3) but
+	// held plain JSON, as the official v3 Go SDK sends with compression off.
+	Mislabelled bool
 }
 
 // Stats is a snapshot of a Server's counters.
@@ -74,6 +80,9 @@ type Stats struct {
 	// Sessions counts completed handshakes; Expired, sessions ended by
 	// ExpireSessions or Faults.SessionRequests.
 	Sessions, Expired int64
+	// Mislabelled counts accepted entries labelled gzip that were plain
+	// JSON (see Record.Mislabelled).
+	Mislabelled int64
 }
 
 // Ingest returns how many /v1/ingest requests were answered with status.
@@ -96,7 +105,11 @@ type Server struct {
 	windows  map[string]*window
 	stats    Stats
 	accepted []Record
-	out      *os.File
+	// The mislabelled-gzip warning: when it was last logged, and the
+	// entries since then.
+	mislabelLogged   time.Time
+	mislabelUnlogged int64
+	out              *os.File
 
 	srvMu    sync.Mutex
 	srv      *http.Server

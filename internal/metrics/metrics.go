@@ -2,6 +2,7 @@
 package metrics
 
 import (
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -41,6 +42,12 @@ type Sources struct {
 	// logflux_agent_<kind>_<type>_<name>[_total]{<kind>="<component name>"}.
 	Components func() []Component
 	Redact     func() redact.Stats
+	// Version is the agent's version, exported with the Go version as
+	// logflux_agent_build_info (omitted when empty).
+	Version string
+	// Admin is the admin server's listener: how many attempts to listen
+	// failed and since when it listens (zero: not yet). Nil: not exported.
+	Admin func() (failures int64, since time.Time)
 }
 
 // Reloads counts configuration reloads by outcome.
@@ -79,6 +86,9 @@ var (
 	dRedactDrop   = prometheus.NewDesc(ns+"redact_dropped_entries_total", "Entries accepted and dropped by a drop_entry rule, by rule.", []string{"rule"}, nil)
 	dRedactTime   = prometheus.NewDesc(ns+"redact_seconds_total", "Time spent redacting, estimated by timing one call in 32.", nil, nil)
 	dRedactCut    = prometheus.NewDesc(ns+"redact_truncated_total", "Redacted values cut to stay within the protocol's limits.", nil, nil)
+	dBuildInfo    = prometheus.NewDesc(ns+"build_info", "Always 1; the agent's version and the Go version that built it.", []string{"version", "goversion"}, nil)
+	dAdminFails   = prometheus.NewDesc(ns+"admin_listen_failures_total", "Attempts to listen on admin.address that failed (it was in use), before the admin server started.", nil, nil)
+	dAdminSince   = prometheus.NewDesc(ns+"admin_listening_since_timestamp_seconds", "When the admin server started listening (Unix time); later than process_start_time_seconds when its address was in use at start.", nil, nil)
 )
 
 type collector struct{ src Sources }
@@ -96,7 +106,7 @@ func NewRegistry(src Sources) *prometheus.Registry {
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{dConnOpen, dConnTotal, dConnRefused, dAuthFail, dMessages, dBytesIn, dAccepted, dRejected,
 		dErrors, dQueueEntries, dQueueBytes, dQueueMax, dQueueAge, dOutSent, dOutFailed, dOutRetried, dOutFiltered, dOutDead, dOutLatency,
-		dOutLast, dDrops, dReloads, dReloadLast, dRedactMatch, dRedactDrop, dRedactTime, dRedactCut} {
+		dOutLast, dDrops, dReloads, dReloadLast, dRedactMatch, dRedactDrop, dRedactTime, dRedactCut, dBuildInfo, dAdminFails, dAdminSince} {
 		ch <- d
 	}
 	for _, d := range limitDescs {
@@ -206,5 +216,15 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(ch, dReloads, r.Success.Load(), "success")
 		counter(ch, dReloads, r.Failure.Load(), "failure")
 		gauge(ch, dReloadLast, float64(r.LastSuccess.Load()))
+	}
+	if c.src.Version != "" {
+		gauge(ch, dBuildInfo, 1, c.src.Version, runtime.Version())
+	}
+	if c.src.Admin != nil {
+		failures, since := c.src.Admin()
+		counter(ch, dAdminFails, failures)
+		if !since.IsZero() {
+			gauge(ch, dAdminSince, float64(since.UnixNano())/1e9)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -63,6 +64,28 @@ logflux_agent_reloads_total{outcome="success"} 0
 logflux_agent_output_send_duration_seconds_sum{output="file"} 2
 logflux_agent_output_send_duration_seconds_count{output="file"} 4
 `), "logflux_agent_output_send_duration_seconds"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// build_info names the version and the Go version; the admin listener's
+// failed attempts and start show a gap in the metrics themselves.
+func TestBuildInfoAndAdminListener(t *testing.T) {
+	since := time.Unix(1700000000, 500_000_000)
+	reg := NewRegistry(Sources{Version: "1.2.3", Admin: func() (int64, time.Time) { return 4, since }})
+	want := `
+# HELP logflux_agent_build_info Always 1; the agent's version and the Go version that built it.
+# TYPE logflux_agent_build_info gauge
+logflux_agent_build_info{goversion="` + runtime.Version() + `",version="1.2.3"} 1
+# HELP logflux_agent_admin_listen_failures_total Attempts to listen on admin.address that failed (it was in use), before the admin server started.
+# TYPE logflux_agent_admin_listen_failures_total counter
+logflux_agent_admin_listen_failures_total 4
+# HELP logflux_agent_admin_listening_since_timestamp_seconds When the admin server started listening (Unix time); later than process_start_time_seconds when its address was in use at start.
+# TYPE logflux_agent_admin_listening_since_timestamp_seconds gauge
+logflux_agent_admin_listening_since_timestamp_seconds 1.7000000005e+09
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "logflux_agent_build_info",
+		"logflux_agent_admin_listen_failures_total", "logflux_agent_admin_listening_since_timestamp_seconds"); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -1,3 +1,3 @@
 module github.com/logflux/agent/sdk/go
 
-go 1.26.8
+go 1.25

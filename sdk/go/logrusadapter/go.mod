@@ -1,9 +1,9 @@
 module github.com/logflux/agent/sdk/go/logrusadapter
 
-go 1.26.8
+go 1.25
 
 require (
-	github.com/logflux/agent/sdk/go v0.0.0-00010101000000-000000000000
+	github.com/logflux/agent/sdk/go v0.1.0
 	github.com/sirupsen/logrus v1.10.2
 	go.uber.org/goleak v1.3.0
 )
