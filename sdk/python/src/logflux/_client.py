@@ -57,6 +57,7 @@ from ._wire import (
     Connection,
     Endpoint,
     Metadata,
+    QueueItem,
     batch_line,
     discover,
     encode_entry,
@@ -89,10 +90,7 @@ POLL_INTERVAL = 0.005
 # Batches written to the socket with one call, up to this many bytes.
 SEND_BYTES = 256 << 10
 
-# A queued entry: (seq, cost, payload, level, entry type, source, timestamp,
-# payload type, metadata). Tuples are the cheapest thing to build on the
-# caller's thread.
-_Item = tuple[int, int, str, int, int, str, float, Optional[str], Metadata]
+_Item = QueueItem
 
 
 class _Batch:
@@ -112,7 +110,7 @@ class _Batch:
     def line(self) -> bytes:
         """The batch line with its ping, encoded once."""
         if self.encoded is None:
-            self.encoded = batch_line([it[2:] for it in self.items])
+            self.encoded = batch_line(self.items)
         return self.encoded
 
 
@@ -370,8 +368,8 @@ class Client:
         was dropped (counted in ``stats().dropped`` by reason: ``queue_full``,
         ``closed`` or ``invalid``). Never raises for transport problems."""
         try:
-            ts = to_epoch(timestamp)
-            meta = meta_dict(metadata)
+            ts = time.time() if timestamp is None else to_epoch(timestamp)
+            meta = meta_dict(metadata) if metadata else None
         except (TypeError, ValueError, OverflowError, OSError):
             self._drop("invalid")
             return False
@@ -393,8 +391,7 @@ class Client:
             return False
         cost = ENTRY_OVERHEAD + (len(payload) if payload.isascii() else utf8_len(payload)) + len(source)
         if meta:
-            for k, v in meta.items():
-                cost += len(k) + len(v) + 8
+            cost += sum(map(len, meta)) + sum(map(len, meta.values())) + 8 * len(meta)
         return self._put(payload, level, entry_type, source, ts, payload_type, meta, cost)
 
     def _put(self, payload: str, level: int, entry_type: int, source: str, ts: float,

@@ -83,7 +83,10 @@ class Handler(logging.Handler):
 
     def handle(self, record: logging.LogRecord) -> bool:
         # emit is thread-safe: the handler's lock is not taken.
-        rv: Any = self.filter(record) if self.filters else True
+        if not self.filters:
+            self.emit(record)
+            return True
+        rv: Any = self.filter(record)
         if isinstance(rv, logging.LogRecord):
             record = rv
         if rv:

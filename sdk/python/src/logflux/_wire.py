@@ -10,7 +10,7 @@ import re
 import select
 import socket
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from json.encoder import encode_basestring_ascii as _escape_ascii
 from typing import Optional, Union, cast
@@ -128,6 +128,11 @@ RecordMeta = tuple[str, str, Optional[str], object, Optional[str], Optional[str]
                    Optional[dict[str, str]]]
 Metadata = Union[Mapping[str, str], RecordMeta, None]
 
+# A queued entry: (seq, cost, payload, level, entry type, source,
+# timestamp, payload type, metadata); tuples are the cheapest thing to build
+# on the caller's thread.
+QueueItem = tuple[int, int, str, int, int, str, float, Optional[str], Metadata]
+
 MAX_META_VALUE_CHARS = 1024
 _INTS = tuple(str(i) for i in range(10))
 
@@ -177,40 +182,72 @@ def record_metadata(m: RecordMeta) -> dict[str, str]:
     return out
 
 
-def _fast(payload: str, level: int, entry_type: int, source: str, timestamp: float,
-          payload_type: str | None, metadata: Metadata) -> str:
-    """encode_entry without the check for lone surrogates (encode_entries
-    does it for a whole batch)."""
-    s = (f'{{"payload":{_escape_ascii(payload)},"entryType":{_INTS[entry_type]},"source":{_value(source)},'
-         f'"logLevel":{_INTS[level]},"timestamp":{_times.format(timestamp)}')
-    if payload_type is not None:
-        s += ',"payloadType":' + _value(payload_type)
-    if not metadata:
-        return s + "}"
-    if type(metadata) is tuple:
-        name, module, func, line, thread, process, exc, stack, extras = metadata
-        if extras is None:
-            # The record's own keys, in sorted order.
-            s += ',"metadata":{'
-            if exc:
-                s += '"exception":' + _escape_ascii(_cut(exc)) + ","
-            s += (f'"function":{_value(func or "")},"line":{_escape_ascii(str(line))},"logger":{_value(name)},'
-                  f'"module":{_value(module)},"process":{_value(process or "")}')
-            if stack:
-                s += ',"stack":' + _escape_ascii(_cut(stack))
-            return s + ',"thread":' + _value(thread or "") + "}}"
-        metadata = record_metadata(metadata)
-    sep = ',"metadata":{'
-    mapping = cast(Mapping[str, str], metadata)
-    for k in sorted(mapping):
-        s += sep + _key(k) + ":" + _escape_ascii(mapping[k])
-        sep = ","
-    return s + "}}"
+# Metadata fragments of records, by (logger, module, function, line,
+# thread, process): a call site logs the same six values every time.
+_RecordKey = tuple[str, str, Optional[str], object, Optional[str], Optional[str]]
+_record_frags: dict[_RecordKey, str] = {}
+
+
+def _record_frag(key: _RecordKey) -> str:
+    name, module, func, line, thread, process = key
+    r = (f'"function":{_value(func or "")},"line":{_escape_ascii(str(line))},"logger":{_value(name)},'
+         f'"module":{_value(module)},"process":{_value(process or "")}')
+    if len(_record_frags) >= _MEMO_MAX:
+        _record_frags.clear()
+    _record_frags[key] = r
+    return r
+
+
+def _encode(items: Iterable[QueueItem]) -> list[str]:
+    """The entries of queue items ``(seq, cost, payload, level, entry type,
+    source, timestamp, payload type, metadata)``, without the check for lone
+    surrogates. One loop with everything inline: this is the sender's hot
+    path."""
+    esc, values, keys, frags, ints, times = _escape_ascii, _values, _keys, _record_frags, _INTS, _times
+    out: list[str] = []
+    for _, _, payload, level, entry_type, source, ts, payload_type, meta in items:
+        sec, us = divmod(round(ts * 1_000_000), 1_000_000)
+        last = times.last
+        if sec != last[0]:
+            last = times.last = (sec, time.strftime('"%Y-%m-%dT%H:%M:%S', time.gmtime(sec)))
+        s = (f'{{"payload":{esc(payload)},"entryType":{ints[entry_type]},'
+             f'"source":{values.get(source) or _value(source)},"logLevel":{ints[level]},'
+             f'"timestamp":{last[1]}{(".%06d" % us).rstrip("0") if us else ""}Z"')
+        if payload_type is not None:
+            s += ',"payloadType":' + (values.get(payload_type) or _value(payload_type))
+        if not meta:
+            out.append(s + "}")
+            continue
+        if type(meta) is tuple:
+            name, module, func, line, thread, process, exc, stack, extras = meta
+            if extras is None:
+                # The record's own keys, in sorted order.
+                s += ',"metadata":{'
+                if exc:
+                    s += '"exception":' + esc(_cut(exc)) + ","
+                key = (name, module, func, line, thread, process)
+                s += frags.get(key) or _record_frag(key)
+                if stack:
+                    s += ',"stack":' + esc(_cut(stack))
+                out.append(s + ',"thread":' + (values.get(thread or "") or _value(thread or "")) + "}}")
+                continue
+            meta = record_metadata(meta)
+        sep = ',"metadata":{'
+        mapping = cast(Mapping[str, str], meta)
+        for k in sorted(mapping):
+            s += sep + (keys.get(k) or _key(k)) + ":" + esc(mapping[k])
+            sep = ","
+        out.append(s + "}}")
+    return out
 
 
 # A \\udXXXX escape that is not half of a pair: a lone surrogate in the
 # text, which the agent refuses.
 _LONE_ESCAPE = re.compile(r"\\ud[89ab][0-9a-f]{2}(?!\\ud[c-f])|(?<!\\ud[89ab][0-9a-f]{2})\\ud[c-f][0-9a-f]{2}")
+
+
+def _clean(s: str) -> bool:
+    return "\\ud" not in s or not _LONE_ESCAPE.search(s)
 
 
 def encode_entry(payload: str, level: int, entry_type: int, source: str, timestamp: float,
@@ -221,10 +258,10 @@ def encode_entry(payload: str, level: int, entry_type: int, source: str, timesta
     if type(metadata) is tuple:
         metadata = record_metadata(metadata)
     try:
-        s = _fast(payload, level, entry_type, source, timestamp, payload_type, metadata)
-        if "\\ud" not in s or not _LONE_ESCAPE.search(s):
+        s = _encode([(0, 0, payload, level, entry_type, source, timestamp, payload_type, metadata)])[0]
+        if _clean(s):
             return s
-    except (TypeError, ValueError):  # not strings where strings belong
+    except (TypeError, ValueError, IndexError):  # not what check() lets through
         pass
     parts = [
         '{"payload":', json_string(str(payload)),
@@ -246,25 +283,18 @@ def encode_entry(payload: str, level: int, entry_type: int, source: str, timesta
     return "".join(parts)
 
 
-EntryFields = tuple[str, int, int, str, float, Optional[str], Metadata]
-
-
-def encode_entries(entries: Sequence[EntryFields]) -> bytes:
-    """The entries of one batch, comma-separated, as ASCII: one pass of the
-    fast encoder, and one search for lone surrogates over the whole text
-    (entry by entry only when the batch has one)."""
+def batch_line(items: Sequence[QueueItem]) -> bytes:
+    """The batch line of queue items (see _encode), followed by its ping.
+    The entries are encoded in one pass with one search for lone
+    surrogates over the whole line (entry by entry only when there is one)."""
     try:
-        s = ",".join([_fast(*e) for e in entries])
-        if "\\ud" not in s or not _LONE_ESCAPE.search(s):
-            return s.encode("ascii")
-    except (TypeError, ValueError):
+        s = ",".join(_encode(items))
+        if _clean(s):
+            return BATCH_PREFIX + s.encode("ascii") + BATCH_SUFFIX
+    except (TypeError, ValueError, IndexError):
         pass
-    return ",".join([encode_entry(*e) for e in entries]).encode("ascii")
-
-
-def batch_line(entries: Sequence[EntryFields]) -> bytes:
-    """A batch line of entries, followed by its ping."""
-    return BATCH_PREFIX + encode_entries(entries) + BATCH_SUFFIX
+    s = ",".join([encode_entry(*it[2:]) for it in items])
+    return BATCH_PREFIX + s.encode("ascii") + BATCH_SUFFIX
 
 
 def authenticate_line(secret: str) -> bytes:
