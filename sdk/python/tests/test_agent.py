@@ -217,3 +217,37 @@ def test_sdk_diagnostics_do_not_go_through_the_handler(agent_bin: str, tmp_path)
         logging.getLogger("logflux").removeHandler(h)
         h.client.close(timeout=0.5)
     assert os.path.exists(tmp_path)
+
+
+def test_entries_logged_by_threads_while_closing_are_each_accounted_for_once(agent: Agent) -> None:
+    # Callers append without a lock: an entry that log() accepted is either
+    # confirmed by the agent or counted as unsent by close(); one refused
+    # is counted as closed. Nothing is lost without a count.
+    c = logflux.Client(address=agent.addr, source="race", flush_interval=0.05)
+    accepted = [0] * 4
+    refused = [0] * 4
+    started = threading.Barrier(5)
+
+    def worker(n: int) -> None:
+        started.wait()
+        for i in range(5000):
+            if c.log(f"w{n} {i}"):
+                accepted[n] += 1
+            else:
+                refused[n] += 1
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    started.wait()
+    time.sleep(0.02)
+    c.close(timeout=10)
+    for t in threads:
+        t.join()
+    s = c.stats()
+    assert sum(accepted) + sum(refused) == 20_000
+    assert sum(accepted) == s.confirmed + s.dropped.get("unsent", 0)
+    assert sum(refused) == s.dropped.get("closed", 0)
+    assert (s.queued, s.queued_bytes) == (0, 0)
+    stored = set(payloads(agent.wait_stored(s.confirmed)))
+    assert len(stored) >= s.confirmed

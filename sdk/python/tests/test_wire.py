@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Any
 
 import pytest
 
 import logflux
-from logflux._wire import DEFAULT_SOCKETS, Endpoint, discover, encode_entry, json_string, parse_address, parse_answer
+from logflux._wire import (
+    DEFAULT_SOCKETS,
+    Endpoint,
+    batch_line,
+    discover,
+    encode_entry,
+    json_string,
+    parse_address,
+    parse_answer,
+)
 
 
 def test_discovery_order() -> None:
@@ -81,3 +91,45 @@ def test_helpers() -> None:
 def test_metadata_values_are_cut_to_the_agents_limit() -> None:
     meta = logflux._entry.meta_dict({"k": "v" * 5000, 3: 4})  # type: ignore[dict-item]
     assert meta is not None and len(meta["k"]) == 1024 and meta["k"].endswith("…") and meta["3"] == "4"
+
+
+def _item(payload: str, meta: Any) -> Any:
+    return (1, 100, payload, 7, 1, "svc", 1756636200.5, None, meta)
+
+
+def test_a_batch_of_handler_records_is_the_same_json_as_entry_by_entry() -> None:
+    plain = ("app.db", "db", "query", 42, "MainThread", "MainProcess", None, None, None)
+    full = ("app.db", "db", None, 7, None, None, "Traceback…", "Stack…", {"logger": "mine", "order": "42"})
+    items = [_item("first", plain), _item("second", full), _item("third", {"k": "v"}), _item("fourth", None)]
+    line = batch_line(items)
+    first, ping = line.decode("ascii").splitlines()
+    assert json.loads(ping) == {"version": "1.0", "action": "ping"}
+    entries = json.loads(first)["entries"]
+    assert entries == [json.loads(encode_entry(*it[2:])) for it in items]
+    assert entries[0]["metadata"] == {"logger": "app.db", "module": "db", "function": "query", "line": "42",
+                                      "thread": "MainThread", "process": "MainProcess"}
+    # an extra key wins over the record's own; missing names are empty
+    assert entries[1]["metadata"] == {"logger": "mine", "module": "db", "function": "", "line": "7", "thread": "",
+                                      "process": "", "exception": "Traceback…", "stack": "Stack…", "order": "42"}
+    assert entries[1]["timestamp"] == "2025-08-31T10:30:00.5Z"
+
+
+def test_a_lone_surrogate_in_a_batch_is_replaced_and_the_rest_kept() -> None:
+    meta = ("n", "m", "f", 1, "t\udc80", "p", None, None, None)
+    items = [_item("ok 😀", None), _item("bad \udc80", meta), _item("\\ud800 is text", None)]
+    entries = json.loads(batch_line(items).splitlines()[0])["entries"]
+    assert [e["payload"] for e in entries] == ["ok 😀", "bad \ufffd", "\\ud800 is text"]
+    assert entries[1]["metadata"]["thread"] == "t\ufffd"
+
+
+def test_record_fields_that_are_not_strings_are_converted() -> None:
+    odd = ("n", 5, "f", "12", 3.5, "p", None, None, None)  # a record factory that sets odd types
+    entries = json.loads(batch_line([_item("x", odd)]).splitlines()[0])["entries"]
+    assert entries[0]["metadata"]["module"] == "5" and entries[0]["metadata"]["thread"] == "3.5"
+
+
+def test_metadata_values_are_cut_to_1024_characters() -> None:
+    long = "x" * 2000
+    meta = (long, "m", "f", 1, "t", "p", long, None, None)
+    md = json.loads(batch_line([_item("x", meta)]).splitlines()[0])["entries"][0]["metadata"]
+    assert md["logger"] == "x" * 1023 + "…" and md["exception"] == "x" * 1023 + "…"

@@ -16,12 +16,25 @@ the Go SDK does: each batch is followed by a ping, and an error that comes
 before the batch's pong is that batch's.
 
 The calling thread only checks the entry, estimates its size and appends a
-tuple under a lock; JSON encoding happens on the sender thread.
+tuple to a deque, without taking a lock (an append is atomic, and a sequence
+number from itertools.count too); JSON encoding happens on the sender thread,
+a batch at a time. The bytes charged are two counters: ``_added``, raised by
+the calling threads, and ``_released``, raised by the sender under the lock;
+the queue holds their difference. Under the GIL ``_added += cost`` is not
+interrupted in practice; where it could be (a free-threaded build) the count
+can only come out low, never drift below what is queued.
+
+The calling thread makes no system call (each one lets the sender take the
+GIL in the middle of a log call): while entries keep coming the sender looks
+at the queue every ``POLL_INTERVAL`` by itself; when it sleeps longer it
+says so (``_idle``: wake me on any entry; ``_napping``: wake me when a batch
+is full), and only then does a caller write to the wake-up pipe.
 """
 
 from __future__ import annotations
 
 import atexit
+import itertools
 import os
 import random
 import sys
@@ -43,6 +56,8 @@ from ._wire import (
     Answer,
     Connection,
     Endpoint,
+    Metadata,
+    QueueItem,
     batch_line,
     discover,
     encode_entry,
@@ -69,11 +84,13 @@ ENTRY_OVERHEAD = 96
 MAX_PENDING = 32
 # The same kind of problem is reported to on_error at most this often.
 REPORT_EVERY = 10.0
+# While full batches keep coming, how often the sender looks at the queue
+# (so callers need not wake it).
+POLL_INTERVAL = 0.005
+# Batches written to the socket with one call, up to this many bytes.
+SEND_BYTES = 256 << 10
 
-# A queued entry: (seq, cost, payload, level, entry type, source, timestamp,
-# payload type, metadata). Tuples are the cheapest thing to build on the
-# caller's thread.
-_Item = tuple[int, int, str, int, int, str, float, Optional[str], Optional[dict[str, str]]]
+_Item = QueueItem
 
 
 class _Batch:
@@ -81,18 +98,19 @@ class _Batch:
 
     __slots__ = ("items", "encoded", "cost")
 
-    def __init__(self, items: list[_Item]) -> None:
+    def __init__(self, items: list[_Item], cost: int | None = None) -> None:
         self.items = items
-        self.encoded: list[bytes] | None = None
-        self.cost = sum(it[1] for it in items)
+        self.encoded: bytes | None = None
+        self.cost = sum(it[1] for it in items) if cost is None else cost
 
     @property
     def first_seq(self) -> int:
         return self.items[0][0]
 
-    def encode(self) -> list[bytes]:
+    def line(self) -> bytes:
+        """The batch line with its ping, encoded once."""
         if self.encoded is None:
-            self.encoded = [encode_entry(*it[2:]).encode("ascii") for it in self.items]
+            self.encoded = batch_line(self.items)
         return self.encoded
 
 
@@ -264,10 +282,14 @@ class Client:
         self._retry: list[_Batch] = []
         self._pending: deque[_Pending] = deque()
         self._unconfirmed: list[_Batch] = []
-        self._bytes = 0
-        self._seq = 0
+        self._added = 0  # bytes charged, by the calling threads
+        self._released = 0  # bytes released, under the lock
+        self._seqs = itertools.count(1)
+        self._logged = 0
+        self._drained = False  # close() has emptied the queue for good
         self._sendable = 0
-        self._idle = False
+        self._idle = True  # until the sender runs: the first entry starts or wakes it
+        self._napping = False
         self._stop = False
         self._thread: threading.Thread | None = None
         self._stopped = threading.Event()
@@ -276,6 +298,8 @@ class Client:
         self._fallback = FallbackFile(self._fallback_path, self._fallback_max) if self._fallback_path else None
         # Sender state.
         self._flush_want = 0
+        self._looked = 0  # len(_waiting) when the sender last decided how long to sleep
+        self._busy = False  # the sender's last pass wrote batches
         self._probe = False
         self._attempts = 0
         self._next_dial = 0.0
@@ -344,8 +368,8 @@ class Client:
         was dropped (counted in ``stats().dropped`` by reason: ``queue_full``,
         ``closed`` or ``invalid``). Never raises for transport problems."""
         try:
-            ts = to_epoch(timestamp)
-            meta = meta_dict(metadata)
+            ts = time.time() if timestamp is None else to_epoch(timestamp)
+            meta = meta_dict(metadata) if metadata else None
         except (TypeError, ValueError, OverflowError, OSError):
             self._drop("invalid")
             return False
@@ -367,28 +391,46 @@ class Client:
             return False
         cost = ENTRY_OVERHEAD + (len(payload) if payload.isascii() else utf8_len(payload)) + len(source)
         if meta:
-            for k, v in meta.items():
-                cost += len(k) + len(v) + 8
-        wake = False
-        with self._lock:
-            if self._closing:
-                self._dropped["closed"] = self._dropped.get("closed", 0) + 1
-                return False
-            if self._bytes + cost > self._max_bytes:
-                self._dropped["queue_full"] = self._dropped.get("queue_full", 0) + 1
-                return False
-            self._seq += 1
-            self._bytes += cost
-            self._waiting.append((self._seq, cost, payload, level, entry_type, source, ts, payload_type, meta))
-            if self._idle or len(self._waiting) % self._batch_size == 0:
-                self._idle = False
-                wake = True
-            start = self._thread is None
-        if start:
-            self._start_sender()
-        if wake:
+            cost += sum(map(len, meta)) + sum(map(len, meta.values())) + 8 * len(meta)
+        return self._put(payload, level, entry_type, source, ts, payload_type, meta, cost)
+
+    def _put(self, payload: str, level: int, entry_type: int, source: str, ts: float,
+             payload_type: str | None, meta: Metadata, cost: int) -> bool:
+        """Appends a checked entry of cost bytes, without a lock (see the
+        module doc)."""
+        if self._closing:
+            self._drop("closed")
+            return False
+        if self._added - self._released + cost > self._max_bytes:
+            self._drop("queue_full")
+            return False
+        self._added += cost
+        self._logged += 1
+        w = self._waiting
+        w.append((next(self._seqs), cost, payload, level, entry_type, source, ts, payload_type, meta))
+        if self._closing:  # close() may have begun since the check above
+            return self._after_close()  # type: ignore[unreachable]
+        if self._idle or (self._napping and len(w) % self._batch_size == 0):
+            self._idle = self._napping = False
+            if self._thread is None:
+                self._start_sender()
             self._wake()
         return True
+
+    def _after_close(self) -> bool:
+        """An entry appended while close() ran: close takes it, or, if it
+        has already emptied the queue, it is dropped here as ``closed``."""
+        with self._lock:
+            if not self._drained:
+                return True
+            n = cost = 0
+            while self._waiting:
+                cost += self._waiting.popleft()[1]
+                n += 1
+            self._released += cost
+            if n:
+                self._dropped["closed"] = self._dropped.get("closed", 0) + n
+            return False
 
     def _wake(self) -> None:
         try:
@@ -426,7 +468,9 @@ class Client:
     def _flush(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         with self._cond:
-            target = self._seq
+            # A number after every entry logged so far (and before any
+            # logged from now on).
+            target = next(self._seqs)
             oldest = self._oldest_outstanding()
             if oldest is None or oldest > target:
                 return True
@@ -482,11 +526,12 @@ class Client:
                 rest += [p.batch for p in self._pending if p.batch is not None]
                 rest += self._unconfirmed
                 rest.sort(key=lambda b: b.first_seq)
-                if self._waiting:
-                    rest.append(_Batch(list(self._waiting)))
+                waiting = self._take_waiting()
+                if waiting:
+                    rest.append(_Batch(waiting))
                 self._retry, self._unconfirmed = [], []
                 self._pending.clear()
-                self._waiting.clear()
+                self._drained = True
             self._spill(rest, "unsent")
             if self._fallback is not None:
                 self._fallback.close()
@@ -506,7 +551,7 @@ class Client:
             queued += sum(len(p.batch.items) for p in self._pending if p.batch is not None)
             queued += sum(len(b.items) for b in self._unconfirmed)
             return Stats(
-                logged=self._seq, queued=queued, queued_bytes=self._bytes, sent=self._sent,
+                logged=self._logged, queued=queued, queued_bytes=self._added - self._released, sent=self._sent,
                 confirmed=self._confirmed, fallback=self._fallback_n, dropped=dict(self._dropped),
                 rejected=dict(self._rejected), retried=dict(self._retried),
                 connections=1 if self._conn is not None else 0, connects=self._connects,
@@ -538,6 +583,23 @@ class Client:
                         continue
                 else:
                     wait = self._dial_wait(now, next_tick)
+                    self._busy = False
+                if wait is None or wait > POLL_INTERVAL:
+                    if self._busy:
+                        wait = POLL_INTERVAL  # full batches keep coming: look again soon
+                        self._napping = False
+                    else:
+                        # Tell the callers to wake this thread, then look
+                        # again: an entry appended before they could see
+                        # the flag must not wait for the timeout.
+                        self._napping = True
+                        w = len(self._waiting)
+                        if w // self._batch_size != self._looked // self._batch_size or (
+                                self._idle and self._has_work()):
+                            self._idle = self._napping = False
+                            continue
+                else:
+                    self._napping = False
                 fds = [self._wake_r] if conn is None else [self._wake_r, conn.fileno()]
                 if self._wake_r in wait_readable(fds, None if wait is None else max(wait, 0.0)):
                     try:
@@ -558,6 +620,7 @@ class Client:
 
     def _dial_wait(self, now: float, next_tick: float) -> float | None:
         with self._lock:
+            self._looked = len(self._waiting)
             if not self._has_work():
                 self._idle = True
                 return None
@@ -623,15 +686,25 @@ class Client:
         agent has been down fallback_after, or the queue is 3/4 full."""
         if self._fallback is None or self._down_since is None:
             return False
-        return now - self._down_since >= self._fallback_after or self._bytes * 4 >= self._max_bytes * 3
+        queued = self._added - self._released
+        return now - self._down_since >= self._fallback_after or queued * 4 >= self._max_bytes * 3
+
+    def _take_waiting(self) -> list[_Item]:
+        """Empties the waiting queue (lock held): popped one by one, so
+        that an entry appended meanwhile is either taken or stays."""
+        w = self._waiting
+        items: list[_Item] = []
+        while w:
+            items.append(w.popleft())
+        return items
 
     def _spill_queued(self) -> None:
         with self._lock:
             batches = sorted(self._retry, key=lambda b: b.first_seq)
-            if self._waiting:
-                batches.append(_Batch(list(self._waiting)))
+            waiting = self._take_waiting()
+            if waiting:
+                batches.append(_Batch(waiting))
             self._retry = []
-            self._waiting.clear()
         self._spill(batches, "unsent")
 
     def _spill(self, batches: list[_Batch], no_fallback_reason: str) -> None:
@@ -649,7 +722,7 @@ class Client:
                 self._fallback_n += written
                 if n - written:
                     self._dropped[reason] = self._dropped.get(reason, 0) + n - written
-                self._bytes -= b.cost
+                self._released += b.cost
                 if err is not None:
                     self._last_error = UnavailableError(f"fallback file {self._fallback_path}: {err}")
                 self._cond.notify_all()
@@ -694,22 +767,33 @@ class Client:
         """Reads the answers that arrived, writes what is due. Returns how
         long the sender may sleep (None: until woken)."""
         self._read_answers(conn)
+        self._busy = False
         while True:
-            with self._lock:
-                npending = sum(1 for p in self._pending if p.batch is not None)
-                if npending >= MAX_PENDING or time.monotonic() < self._throttle_until:
-                    batch = None
-                else:
-                    batch = self._take_batch()
-                if batch is not None:
-                    self._pending.append(_Pending(batch))
-                    if not self._unflushed or batch.first_seq < self._unflushed_oldest:
-                        self._unflushed_oldest = batch.first_seq
-                    self._unflushed = True
-                    self._unflushed_bytes += batch.cost
-            if batch is None:
+            # Batches due now, written with one sendall (up to SEND_BYTES).
+            lines: list[bytes] = []
+            size = 0
+            while size < SEND_BYTES:
+                with self._lock:
+                    npending = sum(1 for p in self._pending if p.batch is not None)
+                    if npending >= MAX_PENDING or time.monotonic() < self._throttle_until:
+                        batch = None
+                    else:
+                        batch = self._take_batch()
+                    if batch is not None:
+                        self._pending.append(_Pending(batch))
+                        if not self._unflushed or batch.first_seq < self._unflushed_oldest:
+                            self._unflushed_oldest = batch.first_seq
+                        self._unflushed = True
+                        self._unflushed_bytes += batch.cost
+                if batch is None:
+                    break
+                line = batch.line()
+                lines.append(line)
+                size += len(line)
+            if not lines:
                 break
-            conn.send(batch_line(batch.encode()), self._write_timeout)
+            self._busy = True
+            conn.send(lines[0] if len(lines) == 1 else b"".join(lines), self._write_timeout)
             self._read_answers(conn)
         now = time.monotonic()
         with self._lock:
@@ -722,6 +806,7 @@ class Client:
         if send_flush:
             conn.send(FLUSH_LINE, self._write_timeout)
         with self._lock:
+            self._looked = len(self._waiting)
             waits = [next_tick - now] if self._waiting else []
             if self._unflushed:
                 waits.append(self._last_flush + self._interval - now)
@@ -783,7 +868,7 @@ class Client:
                 self._retry += [_Batch(b.items[:half]), _Batch(b.items[half:])]
             else:
                 self._rejected[err.code] = self._rejected.get(err.code, 0) + n
-                self._bytes -= b.cost
+                self._released += b.cost
                 self._last_error = err
                 reports.append(("rejected", err))
         elif ans.status == "success" and ans.action == "flush":
@@ -804,7 +889,7 @@ class Client:
     def _confirm_all(self) -> None:
         for b in self._unconfirmed:
             self._confirmed += len(b.items)
-            self._bytes -= b.cost
+            self._released += b.cost
         self._unconfirmed = []
 
     def _teardown(self, conn: Connection, cause: BaseException | None) -> None:

@@ -179,15 +179,24 @@ def meta_dict(metadata: Mapping[str, object] | None) -> dict[str, str] | None:
         return None
     out: dict[str, str] = {}
     for k, v in metadata.items():
-        sv = v if isinstance(v, str) else str(v)
-        out[k if isinstance(k, str) else str(k)] = (
+        sv = v if type(v) is str else str(v)
+        out[k if type(k) is str else str(k)] = (
             sv if len(sv) <= MAX_META_VALUE_CHARS else sv[: MAX_META_VALUE_CHARS - 1] + "…")
     return out
+
+
+# Exact types of a level or entry type that check() takes without more ado.
+_INTS = frozenset({int, Level, EntryType})
+_QUICK_PAYLOAD = MAX_PAYLOAD_BYTES // 4  # at most 4 bytes a character
 
 
 def check(payload: object, level: object, entry_type: object, source: object,
           payload_type: object) -> str | None:
     """Why the agent would refuse an entry with these fields, or None."""
+    if (type(payload) is str and 0 < len(payload) <= _QUICK_PAYLOAD and type(level) in _INTS
+            and 1 <= level <= 8 and type(entry_type) in _INTS and 1 <= entry_type <= 5  # type: ignore[operator]
+            and type(source) is str and 0 < len(source) <= MAX_SOURCE_CHARS and payload_type is None):
+        return None  # the common case, in one expression
     if not isinstance(payload, str):
         return "payload is not a string"
     if not payload:

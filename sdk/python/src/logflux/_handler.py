@@ -7,14 +7,20 @@ import logging
 import threading
 from typing import Any
 
-from ._client import Client
-from ._entry import MAX_PAYLOAD_BYTES, EntryType, cut_bytes
+from ._client import ENTRY_OVERHEAD, Client
+from ._entry import MAX_PAYLOAD_BYTES, EntryType, cut_bytes, utf8_len
 
 # Attributes every LogRecord has; anything else in record.__dict__ came from
-# `extra` and becomes metadata.
-_STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
-    "message", "asctime", "taskName",
-}
+# `extra` (or a record factory) and becomes metadata. A record with no more
+# attributes than a fresh one has nothing else, and is not walked.
+_FRESH = logging.LogRecord("", 0, "", 0, "", (), None).__dict__
+_STANDARD = frozenset(_FRESH) | {"message", "asctime", "taskName"}
+_FRESH_LEN = len(_FRESH)
+
+# Bytes charged to the queue for a record's metadata besides the exception,
+# stack and extra keys (the names of logger, module, function, thread and
+# process are short and come again and again).
+_RECORD_META_COST = 128
 
 # logging levels → Agent API levels, for 0..60; custom levels take the
 # nearest standard one (ties go to the more severe).
@@ -37,6 +43,8 @@ def agent_level(levelno: int) -> int:
 
 
 _guard = threading.local()
+_exc_formatter = logging.Formatter()
+_LOG = int(EntryType.LOG)
 
 
 class MessageFormatter(logging.Formatter):
@@ -69,11 +77,15 @@ class Handler(logging.Handler):
         self.setFormatter(MessageFormatter())
         self._owns = client is None
         self.client = client if client is not None else Client(**client_options)
-        self._enqueue = self.client._enqueue
+        self._put = self.client._put
         self._source = self.client.source
+        self._source_len = len(self._source)
 
     def handle(self, record: logging.LogRecord) -> bool:
         # emit is thread-safe: the handler's lock is not taken.
+        if not self.filters:
+            self.emit(record)
+            return True
         rv: Any = self.filter(record)
         if isinstance(rv, logging.LogRecord):
             record = rv
@@ -82,48 +94,56 @@ class Handler(logging.Handler):
         return bool(rv)
 
     def emit(self, record: logging.LogRecord) -> None:
+        # The calling thread takes the record's fields as they are now (the
+        # message formatted, extra values through str()) and queues them in
+        # a tuple; the sender thread turns them into metadata and JSON.
         name = record.name
-        if name == "logflux" or name.startswith("logflux."):
+        if name.startswith("logflux") and (name == "logflux" or name.startswith("logflux.")):
             return  # the SDK's own diagnostics never go through itself
-        if getattr(_guard, "busy", False):
+        guard = _guard
+        if getattr(guard, "busy", False):
             return
-        _guard.busy = True
+        guard.busy = True
         try:
-            plain = type(self.formatter) is MessageFormatter
-            payload = record.getMessage() if plain else self.format(record)
-            meta = {
-                "logger": name,
-                "module": record.module,
-                "function": record.funcName or "",
-                "line": str(record.lineno),
-                "thread": record.threadName or "",
-                "process": record.processName or "",
-            }
-            if record.exc_info and plain:
-                if not record.exc_text:
-                    record.exc_text = logging.Formatter().formatException(record.exc_info)
-            if record.exc_text:
-                meta["exception"] = record.exc_text
-            if record.stack_info:
-                meta["stack"] = record.stack_info
-            for k, v in record.__dict__.items():
-                if k not in _STANDARD:
-                    meta[k] = v if isinstance(v, str) else str(v)
-            for k, v in meta.items():
-                if len(v) > 1024:
-                    meta[k] = v[:1023] + "…"
+            exc = record.exc_text
+            if type(self.formatter) is MessageFormatter:
+                payload = record.getMessage()
+                if record.exc_info and not exc:
+                    exc = record.exc_text = _exc_formatter.formatException(record.exc_info)
+            else:
+                payload = self.format(record)
+                exc = record.exc_text
+            cost = _RECORD_META_COST
+            if exc:
+                cost += len(exc)
+            stack = record.stack_info
+            if stack:
+                cost += len(stack)
+            extras: dict[str, str] | None = None
+            d = record.__dict__
+            if len(d) != _FRESH_LEN:
+                for k, v in d.items():
+                    if k not in _STANDARD:
+                        if extras is None:
+                            extras = {}
+                        sv = extras[k] = v if isinstance(v, str) else str(v)
+                        cost += len(k) + len(sv) + 8
             if not payload:
                 payload = "(empty)"
             elif len(payload) > MAX_PAYLOAD_BYTES // 4:
                 payload = cut_bytes(payload, MAX_PAYLOAD_BYTES)
-            self._enqueue(payload, agent_level(record.levelno), EntryType.LOG, self._source,
-                          record.created, None, meta)
+            cost += ENTRY_OVERHEAD + self._source_len + (len(payload) if payload.isascii() else utf8_len(payload))
+            levelno = record.levelno
+            level = _LEVELS[levelno] if 0 <= levelno <= 60 else (8 if levelno < 0 else 3)
+            self._put(payload, level, _LOG, self._source, record.created, None,
+                      (name, record.module, record.funcName, record.lineno, record.threadName,
+                       record.processName, exc, stack, extras), cost)
         except RecursionError:
             raise
         except Exception:
             self.handleError(record)
         finally:
-            _guard.busy = False
+            guard.busy = False
 
     def flush(self) -> None:
         """Waits (at most the client's exit_timeout) for the agent to

@@ -10,9 +10,10 @@ import re
 import select
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from json.encoder import encode_basestring_ascii as _escape_ascii
+from typing import Optional, Union, cast
 
 from ._errors import AgentError, ConfigError, EntryProblem
 
@@ -92,22 +93,22 @@ def json_string(s: str) -> str:
 
 class _TimeCache:
     """Formats RFC 3339 UTC timestamps; the date and time of day are
-    formatted once per second."""
+    formatted once per second. Safe for several threads: the second and its
+    text are replaced together."""
 
-    __slots__ = ("sec", "prefix")
+    __slots__ = ("last",)
 
     def __init__(self) -> None:
-        self.sec = -1
-        self.prefix = ""
+        self.last: tuple[int, str] = (-1, "")
 
     def format(self, t: float) -> str:
         sec, us = divmod(round(t * 1_000_000), 1_000_000)
-        if sec != self.sec:
-            self.prefix = time.strftime('"%Y-%m-%dT%H:%M:%S', time.gmtime(sec))
-            self.sec = sec
+        last = self.last
+        if sec != last[0]:
+            last = self.last = (sec, time.strftime('"%Y-%m-%dT%H:%M:%S', time.gmtime(sec)))
         if us:
-            return self.prefix + (".%06d" % us).rstrip("0") + 'Z"'
-        return self.prefix + 'Z"'
+            return last[1] + (".%06d" % us).rstrip("0") + 'Z"'
+        return last[1] + 'Z"'
 
 
 _times = _TimeCache()
@@ -118,32 +119,182 @@ def format_timestamp(t: float) -> str:
     return _times.format(t)
 
 
+# Metadata as the Handler queues it: the record's fields, taken on the
+# calling thread without building a dict, turned into metadata here on the
+# sender thread: (logger name, module, funcName, lineno, threadName,
+# processName, formatted exception or None, stack_info or None, the extra
+# keys with str() values or None).
+RecordMeta = tuple[str, str, Optional[str], object, Optional[str], Optional[str], Optional[str], Optional[str],
+                   Optional[dict[str, str]]]
+Metadata = Union[Mapping[str, str], RecordMeta, None]
+
+# A queued entry: (seq, cost, payload, level, entry type, source,
+# timestamp, payload type, metadata); tuples are the cheapest thing to build
+# on the caller's thread.
+QueueItem = tuple[int, int, str, int, int, str, float, Optional[str], Metadata]
+
+MAX_META_VALUE_CHARS = 1024
+_INTS = tuple(str(i) for i in range(10))
+
+# Escaped forms of the strings that come back entry after entry (sources,
+# logger, module, function, thread and process names, metadata keys). The
+# values are cut to the agent's 1024 characters first; keys are not cut.
+_MEMO_MAX = 4096
+_values: dict[str, str] = {}
+_keys: dict[str, str] = {}
+
+
+def _value(s: str) -> str:
+    r = _values.get(s)
+    if r is None:
+        if len(_values) >= _MEMO_MAX:
+            _values.clear()
+        r = _values[s] = _escape_ascii(s if len(s) <= MAX_META_VALUE_CHARS else s[:MAX_META_VALUE_CHARS - 1] + "…")
+    return r
+
+
+def _key(s: str) -> str:
+    r = _keys.get(s)
+    if r is None:
+        if len(_keys) >= _MEMO_MAX:
+            _keys.clear()
+        r = _keys[s] = _escape_ascii(s)
+    return r
+
+
+def _cut(s: str) -> str:
+    return s if len(s) <= MAX_META_VALUE_CHARS else s[:MAX_META_VALUE_CHARS - 1] + "…"
+
+
+def record_metadata(m: RecordMeta) -> dict[str, str]:
+    """The metadata of a Handler's record fields (an extra key wins over
+    the record's own), values cut to 1024 characters."""
+    name, module, func, line, thread, process, exc, stack, extras = m
+    out = {"logger": _cut(str(name)), "module": _cut(str(module)), "function": _cut(str(func or "")),
+           "line": _cut(str(line)), "thread": _cut(str(thread or "")), "process": _cut(str(process or ""))}
+    if exc:
+        out["exception"] = _cut(str(exc))
+    if stack:
+        out["stack"] = _cut(str(stack))
+    if extras:
+        for k, v in extras.items():
+            out[str(k)] = _cut(str(v))
+    return out
+
+
+# Metadata fragments of records, by (logger, module, function, line,
+# thread, process): a call site logs the same six values every time.
+_RecordKey = tuple[str, str, Optional[str], object, Optional[str], Optional[str]]
+_record_frags: dict[_RecordKey, str] = {}
+
+
+def _record_frag(key: _RecordKey) -> str:
+    name, module, func, line, thread, process = key
+    r = (f'"function":{_value(func or "")},"line":{_escape_ascii(str(line))},"logger":{_value(name)},'
+         f'"module":{_value(module)},"process":{_value(process or "")}')
+    if len(_record_frags) >= _MEMO_MAX:
+        _record_frags.clear()
+    _record_frags[key] = r
+    return r
+
+
+def _encode(items: Iterable[QueueItem]) -> list[str]:
+    """The entries of queue items ``(seq, cost, payload, level, entry type,
+    source, timestamp, payload type, metadata)``, without the check for lone
+    surrogates. One loop with everything inline: this is the sender's hot
+    path."""
+    esc, values, keys, frags, ints, times = _escape_ascii, _values, _keys, _record_frags, _INTS, _times
+    out: list[str] = []
+    for _, _, payload, level, entry_type, source, ts, payload_type, meta in items:
+        sec, us = divmod(round(ts * 1_000_000), 1_000_000)
+        last = times.last
+        if sec != last[0]:
+            last = times.last = (sec, time.strftime('"%Y-%m-%dT%H:%M:%S', time.gmtime(sec)))
+        s = (f'{{"payload":{esc(payload)},"entryType":{ints[entry_type]},'
+             f'"source":{values.get(source) or _value(source)},"logLevel":{ints[level]},'
+             f'"timestamp":{last[1]}{(".%06d" % us).rstrip("0") if us else ""}Z"')
+        if payload_type is not None:
+            s += ',"payloadType":' + (values.get(payload_type) or _value(payload_type))
+        if not meta:
+            out.append(s + "}")
+            continue
+        if type(meta) is tuple:
+            name, module, func, line, thread, process, exc, stack, extras = meta
+            if extras is None:
+                # The record's own keys, in sorted order.
+                s += ',"metadata":{'
+                if exc:
+                    s += '"exception":' + esc(_cut(exc)) + ","
+                key = (name, module, func, line, thread, process)
+                s += frags.get(key) or _record_frag(key)
+                if stack:
+                    s += ',"stack":' + esc(_cut(stack))
+                out.append(s + ',"thread":' + (values.get(thread or "") or _value(thread or "")) + "}}")
+                continue
+            meta = record_metadata(meta)
+        sep = ',"metadata":{'
+        mapping = cast(Mapping[str, str], meta)
+        for k in sorted(mapping):
+            s += sep + (keys.get(k) or _key(k)) + ":" + esc(mapping[k])
+            sep = ","
+        out.append(s + "}}")
+    return out
+
+
+# A \\udXXXX escape that is not half of a pair: a lone surrogate in the
+# text, which the agent refuses.
+_LONE_ESCAPE = re.compile(r"\\ud[89ab][0-9a-f]{2}(?!\\ud[c-f])|(?<!\\ud[89ab][0-9a-f]{2})\\ud[c-f][0-9a-f]{2}")
+
+
+def _clean(s: str) -> bool:
+    return "\\ud" not in s or not _LONE_ESCAPE.search(s)
+
+
 def encode_entry(payload: str, level: int, entry_type: int, source: str, timestamp: float,
-                 payload_type: str | None, metadata: Mapping[str, str] | None) -> str:
+                 payload_type: str | None, metadata: Metadata) -> str:
     """The Agent API's LogEntry object, without a version (optional in a
-    batch, and "1.0" when absent). The fields must have passed check()."""
+    batch, and "1.0" when absent), metadata keys sorted. The fields must
+    have passed check(). Lone surrogates become U+FFFD."""
+    if type(metadata) is tuple:
+        metadata = record_metadata(metadata)
+    try:
+        s = _encode([(0, 0, payload, level, entry_type, source, timestamp, payload_type, metadata)])[0]
+        if _clean(s):
+            return s
+    except (TypeError, ValueError, IndexError):  # not what check() lets through
+        pass
     parts = [
-        '{"payload":', json_string(payload),
+        '{"payload":', json_string(str(payload)),
         ',"entryType":', str(int(entry_type)),
-        ',"source":', json_string(source),
+        ',"source":', json_string(str(source)),
         ',"logLevel":', str(int(level)),
         ',"timestamp":', format_timestamp(timestamp),
     ]
     if payload_type is not None:
-        parts += (',"payloadType":', json_string(payload_type))
+        parts += (',"payloadType":', json_string(str(payload_type)))
     if metadata:
+        mapping = cast(Mapping[str, str], metadata)
         sep = ',"metadata":{'
-        for k in sorted(metadata):
-            parts += (sep, json_string(k), ":", json_string(metadata[k]))
+        for k in sorted(mapping, key=str):
+            parts += (sep, json_string(str(k)), ":", json_string(str(mapping[k])))
             sep = ","
         parts.append("}")
     parts.append("}")
     return "".join(parts)
 
 
-def batch_line(encoded: list[bytes]) -> bytes:
-    """A batch of encoded entries, followed by its ping."""
-    return BATCH_PREFIX + b",".join(encoded) + BATCH_SUFFIX
+def batch_line(items: Sequence[QueueItem]) -> bytes:
+    """The batch line of queue items (see _encode), followed by its ping.
+    The entries are encoded in one pass with one search for lone
+    surrogates over the whole line (entry by entry only when there is one)."""
+    try:
+        s = ",".join(_encode(items))
+        if _clean(s):
+            return BATCH_PREFIX + s.encode("ascii") + BATCH_SUFFIX
+    except (TypeError, ValueError, IndexError):
+        pass
+    s = ",".join([encode_entry(*it[2:]) for it in items])
+    return BATCH_PREFIX + s.encode("ascii") + BATCH_SUFFIX
 
 
 def authenticate_line(secret: str) -> bytes:
