@@ -3,13 +3,25 @@ package outputtest
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/logflux/agent/internal/backoff"
+	"github.com/logflux/agent/internal/component"
 	"github.com/logflux/agent/internal/output"
 	"github.com/logflux/agent/internal/protocol"
 	"github.com/logflux/agent/internal/queue"
@@ -121,6 +133,20 @@ type Result struct {
 // test. Appending in units of batch records (1 when 0).
 func Run(t testing.TB, out output.Output, recs [][]byte, batch int, limit time.Duration) *Result {
 	t.Helper()
+	return Start(t, out, recs, batch, limit).Wait(t)
+}
+
+// Running is a dispatcher Start left running.
+type Running struct {
+	Result
+	done chan error
+	stop context.CancelFunc
+}
+
+// Start is Run without waiting: the dispatcher runs in the background
+// (its counters and queue can be watched) until Wait.
+func Start(t testing.TB, out output.Output, recs [][]byte, batch int, limit time.Duration) *Running {
+	t.Helper()
 	if batch < 1 {
 		batch = 1
 	}
@@ -138,12 +164,92 @@ func Run(t testing.TB, out output.Output, recs [][]byte, batch int, limit time.D
 	dl := &DeadLetters{}
 	d := &output.Dispatcher{Out: out, Reader: r, DeadLetter: dl, Backoff: backoff.Backoff{Base: 10 * time.Millisecond, Max: 50 * time.Millisecond}}
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
-	defer cancel()
-	if err := d.Run(ctx); err != nil {
+	run := &Running{Result: Result{Dispatcher: d, DeadLetters: dl, Queue: q}, done: make(chan error, 1), stop: cancel}
+	go func() { run.done <- d.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-run.done; run.done <- nil })
+	return run
+}
+
+// Wait waits for the queue to be drained; the run's limit passing fails
+// the test.
+func (r *Running) Wait(t testing.TB) *Result {
+	t.Helper()
+	err := <-r.done
+	r.done <- err // for the cleanup
+	r.stop()
+	d := r.Dispatcher
+	if err != nil {
 		t.Fatalf("dispatcher: %v (sent %d, dead letters %d)", err, d.Counters.Sent.Load(), d.Counters.DeadLetter.Load())
 	}
-	if st := q.Stats(); st.Records != 0 {
+	if st := r.Queue.Stats(); st.Records != 0 {
 		t.Errorf("%d records still queued after the run", st.Records)
 	}
-	return &Result{Dispatcher: d, DeadLetters: dl, Queue: q}
+	return &r.Result
+}
+
+// Eventually polls cond every 10 ms until it holds, failing the test with
+// what after limit.
+func Eventually(t testing.TB, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %s: %s", limit, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// SelfSigned writes a self-signed certificate for 127.0.0.1 and its key
+// into dir, and returns their paths (the certificate is its own CA) with
+// a server TLS configuration that presents it.
+func SelfSigned(t testing.TB, dir string) (certFile, keyFile string, server *tls.Config) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(time.Now().UnixNano()),
+		Subject:               pkix.Name{CommonName: "outputtest"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})
+	certFile, keyFile = filepath.Join(dir, "server.crt"), filepath.Join(dir, "server.key")
+	if err := os.WriteFile(certFile, certPEM, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, keyPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile, &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
+}
+
+// Sample returns the value of the metric named name, or -1.
+func Sample(m *component.Metrics, name string) int64 {
+	for _, s := range m.Samples() {
+		if s.Name == name {
+			return s.Value
+		}
+	}
+	return -1
 }
