@@ -8,7 +8,9 @@ import (
 	"github.com/logflux/agent/internal/output"
 	"github.com/logflux/agent/internal/output/file"
 	"github.com/logflux/agent/internal/output/httpout"
+	"github.com/logflux/agent/internal/output/kafka"
 	"github.com/logflux/agent/internal/output/logflux"
+	natsout "github.com/logflux/agent/internal/output/nats"
 	"github.com/logflux/agent/internal/output/otlp"
 	"github.com/logflux/agent/internal/output/stdout"
 )
@@ -28,6 +30,8 @@ func Outputs() []output.Factory {
 		logflux.Factory{},
 		otlp.Factory{},
 		httpout.Factory{},
+		kafka.Factory{},
+		natsout.Factory{},
 	}
 }
 
