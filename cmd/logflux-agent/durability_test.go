@@ -38,12 +38,53 @@ func TestKill9NeverLosesFlushedEntries(t *testing.T) {
 	if err := os.WriteFile(config, []byte(small), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	args := []string{"--config", config, "--admin-address", "off"}
+	flushed, kills := killSoak(t, dir, duration, "--config", config, "--admin-address", "off")
+
+	seen := map[int]int{}
+	files, _ := filepath.Glob(filepath.Join(dir, "logflux-data", "entries.ndjson*"))
+	for _, f := range files {
+		for _, e := range readEntries(t, f) {
+			n, err := strconv.Atoi(strings.TrimPrefix(e["payload"].(string), "k-"))
+			if err != nil {
+				t.Fatalf("unexpected entry %v", e)
+			}
+			seen[n]++
+		}
+	}
+	lost, dups, firstLost, lastLost := 0, 0, -1, -1
+	for n := range flushed {
+		if seen[n] == 0 {
+			lost++
+			if firstLost < 0 || n < firstLost {
+				firstLost = n
+			}
+			lastLost = max(lastLost, n)
+		}
+	}
+	for _, c := range seen {
+		if c > 1 {
+			dups += c - 1
+		}
+	}
+	t.Logf("kills=%d entries_flushed=%d lost=%d duplicates=%d", kills, len(flushed), lost, dups)
+	if kills == 0 || len(flushed) == 0 {
+		t.Fatalf("the test did nothing: kills=%d flushed=%d", kills, len(flushed))
+	}
+	if lost > 0 {
+		t.Fatalf("%d flushed entries were lost, numbers %d to %d", lost, firstLost, lastLost)
+	}
+}
+
+// killSoak runs the agent in dir with args, streams entries "k-<n>"
+// (source "kill") with a flush after every 100, and kills it with SIGKILL
+// at random moments for duration, restarting it each time; then it stops
+// the agent gracefully. It returns the entries whose flush was answered
+// and how many times the agent was killed.
+func killSoak(t *testing.T, dir string, duration time.Duration, args ...string) (map[int]bool, int) {
 	p := startAgent(t, dir, args...)
 	var (
 		mu      sync.Mutex
 		flushed = map[int]bool{} // entries whose flush was answered
-		sent    int
 	)
 	sock := p.sock // the same path across restarts
 	stop := make(chan struct{})
@@ -93,7 +134,6 @@ func TestKill9NeverLosesFlushedEntries(t *testing.T) {
 				for i := first; i < next; i++ {
 					flushed[i] = true
 				}
-				sent = next
 				mu.Unlock()
 			}
 			c.Close()
@@ -112,40 +152,7 @@ func TestKill9NeverLosesFlushedEntries(t *testing.T) {
 	close(stop)
 	<-clientDone
 	p.stop(t)
-
-	seen := map[int]int{}
-	files, _ := filepath.Glob(filepath.Join(dir, "logflux-data", "entries.ndjson*"))
-	for _, f := range files {
-		for _, e := range readEntries(t, f) {
-			n, err := strconv.Atoi(strings.TrimPrefix(e["payload"].(string), "k-"))
-			if err != nil {
-				t.Fatalf("unexpected entry %v", e)
-			}
-			seen[n]++
-		}
-	}
 	mu.Lock()
 	defer mu.Unlock()
-	lost, dups, firstLost, lastLost := 0, 0, -1, -1
-	for n := range flushed {
-		if seen[n] == 0 {
-			lost++
-			if firstLost < 0 || n < firstLost {
-				firstLost = n
-			}
-			lastLost = max(lastLost, n)
-		}
-	}
-	for _, c := range seen {
-		if c > 1 {
-			dups += c - 1
-		}
-	}
-	t.Logf("kills=%d entries_flushed=%d entries_sent=%d lost=%d duplicates=%d", kills, len(flushed), sent, lost, dups)
-	if kills == 0 || len(flushed) == 0 {
-		t.Fatalf("the test did nothing: kills=%d flushed=%d", kills, len(flushed))
-	}
-	if lost > 0 {
-		t.Fatalf("%d flushed entries were lost, numbers %d to %d", lost, firstLost, lastLost)
-	}
+	return flushed, kills
 }
