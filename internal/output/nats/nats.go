@@ -48,10 +48,10 @@ type Output struct {
 	subject *remote.Template
 	opts    []nats.Option
 
-	nc        *nats.Conn
-	js        jetstream.JetStream
-	streamOK  bool // the stream was found (or made) on this connection
-	memo      remote.Memo
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	streamOK bool // the stream was found (or made) on this connection
+	memo     remote.Memo
 
 	duplicates *atomic.Int64
 	ackErrors  *atomic.Int64

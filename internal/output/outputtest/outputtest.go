@@ -16,6 +16,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -252,4 +253,59 @@ func Sample(m *component.Metrics, name string) int64 {
 		}
 	}
 	return -1
+}
+
+// Bulk makes n records of about size bytes each (distinct ids, sources
+// "app-0" … "app-7"), written as the Agent API writes them, for
+// benchmarks.
+func Bulk(t testing.TB, n, size int) [][]byte {
+	t.Helper()
+	var d protocol.Decoder
+	var s protocol.Stamp
+	s.Input = "agent_api"
+	s.Set(time.Now())
+	make1 := func(payload, source string) []byte {
+		line, _ := json.Marshal(map[string]any{"payload": payload, "source": source, "logLevel": 6, "entryType": 1})
+		msg, perr := d.Decode(line)
+		if perr != nil {
+			t.Fatal(perr)
+		}
+		return protocol.AppendRecordStamp(nil, &msg.Entries[0], &s)
+	}
+	fill := max(size-len(make1("x", "app-0"))+1, 1)
+	payload := make([]byte, fill)
+	for i := range payload {
+		payload[i] = "abcdefghijklmnopqrstuvwxyz "[i%27]
+	}
+	var decoders [8]protocol.Decoder // a decoder's message lives until its next Decode
+	var msgs [8]*protocol.Message
+	for i := range msgs {
+		line, _ := json.Marshal(map[string]any{"payload": string(payload), "source": fmt.Sprintf("app-%d", i), "logLevel": 6, "entryType": 1})
+		m, perr := decoders[i].Decode(line)
+		if perr != nil {
+			t.Fatal(perr)
+		}
+		msgs[i] = m
+	}
+	arena := make([]byte, 0, n*(size+16))
+	out := make([][]byte, n)
+	for i := range out {
+		start := len(arena)
+		arena = protocol.AppendRecordStamp(arena, &msgs[i%8].Entries[0], &s)
+		out[i] = arena[start:len(arena):len(arena)]
+	}
+	return out
+}
+
+// BenchEntries is n, or LOGFLUX_BENCH_ENTRIES when set (for a quick look
+// or a profile).
+func BenchEntries(t testing.TB, n int) int {
+	if v := os.Getenv("LOGFLUX_BENCH_ENTRIES"); v != "" {
+		m, err := strconv.Atoi(v)
+		if err != nil || m < 1 {
+			t.Fatalf("LOGFLUX_BENCH_ENTRIES=%q is not a count", v)
+		}
+		return m
+	}
+	return n
 }
