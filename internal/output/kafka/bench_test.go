@@ -23,7 +23,7 @@ func BenchmarkMillion(b *testing.B) {
 		edit func(*kafka.Config)
 	}{
 		{"defaults", nil},
-		{"batch10k", func(c *kafka.Config) { c.Batch.MaxEntries, c.Batch.MaxBytes = 10000, component.ByteSize(8 << 20) }},
+		{"batch10k", func(c *kafka.Config) { c.Batch.MaxEntries, c.Batch.MaxBytes = 10000, component.ByteSize(8<<20) }},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			c := newCluster(b, kfake.NumBrokers(1))

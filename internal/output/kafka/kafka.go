@@ -22,7 +22,6 @@ import (
 	"github.com/logflux/agent/internal/component"
 	"github.com/logflux/agent/internal/output"
 	"github.com/logflux/agent/internal/output/remote"
-	"github.com/logflux/agent/internal/record"
 )
 
 // Header names every record carries (values in decimal, as in the record).
@@ -259,23 +258,14 @@ func (o *Output) Write(ctx context.Context, records [][]byte) error {
 	arena := make([]byte, 0, size)
 	batch := make([]flight, len(records))
 	headers := make([]kgo.RecordHeader, 3*len(records))
-	ids := make([]string, len(records))
 	w := &wave{done: make(chan struct{})}
 	w.left.Store(1) // held until every record is handed over
 	var fresh, waiting []*flight
 
 	o.mu.Lock()
-	for i, r := range records {
-		h, err := record.ReadHead(r)
-		if err != nil {
-			ids[i] = fmt.Sprintf("unreadable-%d", i)
-			o.memo.MarkRefused(ids[i], err)
-			continue
-		}
-		ids[i] = h.ID
-		if !o.memo.Pending(h.ID) {
-			continue
-		}
+	ids, todo := o.memo.Sort(records)
+	for _, p := range todo {
+		i, r, h := p.Index, records[p.Index], p.Head
 		if f := o.inflight[h.ID]; f != nil {
 			f.wave = w
 			if !f.done {

@@ -100,26 +100,15 @@ func consume(t testing.TB, brokers []string, topics ...string) []*kgo.Record {
 // checkOnce fails unless recs hold each of want exactly once.
 func checkOnce(t testing.TB, got []*kgo.Record, want [][]byte) {
 	t.Helper()
-	seen := map[string]int{}
-	for _, r := range got {
+	ids := make([]string, len(got))
+	for i, r := range got {
 		id, err := record.ID(r.Value)
 		if err != nil {
 			t.Fatalf("record %q: %v", r.Value, err)
 		}
-		seen[id]++
+		ids[i] = id
 	}
-	lost, dups := 0, 0
-	for _, id := range outputtest.IDs(t, want) {
-		if seen[id] == 0 {
-			lost++
-		}
-	}
-	for _, n := range seen {
-		dups += n - 1
-	}
-	if lost > 0 || dups > 0 || len(seen) != len(want) {
-		t.Fatalf("%d entries sent, %d distinct in kafka: %d lost, %d duplicates", len(want), len(seen), lost, dups)
-	}
+	outputtest.CheckOnce(t, ids, want)
 }
 
 func header(r *kgo.Record, key string) string {

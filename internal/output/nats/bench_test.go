@@ -22,7 +22,7 @@ func BenchmarkMillion(b *testing.B) {
 		edit func(*natsout.Config)
 	}{
 		{"defaults", nil},
-		{"batch10k", func(c *natsout.Config) { c.Batch.MaxEntries, c.Batch.MaxBytes = 10000, component.ByteSize(8 << 20) }},
+		{"batch10k", func(c *natsout.Config) { c.Batch.MaxEntries, c.Batch.MaxBytes = 10000, component.ByteSize(8<<20) }},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			s := runServer(b, b.TempDir(), 0, nil)

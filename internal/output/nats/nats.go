@@ -15,7 +15,6 @@ import (
 	"github.com/logflux/agent/internal/component"
 	"github.com/logflux/agent/internal/output"
 	"github.com/logflux/agent/internal/output/remote"
-	"github.com/logflux/agent/internal/record"
 )
 
 // Factory makes nats outputs: `type: nats` in the configuration.
@@ -191,24 +190,18 @@ func (o *Output) Write(ctx context.Context, records [][]byte) error {
 	// The client may publish a message again (no responders) after Write
 	// returned, when the queue reader may reuse the records' bytes.
 	arena := make([]byte, 0, size)
-	ids := make([]string, len(records))
+	ids, todo := o.memo.Sort(records)
 	type sent struct {
 		id  string
 		ack jetstream.PubAckFuture
 	}
 	var pending []sent
 	var pubErr error
-	for i, r := range records {
-		h, err := record.ReadHead(r)
-		if err != nil {
-			ids[i] = fmt.Sprintf("unreadable-%d", i)
-			o.memo.MarkRefused(ids[i], err)
-			continue
+	for _, p := range todo {
+		if pubErr != nil {
+			break
 		}
-		ids[i] = h.ID
-		if !o.memo.Pending(h.ID) || pubErr != nil {
-			continue
-		}
+		r, h := records[p.Index], p.Head
 		start := len(arena)
 		arena = append(arena, r...)
 		msg := &nats.Msg{Subject: o.subject.Expand(&h), Data: arena[start:len(arena):len(arena)], Header: nats.Header{}}
@@ -274,18 +267,9 @@ func refusedForGood(err error) bool {
 // them (a flush round trip), which is all core NATS says. Subscribers that
 // are not there, or too slow, never see them.
 func (o *Output) writeCore(records [][]byte) error {
-	ids := make([]string, len(records))
-	for i, r := range records {
-		h, err := record.ReadHead(r)
-		if err != nil {
-			ids[i] = fmt.Sprintf("unreadable-%d", i)
-			o.memo.MarkRefused(ids[i], err)
-			continue
-		}
-		ids[i] = h.ID
-		if !o.memo.Pending(h.ID) {
-			continue
-		}
+	ids, todo := o.memo.Sort(records)
+	for _, p := range todo {
+		r, h := records[p.Index], p.Head
 		if err := o.nc.Publish(o.subject.Expand(&h), r); err != nil {
 			if errors.Is(err, nats.ErrMaxPayload) {
 				o.refused.Add(1)

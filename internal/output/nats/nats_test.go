@@ -110,8 +110,8 @@ func streamMsgs(t testing.TB, url, stream string, opts ...nats.Option) []*jetstr
 // with its id as Nats-Msg-Id.
 func checkOnce(t testing.TB, msgs []*jetstream.RawStreamMsg, want [][]byte) {
 	t.Helper()
-	seen := map[string]int{}
-	for _, m := range msgs {
+	ids := make([]string, len(msgs))
+	for i, m := range msgs {
 		id, err := record.ID(m.Data)
 		if err != nil {
 			t.Fatalf("message %q: %v", m.Data, err)
@@ -119,20 +119,9 @@ func checkOnce(t testing.TB, msgs []*jetstream.RawStreamMsg, want [][]byte) {
 		if got := m.Header.Get(jetstream.MsgIDHeader); got != id {
 			t.Fatalf("Nats-Msg-Id %q on the entry %s", got, id)
 		}
-		seen[id]++
+		ids[i] = id
 	}
-	lost, dups := 0, 0
-	for _, id := range outputtest.IDs(t, want) {
-		if seen[id] == 0 {
-			lost++
-		}
-	}
-	for _, n := range seen {
-		dups += n - 1
-	}
-	if lost > 0 || dups > 0 || len(seen) != len(want) {
-		t.Fatalf("%d entries sent, %d distinct in the stream: %d lost, %d duplicates", len(want), len(seen), lost, dups)
-	}
+	outputtest.CheckOnce(t, ids, want)
 }
 
 // TestSubjectsAndStream: the stream is created, each entry is one message

@@ -309,3 +309,25 @@ func BenchEntries(t testing.TB, n int) int {
 	}
 	return n
 }
+
+// CheckOnce fails the test unless got (the ids a backend holds, one per
+// message) has each of want's entries exactly once and nothing else.
+func CheckOnce(t testing.TB, got []string, want [][]byte) {
+	t.Helper()
+	seen := map[string]int{}
+	for _, id := range got {
+		seen[id]++
+	}
+	lost, dups := 0, 0
+	for _, id := range IDs(t, want) {
+		if seen[id] == 0 {
+			lost++
+		}
+	}
+	for _, n := range seen {
+		dups += n - 1
+	}
+	if lost > 0 || dups > 0 || len(seen) != len(want) {
+		t.Fatalf("%d entries sent, %d distinct at the backend: %d lost, %d duplicates", len(want), len(seen), lost, dups)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/logflux/agent/internal/output"
+	"github.com/logflux/agent/internal/record"
 )
 
 // Memo remembers, across the attempts at one batch, which of its entries
@@ -155,4 +156,31 @@ func halves[T any](ctx context.Context, m *Memo, r Request[T], items []T, delive
 		return err
 	}
 	return SendHalving(ctx, m, r, items[mid:], delivered)
+}
+
+// Pending is a record of a Write still to be sent, with its head.
+type Pending struct {
+	Index int // in the Write's records
+	Head  record.Head
+}
+
+// Sort reads the head of each of a Write's records. It returns the ids of
+// all of them (for Outcome) and the records still to be sent; a record
+// that cannot be read is marked refused under a made-up id.
+func (m *Memo) Sort(records [][]byte) (ids []string, pending []Pending) {
+	ids = make([]string, len(records))
+	pending = make([]Pending, 0, len(records))
+	for i, r := range records {
+		h, err := record.ReadHead(r)
+		if err != nil {
+			ids[i] = fmt.Sprintf("unreadable-%d", i)
+			m.MarkRefused(ids[i], err)
+			continue
+		}
+		ids[i] = h.ID
+		if m.Pending(h.ID) {
+			pending = append(pending, Pending{Index: i, Head: h})
+		}
+	}
+	return ids, pending
 }
