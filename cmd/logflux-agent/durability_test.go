@@ -41,6 +41,73 @@ func TestKill9DeliversEachFlushedEntryExactlyOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	args := []string{"--config", config, "--admin-address", "off"}
+	res := killSoak(t, dir, duration, minKills, args...)
+	flushed, kills, sent, batches := res.flushed, res.kills, res.sent, res.batches
+
+	seen := map[int]int{}
+	ids := map[string]int{}
+	files, _ := filepath.Glob(filepath.Join(dir, "logflux-data", "entries.ndjson*"))
+	for _, f := range files {
+		for _, e := range readEntries(t, f) {
+			n, err := strconv.Atoi(strings.TrimPrefix(e["payload"].(string), "k-"))
+			if err != nil {
+				t.Fatalf("unexpected entry %v", e)
+			}
+			seen[n]++
+			id, _ := e["id"].(string)
+			ids[id]++
+		}
+	}
+	lost, firstLost, lastLost := 0, -1, -1
+	for n := range flushed {
+		if seen[n] == 0 {
+			lost++
+			if firstLost < 0 || n < firstLost {
+				firstLost = n
+			}
+			lastLost = max(lastLost, n)
+		}
+	}
+	dups, dupIDs, example := 0, 0, -1
+	for n, c := range seen {
+		if c > 1 {
+			dups += c - 1
+			example = n
+		}
+	}
+	for _, c := range ids {
+		dupIDs += max(c-1, 0)
+	}
+	t.Logf("kills=%d entries_flushed=%d (%d groups as batches) entries_sent=%d files=%d lost=%d duplicates=%d duplicate_ids=%d",
+		kills, len(flushed), batches, sent, len(files), lost, dups, dupIDs)
+	if kills < minKills || len(flushed) == 0 || batches == 0 || batches*100 == len(flushed) {
+		t.Fatalf("the test did not do what it is for: kills=%d flushed=%d batches=%d", kills, len(flushed), batches)
+	}
+	if len(files) < 2 || len(files) > maxFiles {
+		t.Fatalf("%d output files: the soak is to rotate, and to keep every file", len(files))
+	}
+	if lost > 0 {
+		t.Errorf("%d flushed entries were lost, numbers %d to %d", lost, firstLost, lastLost)
+	}
+	if dups > 0 || dupIDs > 0 {
+		t.Errorf("%d entries were written more than once (e.g. k-%d), %d ids more than once", dups, example, dupIDs)
+	}
+}
+
+// soakResult is what killSoak saw.
+type soakResult struct {
+	flushed map[int]bool // entries whose flush was answered
+	kills   int
+	sent    int // entries sent up to the last answered flush
+	batches int // groups sent as one batch message
+}
+
+// killSoak runs the agent in dir with args and streams entries "k-<n>"
+// (source "kill") in groups of 100, each sent alone or as one batch message
+// and followed by a flush, while it kills the agent with SIGKILL at random
+// moments, at least minKills times and for at least duration, restarting it
+// each time; then it stops the agent gracefully.
+func killSoak(t *testing.T, dir string, duration time.Duration, minKills int, args ...string) soakResult {
 	p := startAgent(t, dir, args...)
 	var (
 		mu      sync.Mutex
@@ -133,55 +200,7 @@ func TestKill9DeliversEachFlushedEntryExactlyOnce(t *testing.T) {
 	close(stop)
 	<-clientDone
 	p.stop(t)
-
-	seen := map[int]int{}
-	ids := map[string]int{}
-	files, _ := filepath.Glob(filepath.Join(dir, "logflux-data", "entries.ndjson*"))
-	for _, f := range files {
-		for _, e := range readEntries(t, f) {
-			n, err := strconv.Atoi(strings.TrimPrefix(e["payload"].(string), "k-"))
-			if err != nil {
-				t.Fatalf("unexpected entry %v", e)
-			}
-			seen[n]++
-			id, _ := e["id"].(string)
-			ids[id]++
-		}
-	}
 	mu.Lock()
 	defer mu.Unlock()
-	lost, firstLost, lastLost := 0, -1, -1
-	for n := range flushed {
-		if seen[n] == 0 {
-			lost++
-			if firstLost < 0 || n < firstLost {
-				firstLost = n
-			}
-			lastLost = max(lastLost, n)
-		}
-	}
-	dups, dupIDs, example := 0, 0, -1
-	for n, c := range seen {
-		if c > 1 {
-			dups += c - 1
-			example = n
-		}
-	}
-	for _, c := range ids {
-		dupIDs += max(c-1, 0)
-	}
-	t.Logf("kills=%d entries_flushed=%d (%d groups as batches) entries_sent=%d files=%d lost=%d duplicates=%d duplicate_ids=%d",
-		kills, len(flushed), batches, sent, len(files), lost, dups, dupIDs)
-	if kills < minKills || len(flushed) == 0 || batches == 0 || batches*100 == len(flushed) {
-		t.Fatalf("the test did not do what it is for: kills=%d flushed=%d batches=%d", kills, len(flushed), batches)
-	}
-	if len(files) < 2 || len(files) > maxFiles {
-		t.Fatalf("%d output files: the soak is to rotate, and to keep every file", len(files))
-	}
-	if lost > 0 {
-		t.Errorf("%d flushed entries were lost, numbers %d to %d", lost, firstLost, lastLost)
-	}
-	if dups > 0 || dupIDs > 0 {
-		t.Errorf("%d entries were written more than once (e.g. k-%d), %d ids more than once", dups, example, dupIDs)
-	}
+	return soakResult{flushed: flushed, kills: kills, sent: sent, batches: batches}
 }

@@ -297,7 +297,7 @@ tcp:
 queue:
   when_full: drop
 outputs:
-  - type: kafka
+  - type: pigeon
 log:
   level: loud
 `), 0o644)
@@ -308,7 +308,7 @@ log:
 	for _, want := range []string{
 		cfg + ":5: tcp.shared_secret: must be at least 32 characters",
 		cfg + ":7: queue.when_full",
-		cfg + ":9: outputs[0].type: unknown output type \"kafka\"",
+		cfg + ":9: outputs[0].type: unknown output type \"pigeon\"",
 		cfg + ":11: log.level",
 	} {
 		if !strings.Contains(errOut, want) {

@@ -10,8 +10,10 @@ import (
 	"github.com/logflux/agent/internal/output/elasticsearch"
 	"github.com/logflux/agent/internal/output/file"
 	"github.com/logflux/agent/internal/output/httpout"
+	"github.com/logflux/agent/internal/output/kafka"
 	"github.com/logflux/agent/internal/output/logflux"
 	"github.com/logflux/agent/internal/output/loki"
+	natsout "github.com/logflux/agent/internal/output/nats"
 	"github.com/logflux/agent/internal/output/otlp"
 	"github.com/logflux/agent/internal/output/stdout"
 )
@@ -34,6 +36,8 @@ func Outputs() []output.Factory {
 		httpout.Factory{},
 		elasticsearch.Factory{},
 		loki.Factory{},
+		kafka.Factory{},
+		natsout.Factory{},
 	}
 }
 

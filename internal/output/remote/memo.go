@@ -5,11 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-
-	"github.com/logflux/agent/internal/record"
 	"strings"
 
 	"github.com/logflux/agent/internal/output"
+	"github.com/logflux/agent/internal/record"
 )
 
 // Memo remembers, across the attempts at one batch, which of its entries
@@ -194,4 +193,21 @@ func (m *Memo) End(err error, delivered int, ids []string) error {
 func ParseEntry(rec []byte) (record.Entry, string, error) {
 	e, err := record.Parse(rec)
 	return e, e.ID, err
+}
+
+// Headed is a record of a Write still to be sent, with its head.
+type Headed struct {
+	Index int // in the Write's records
+	Head  record.Head
+}
+
+// Sort reads only the head of each of a Write's records (Pending with
+// record.ReadHead), for outputs that send records whole.
+func (m *Memo) Sort(records [][]byte) (ids []string, pending []Headed) {
+	i := -1
+	return Pending(m, records, func(r []byte) (Headed, string, error) {
+		i++
+		h, err := record.ReadHead(r)
+		return Headed{Index: i, Head: h}, h.ID, err
+	})
 }

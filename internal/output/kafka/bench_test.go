@@ -1,0 +1,40 @@
+package kafka_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/logflux/agent/internal/component"
+	"github.com/logflux/agent/internal/output/kafka"
+	"github.com/logflux/agent/internal/output/outputtest"
+)
+
+// BenchmarkMillion: 1,000,000 records of about 300 bytes, through the
+// dispatcher on a memory queue (filled before the clock starts), into an
+// in-process kfake broker (one broker, 3 partitions). Reports entries/s.
+//
+//	go test -run XXX -bench Million -benchtime 1x ./internal/output/kafka/
+func BenchmarkMillion(b *testing.B) {
+	recs := outputtest.Bulk(b, outputtest.BenchEntries(b, 1_000_000), 300)
+	for _, tc := range []struct {
+		name string
+		edit func(*kafka.Config)
+	}{
+		{"defaults", nil},
+		{"batch10k", func(c *kafka.Config) { c.Batch.MaxEntries, c.Batch.MaxBytes = 10000, component.ByteSize(8<<20) }},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			c := newCluster(b, kfake.NumBrokers(1))
+			out := newOutput(b, c.ListenAddrs(), tc.edit)
+			for b.Loop() {
+				b.StopTimer()
+				run := outputtest.Start(b, out, recs, 1000, 10*time.Minute)
+				b.StartTimer()
+				run.Wait(b)
+			}
+			b.ReportMetric(float64(len(recs))*float64(b.N)/b.Elapsed().Seconds(), "entries/s")
+		})
+	}
+}

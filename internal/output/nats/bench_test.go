@@ -1,0 +1,39 @@
+package nats_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/logflux/agent/internal/component"
+	natsout "github.com/logflux/agent/internal/output/nats"
+	"github.com/logflux/agent/internal/output/outputtest"
+)
+
+// BenchmarkMillion: 1,000,000 records of about 300 bytes, through the
+// dispatcher on a memory queue (filled before the clock starts), into an
+// embedded nats-server's JetStream stream (file storage in a temp dir).
+// Reports entries/s.
+//
+//	go test -run XXX -bench Million -benchtime 1x ./internal/output/nats/
+func BenchmarkMillion(b *testing.B) {
+	recs := outputtest.Bulk(b, outputtest.BenchEntries(b, 1_000_000), 300)
+	for _, tc := range []struct {
+		name string
+		edit func(*natsout.Config)
+	}{
+		{"defaults", nil},
+		{"batch10k", func(c *natsout.Config) { c.Batch.MaxEntries, c.Batch.MaxBytes = 10000, component.ByteSize(8<<20) }},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			s := runServer(b, b.TempDir(), 0, nil)
+			out := newOutput(b, s.ClientURL(), tc.edit)
+			for b.Loop() {
+				b.StopTimer()
+				run := outputtest.Start(b, out, recs, 1000, 10*time.Minute)
+				b.StartTimer()
+				run.Wait(b)
+			}
+			b.ReportMetric(float64(len(recs))*float64(b.N)/b.Elapsed().Seconds(), "entries/s")
+		})
+	}
+}
