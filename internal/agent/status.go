@@ -93,9 +93,10 @@ type Status struct {
 
 // InputStatus is one input on /status.
 type InputStatus struct {
-	Name      string   `json:"name"`
-	Type      string   `json:"type"`
-	Listeners []string `json:"listeners,omitempty"`
+	Name      string           `json:"name"`
+	Type      string           `json:"type"`
+	Listeners []string         `json:"listeners,omitempty"`
+	Figures   map[string]int64 `json:"figures,omitempty"`
 }
 
 type ClientStatus struct {
@@ -149,7 +150,8 @@ func (a *Agent) Status(stallAfter time.Duration) Status {
 	for _, ri := range a.inputs {
 		is := InputStatus{Name: ri.cfg.Name, Type: ri.cfg.Type}
 		if r, ok := ri.in.(input.StatusReporter); ok {
-			is.Listeners = r.Status().Listeners
+			rs := r.Status()
+			is.Listeners, is.Figures = rs.Listeners, rs.Figures
 		}
 		st.Listeners = append(st.Listeners, is.Listeners...)
 		st.Inputs = append(st.Inputs, is)

@@ -5,6 +5,7 @@ import (
 	"github.com/logflux/agent/internal/config"
 	"github.com/logflux/agent/internal/input"
 	"github.com/logflux/agent/internal/input/agentapi"
+	"github.com/logflux/agent/internal/input/syslog"
 	"github.com/logflux/agent/internal/output"
 	"github.com/logflux/agent/internal/output/elasticsearch"
 	"github.com/logflux/agent/internal/output/file"
@@ -19,6 +20,7 @@ import (
 func Inputs() []input.Factory {
 	return []input.Factory{
 		agentapi.Factory{},
+		syslog.Factory{},
 	}
 }
 

@@ -55,6 +55,9 @@ type Reconfigurer interface {
 // Status is what an input reports on /status.
 type Status struct {
 	Listeners []string `json:"listeners,omitempty"` // addresses it receives on, as URLs
+	// Figures are the few numbers a person checks first (files followed,
+	// bytes not read yet), by name.
+	Figures map[string]int64 `json:"figures,omitempty"`
 }
 
 // StatusReporter is an input with something to show on /status.
