@@ -5,6 +5,7 @@ import (
 	"github.com/logflux/agent/internal/config"
 	"github.com/logflux/agent/internal/input"
 	"github.com/logflux/agent/internal/input/agentapi"
+	"github.com/logflux/agent/internal/input/journald"
 	"github.com/logflux/agent/internal/input/syslog"
 	"github.com/logflux/agent/internal/output"
 	"github.com/logflux/agent/internal/output/elasticsearch"
@@ -21,6 +22,7 @@ func Inputs() []input.Factory {
 	return []input.Factory{
 		agentapi.Factory{},
 		syslog.Factory{},
+		journald.Factory{},
 	}
 }
 

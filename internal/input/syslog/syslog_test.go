@@ -169,7 +169,7 @@ func TestMalformedKeptRaw(t *testing.T) {
 		"<13>1 2025-13-45T99:99:99Z broken timestamp\n",
 		"invalid utf-8 \xff\xfe here\n",
 		"<14>1 2025-01-02T03:04:05Z h app - - - " + long + "\n", // over max_message_bytes
-		"27 <13>1 - - - - - - two\nlines", // octet counting keeps the newline
+		"27 <13>1 - - - - - - two\nlines",                       // octet counting keeps the newline
 		"<13>Jan  2 03:04:05 host tag: after the bad ones\n",
 	}
 	for _, f := range frames {
