@@ -6,6 +6,7 @@ import (
 	"github.com/logflux/agent/internal/input"
 	"github.com/logflux/agent/internal/input/agentapi"
 	"github.com/logflux/agent/internal/input/journald"
+	inotlp "github.com/logflux/agent/internal/input/otlp"
 	"github.com/logflux/agent/internal/input/syslog"
 	"github.com/logflux/agent/internal/output"
 	"github.com/logflux/agent/internal/output/elasticsearch"
@@ -23,6 +24,7 @@ func Inputs() []input.Factory {
 		agentapi.Factory{},
 		syslog.Factory{},
 		journald.Factory{},
+		inotlp.Factory{},
 	}
 }
 
