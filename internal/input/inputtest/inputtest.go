@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logflux/agent/internal/component"
+	"github.com/logflux/agent/internal/input"
 	"github.com/logflux/agent/internal/queue"
 	"github.com/logflux/agent/internal/record"
 )
@@ -92,4 +94,36 @@ func (s *Sink) Wait(t testing.TB, n int) []record.Entry {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// Start validates cfg, builds an input of f with set (Metrics and
+// MaxAppendBytes filled in when unset) and starts it on a new Sink of
+// 64 MiB; the input is shut down when the test ends.
+func Start(t testing.TB, f input.Factory, cfg component.Config, set component.Settings) (input.Input, *Sink) {
+	t.Helper()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if set.Metrics == nil {
+		set.Metrics = new(component.Metrics)
+	}
+	if set.MaxAppendBytes == 0 {
+		set.MaxAppendBytes = 1 << 20
+	}
+	in, err := f.New(cfg, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := NewSink(t, 64<<20)
+	if err := in.Start(context.Background(), sink); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := in.Shutdown(ctx); err != nil {
+			t.Error(err)
+		}
+	})
+	return in, sink
 }

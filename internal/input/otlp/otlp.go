@@ -77,6 +77,7 @@ func (Factory) New(cfg component.Config, set component.Settings) (input.Input, e
 		in.log = slog.Default()
 	}
 	in.cfg.Store(&c)
+	in.base, in.cancelBase = context.WithCancel(context.Background())
 	m := set.Metrics
 	in.ctr.Register(m, "OTLP log records received.")
 	m.Func("requests", "Export requests received.", component.Counter, in.requests.Load)
@@ -93,6 +94,10 @@ type Input struct {
 	cfg       atomic.Pointer[Config]
 	sink      input.Sink
 	builders  sync.Pool
+	// base is every request's context; Shutdown ends it when its own
+	// deadline passes, so a request waiting for queue room gives up.
+	base       context.Context
+	cancelBase context.CancelFunc
 
 	mu       sync.Mutex
 	srv      *http.Server
@@ -137,7 +142,8 @@ func (in *Input) serve(ln net.Listener) {
 	mux := http.NewServeMux()
 	mux.HandleFunc(Path, in.handle)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
-		ErrorLog: slog.NewLogLogger(in.log.Handler(), slog.LevelWarn)}
+		BaseContext: func(net.Listener) context.Context { return in.base },
+		ErrorLog:    slog.NewLogLogger(in.log.Handler(), slog.LevelWarn)}
 	in.srv, in.ln = srv, ln
 	in.served.Add(1)
 	go func() {
@@ -541,6 +547,10 @@ func (in *Input) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	err := srv.Shutdown(ctx)
+	in.cancelBase()
+	if err != nil {
+		srv.Close()
+	}
 	in.served.Wait()
 	if err != nil {
 		return fmt.Errorf("input %s: %w", in.name, err)

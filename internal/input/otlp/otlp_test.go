@@ -31,22 +31,7 @@ func start(t *testing.T, tweak func(*Config)) (*Input, *inputtest.Sink) {
 	if tweak != nil {
 		tweak(c)
 	}
-	if err := c.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	in, err := Factory{}.New(c, component.Settings{Name: "otel", MaxAppendBytes: 1 << 20, Metrics: new(component.Metrics)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sink := inputtest.NewSink(t, 64<<20)
-	if err := in.Start(context.Background(), sink); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		in.Shutdown(ctx)
-	})
+	in, sink := inputtest.Start(t, Factory{}, c, component.Settings{Name: "otel"})
 	return in.(*Input), sink
 }
 

@@ -462,7 +462,7 @@ func (in *Input) Shutdown(ctx context.Context) error {
 		in.ln.close()
 	}
 	for c := range in.conns {
-		c.SetReadDeadline(time.Now()) // the reader appends what it has and ends
+		c.Close() // its reader appends what it read and ends
 	}
 	in.mu.Unlock()
 	done := make(chan struct{})

@@ -33,22 +33,7 @@ func start(t *testing.T, address string, tweak func(*Config)) (*Input, *inputtes
 	if tweak != nil {
 		tweak(c)
 	}
-	if err := c.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	in, err := Factory{}.New(c, component.Settings{Name: "sys", MaxAppendBytes: 1 << 20, Metrics: new(component.Metrics)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sink := inputtest.NewSink(t, 64<<20)
-	if err := in.Start(context.Background(), sink); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		in.Shutdown(ctx)
-	})
+	in, sink := inputtest.Start(t, Factory{}, c, component.Settings{Name: "sys"})
 	return in.(*Input), sink
 }
 
@@ -381,5 +366,27 @@ func TestRFC3164YearRollover(t *testing.T) {
 	}
 	if want := time.Date(2025, 12, 31, 23, 59, 58, 0, time.UTC); !f.Time.Equal(want) {
 		t.Fatalf("December message read in January dated %s", f.Time)
+	}
+}
+
+// Shutdown with a client still connected appends what it sent and
+// returns without waiting for the client to leave.
+func TestShutdownWithOpenConnection(t *testing.T) {
+	in, sink := start(t, "tcp://127.0.0.1:0", nil)
+	h, p := hostPort(t, in)
+	conn, err := net.Dial("tcp", net.JoinHostPort(h, p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "<13>1 - - app - - - still connected\n")
+	sink.Wait(t, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := in.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	if in.connsOpen.Load() != 0 {
+		t.Fatalf("%d connections open after shutdown", in.connsOpen.Load())
 	}
 }
