@@ -215,6 +215,7 @@ func (in *Input) follow() (reloaded bool, err error) {
 	}
 	in.child = cmd
 	in.mu.Unlock()
+	in.log.Info("following the journal", "command", cmd.String())
 
 	stopped := make(chan struct{})
 	var why atomic.Value
