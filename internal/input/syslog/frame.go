@@ -10,7 +10,9 @@ import (
 // framer splits a TCP stream into syslog messages, telling the two framings
 // of RFC 6587 apart per message: one that starts with a digit followed by a
 // space is octet-counted ("LEN SP MSG", as RFC 5425 requires over TLS);
-// anything else ends at LF or NUL (non-transparent framing). A message over
+// anything else ends at LF or NUL (non-transparent framing). A frame is
+// taken as octet-counted only when the message after "LEN SP" starts with
+// its PRI ('<'), as every syslog message over octet counting does. A message over
 // max bytes is cut to max and the rest skipped, so one sender cannot make
 // the agent hold more than max per connection.
 type framer struct {
@@ -49,12 +51,14 @@ func (f *framer) next() (msg []byte, cut bool, n int, err error) {
 
 // octetCount peeks at "LEN SP" at the start of a frame.
 func (f *framer) octetCount() (length, digits int, ok bool) {
-	head, _ := f.r.Peek(11)
+	head, _ := f.r.Peek(12)
 	i := 0
 	for i < len(head) && head[i] >= '0' && head[i] <= '9' {
 		i++
 	}
-	if i == 0 || i > 10 || i >= len(head) || head[i] != ' ' || head[0] == '0' {
+	// "LEN SP <PRI>": a plain line that happens to start with a number and
+	// a space ("5 apples") is not taken for a frame.
+	if i == 0 || i > 10 || i+1 >= len(head) || head[i] != ' ' || head[i+1] != '<' || head[0] == '0' {
 		return 0, 0, false
 	}
 	v, err := strconv.Atoi(string(head[:i]))

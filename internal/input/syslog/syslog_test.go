@@ -155,6 +155,7 @@ func TestMalformedKeptRaw(t *testing.T) {
 		"invalid utf-8 \xff\xfe here\n",
 		"<14>1 2025-01-02T03:04:05Z h app - - - " + long + "\n", // over max_message_bytes
 		"27 <13>1 - - - - - - two\nlines",                       // octet counting keeps the newline
+		"5 apples were eaten\n",                                 // a number and a space, but no frame
 		"<13>Jan  2 03:04:05 host tag: after the bad ones\n",
 	}
 	for _, f := range frames {
@@ -183,8 +184,11 @@ func TestMalformedKeptRaw(t *testing.T) {
 	if es[5].Payload != "two\nlines" {
 		t.Errorf("octet-counted with a newline: %q", es[5].Payload)
 	}
-	if es[6].Payload != "after the bad ones" || es[6].Source != "tag" {
-		t.Errorf("after: %+v", es[6])
+	if es[6].Payload != "5 apples were eaten" {
+		t.Errorf("plain line starting with a number: %q", es[6].Payload)
+	}
+	if es[7].Payload != "after the bad ones" || es[7].Source != "tag" {
+		t.Errorf("after: %+v", es[7])
 	}
 	if got := in.unparsed.Load(); got < 2 {
 		t.Errorf("messages_unparsed = %d", got)
