@@ -6,6 +6,9 @@ import (
 	"github.com/logflux/agent/internal/input"
 	"github.com/logflux/agent/internal/input/agentapi"
 	fileinput "github.com/logflux/agent/internal/input/file"
+	"github.com/logflux/agent/internal/input/journald"
+	inotlp "github.com/logflux/agent/internal/input/otlp"
+	"github.com/logflux/agent/internal/input/syslog"
 	"github.com/logflux/agent/internal/output"
 	"github.com/logflux/agent/internal/output/elasticsearch"
 	"github.com/logflux/agent/internal/output/file"
@@ -23,6 +26,9 @@ func Inputs() []input.Factory {
 	return []input.Factory{
 		agentapi.Factory{},
 		fileinput.Factory{},
+		syslog.Factory{},
+		journald.Factory{},
+		inotlp.Factory{},
 	}
 }
 

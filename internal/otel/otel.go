@@ -3,6 +3,7 @@ package otel
 
 import (
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -139,4 +140,51 @@ func StringValue(s string) *commonpb.AnyValue {
 // KV is a string attribute.
 func KV(k, v string) *commonpb.KeyValue {
 	return &commonpb.KeyValue{Key: k, Value: StringValue(v)}
+}
+
+// Text is an AnyValue as the agent keeps it in a payload or a metadata
+// value: a string as it is, anything else as JSON (bytes as base64, as
+// encoding/json writes them), and "" for an empty value.
+func Text(v *commonpb.AnyValue) string {
+	if s, ok := v.GetValue().(*commonpb.AnyValue_StringValue); ok {
+		return s.StringValue
+	}
+	if v.GetValue() == nil {
+		return ""
+	}
+	b, err := json.Marshal(plain(v))
+	if err != nil { // a NaN or infinite double
+		return fmt.Sprint(v.GetDoubleValue())
+	}
+	return string(b)
+}
+
+// plain is v as Go values encoding/json writes the way OTLP/JSON shows
+// them: key-value lists as objects, arrays as arrays.
+func plain(v *commonpb.AnyValue) any {
+	switch x := v.GetValue().(type) {
+	case *commonpb.AnyValue_StringValue:
+		return x.StringValue
+	case *commonpb.AnyValue_BoolValue:
+		return x.BoolValue
+	case *commonpb.AnyValue_IntValue:
+		return x.IntValue
+	case *commonpb.AnyValue_DoubleValue:
+		return x.DoubleValue
+	case *commonpb.AnyValue_BytesValue:
+		return x.BytesValue
+	case *commonpb.AnyValue_ArrayValue:
+		out := make([]any, len(x.ArrayValue.GetValues()))
+		for i, e := range x.ArrayValue.GetValues() {
+			out[i] = plain(e)
+		}
+		return out
+	case *commonpb.AnyValue_KvlistValue:
+		out := make(map[string]any, len(x.KvlistValue.GetValues()))
+		for _, kv := range x.KvlistValue.GetValues() {
+			out[kv.GetKey()] = plain(kv.GetValue())
+		}
+		return out
+	}
+	return nil
 }

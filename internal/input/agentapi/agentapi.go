@@ -20,6 +20,7 @@ import (
 	"github.com/logflux/agent/internal/component"
 	"github.com/logflux/agent/internal/config"
 	"github.com/logflux/agent/internal/input"
+	"github.com/logflux/agent/internal/input/tlsreload"
 	"github.com/logflux/agent/internal/intake"
 )
 
@@ -87,7 +88,7 @@ type Input struct {
 	cfg    Config
 	unixLn net.Listener
 	tcpLn  net.Listener
-	tls    *tlsSource
+	tls    *tlsreload.Source
 }
 
 var (
@@ -150,7 +151,7 @@ func (in *Input) Start(_ context.Context, sink input.Sink) error {
 
 // open opens the listeners c asks for that differ from old's (old nil: all
 // of them). A nil listener means "keep the current one".
-func (in *Input) open(c, old *Config) (unixLn, tcpLn net.Listener, tlsSrc *tlsSource, err error) {
+func (in *Input) open(c, old *Config) (unixLn, tcpLn net.Listener, tlsSrc *tlsreload.Source, err error) {
 	if inherited := c.Inherited; len(inherited) > 0 {
 		if old != nil {
 			return nil, nil, nil, nil // the service manager owns the sockets
@@ -167,10 +168,10 @@ func (in *Input) open(c, old *Config) (unixLn, tcpLn net.Listener, tlsSrc *tlsSo
 			return nil, nil, nil, errors.New("the service manager passed a TCP socket, but tcp.shared_secret (at least 32 characters) is not configured")
 		}
 		if tcpLn != nil && c.TCP.TLS.Enabled() {
-			if tlsSrc, err = newTLSSource(c.TCP.TLS, in.log); err != nil {
+			if tlsSrc, err = tlsreload.NewSource(c.TCP.TLS, in.log); err != nil {
 				return nil, nil, nil, err
 			}
-			tcpLn = tlsSrc.wrap(tcpLn)
+			tcpLn = tlsSrc.Wrap(tcpLn)
 		}
 		return unixLn, tcpLn, tlsSrc, nil
 	}
@@ -190,10 +191,10 @@ func (in *Input) open(c, old *Config) (unixLn, tcpLn net.Listener, tlsSrc *tlsSo
 			return
 		}
 		if c.TCP.TLS.Enabled() {
-			if tlsSrc, err = newTLSSource(c.TCP.TLS, in.log); err != nil {
+			if tlsSrc, err = tlsreload.NewSource(c.TCP.TLS, in.log); err != nil {
 				return
 			}
-			tcpLn = tlsSrc.wrap(tcpLn)
+			tcpLn = tlsSrc.Wrap(tcpLn)
 		}
 	}
 	return unixLn, tcpLn, tlsSrc, nil
@@ -209,7 +210,7 @@ func closeAll(lns ...net.Listener) {
 
 // serve starts serving new listeners and closes the ones they replace.
 // Called with in.mu held.
-func (in *Input) serve(unixLn, tcpLn net.Listener, tlsSrc *tlsSource) {
+func (in *Input) serve(unixLn, tcpLn net.Listener, tlsSrc *tlsreload.Source) {
 	if tlsSrc != nil {
 		in.tls = tlsSrc
 	}
@@ -264,7 +265,7 @@ func (in *Input) Prepare(cfg component.Config) (apply, discard func(), err error
 		in.cfg = c
 		in.serve(unixLn, tcpLn, tlsSrc)
 		if in.tls != nil && tlsSrc == nil && c.TCP.TLS.Enabled() {
-			in.tls.update(c.TCP.TLS)
+			in.tls.Update(c.TCP.TLS)
 		}
 		in.srv.SetOptions(in.intakeOptions(&c))
 	}

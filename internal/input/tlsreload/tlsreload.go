@@ -1,4 +1,5 @@
-package agentapi
+// Package tlsreload serves a listener's TLS configuration from certificate files and re-reads them when they change on disk, so certificates rotate without a restart.
+package tlsreload
 
 import (
 	"crypto/tls"
@@ -14,10 +15,10 @@ import (
 	"github.com/logflux/agent/internal/config"
 )
 
-// tlsSource serves the TCP listener's TLS configuration and re-reads the
+// Source serves a TCP listener's TLS configuration and re-reads the
 // certificate files when they change on disk (checked at most every few
 // seconds, at handshake time), so certificates rotate without a restart.
-type tlsSource struct {
+type Source struct {
 	log *slog.Logger
 
 	mu      sync.Mutex
@@ -27,8 +28,9 @@ type tlsSource struct {
 	checked time.Time
 }
 
-func newTLSSource(files config.TLSConfig, log *slog.Logger) (*tlsSource, error) {
-	s := &tlsSource{log: log, files: files}
+// NewSource loads the files; an error means they could not be used.
+func NewSource(files config.TLSConfig, log *slog.Logger) (*Source, error) {
+	s := &Source{log: log, files: files}
 	conf, mtimes, err := loadTLS(files)
 	if err != nil {
 		return nil, err
@@ -37,15 +39,16 @@ func newTLSSource(files config.TLSConfig, log *slog.Logger) (*tlsSource, error) 
 	return s, nil
 }
 
-func (s *tlsSource) wrap(ln net.Listener) net.Listener {
+// Wrap returns ln serving TLS with the current certificate.
+func (s *Source) Wrap(ln net.Listener) net.Listener {
 	return tls.NewListener(ln, &tls.Config{
 		MinVersion:         tls.VersionTLS12,
 		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) { return s.current(), nil },
 	})
 }
 
-// update switches to other files (on reload).
-func (s *tlsSource) update(files config.TLSConfig) {
+// Update switches to other files (on reload).
+func (s *Source) Update(files config.TLSConfig) {
 	s.mu.Lock()
 	s.files = files
 	s.checked = time.Time{}
@@ -53,7 +56,7 @@ func (s *tlsSource) update(files config.TLSConfig) {
 	s.current()
 }
 
-func (s *tlsSource) current() *tls.Config {
+func (s *Source) current() *tls.Config {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if time.Since(s.checked) < 5*time.Second {
