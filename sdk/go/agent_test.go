@@ -6,6 +6,7 @@ package logflux
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -91,6 +92,7 @@ type realAgent struct {
 	data   string
 	tcp    string // host:port, if TCP is on
 	secret string
+	config string // configuration file, if any
 	cmd    *exec.Cmd
 	out    *lockedBuffer
 	exited chan struct{}
@@ -100,17 +102,45 @@ type realAgent struct {
 // and on a loopback TCP port too when secret is set.
 func startRealAgent(t testing.TB, secret string) *realAgent {
 	t.Helper()
+	return startRealAgentConfig(t, secret, "")
+}
+
+// startRealAgentConfig is startRealAgent with a configuration file of
+// content configYAML (none if empty); setConfig changes it for the next
+// start.
+func startRealAgentConfig(t testing.TB, secret, configYAML string) *realAgent {
+	t.Helper()
+	r := newRealAgent(t, secret, configYAML)
+	r.start()
+	return r
+}
+
+// newRealAgent is startRealAgentConfig without the start.
+func newRealAgent(t testing.TB, secret, configYAML string) *realAgent {
+	t.Helper()
 	bin := buildAgent(t)
 	dir := t.TempDir()
 	r := &realAgent{t: t, bin: bin, sock: filepath.Join(dir, "agent.sock"), data: filepath.Join(dir, "data"), secret: secret}
-	r.args = []string{"run", "--unix-path", r.sock, "--data-dir", r.data}
+	r.args = []string{"run", "--unix-path", r.sock, "--data-dir", r.data, "--admin-address", "off"}
 	if secret != "" {
 		r.tcp = freeLoopbackAddr(t)
 		r.args = append(r.args, "--tcp-address", r.tcp, "--shared-secret", secret)
 	}
-	r.start()
+	if configYAML != "" {
+		r.config = filepath.Join(dir, "agent.yaml")
+		r.args = append(r.args, "--config", r.config)
+		r.setConfig(configYAML)
+	}
 	t.Cleanup(r.stop)
 	return r
+}
+
+// setConfig rewrites the agent's configuration file, read at the next start.
+func (r *realAgent) setConfig(configYAML string) {
+	r.t.Helper()
+	if err := os.WriteFile(r.config, []byte(configYAML), 0o600); err != nil {
+		r.t.Fatal(err)
+	}
 }
 
 func freeLoopbackAddr(t testing.TB) string {
@@ -361,4 +391,101 @@ func BenchmarkEndToEndRealAgent(b *testing.B) {
 	cfg := testConfig(r.addr())
 	cfg.Block = true
 	endToEnd(b, newClient(b, cfg))
+}
+
+// TestRealAgentQueueFullConfirmsWhatItTook: while the agent answers
+// queue_full to some batches, the ones it took are confirmed all the same
+// (a flush gets through between the retries), Flush fails while it cannot
+// be true, and succeeds once the agent has room again, with nothing lost
+// and nothing the agent took sent twice.
+func TestRealAgentQueueFullConfirmsWhatItTook(t *testing.T) {
+	// A small agent queue that cannot drain: an entry leaves it only once
+	// every output has it, and the LogFlux output points at a closed
+	// loopback port.
+	stalled := fmt.Sprintf(`limits:
+  max_line_bytes: 64KiB
+queue:
+  max_bytes: 160KiB
+shutdown:
+  timeout: 1s
+outputs:
+  - type: file
+  - type: logflux
+    api_key: eu-lf_0123456789abcdef0123456789abcdef
+    endpoint: http://%s
+`, freeLoopbackAddr(t))
+	r := newRealAgent(t, "", stalled)
+	cfg := testConfig(r.addr())
+	cfg.BatchBytes = 16 << 10 // about 70 entries a batch: far more batches than maxPending
+	cfg.MinBackoff, cfg.MaxBackoff = 20*time.Millisecond, 300*time.Millisecond
+	c := newClient(t, cfg)
+	const n = 10000
+	pad := strings.Repeat("x", 100)
+	// Logged before the agent is up, so that batches are waiting from the
+	// first moment it answers: the SDK always has more to send than the
+	// agent takes.
+	for i := range n {
+		mustLog(t, c, Entry{Payload: fmt.Sprintf("entry %d %s", i, pad)})
+	}
+	r.start()
+
+	// The agent cannot take everything: Flush says so.
+	if err := c.Flush(ctxTimeout(t, 2*time.Second)); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Flush while the agent's queue is full = %v, want a deadline error", err)
+	}
+	// What it did take is confirmed while it keeps answering queue_full.
+	var s Stats
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		s = c.Stats()
+		if (s.Confirmed > 0 && s.Confirmed == s.Accepted) || time.Now().After(deadline) {
+			break
+		}
+	}
+	if s.Retried["queue_full"] == 0 {
+		t.Fatalf("the agent never answered queue_full: %+v", s)
+	}
+	if s.Confirmed == 0 || s.Confirmed != s.Accepted || s.Confirmed >= n {
+		t.Errorf("while the agent is full: accepted %d, confirmed %d of %d, want every accepted entry confirmed (stats %+v)", s.Accepted, s.Confirmed, n, s)
+	}
+	if ae := (*AgentError)(nil); !errors.As(s.LastError, &ae) || ae.Code != "queue_full" {
+		t.Errorf("while the agent is full, Stats().LastError = %v, want its queue_full answer", s.LastError)
+	}
+	if s.Confirmed+uint64(s.Queued) != n || len(s.Dropped) != 0 || len(s.Rejected) != 0 {
+		t.Fatalf("the refused batches must be kept to be sent again: confirmed %d + queued %d != %d (stats %+v)", s.Confirmed, s.Queued, n, s)
+	}
+
+	// The same agent and disk queue without the stalled output: it drains,
+	// and the client's retries get through.
+	r.stop()
+	r.setConfig("limits:\n  max_line_bytes: 64KiB\noutputs:\n  - type: file\n")
+	r.start()
+	if err := c.Flush(ctxTimeout(t, 30*time.Second)); err != nil {
+		t.Fatalf("Flush once the agent has room: %v (stats %+v)", err, c.Stats())
+	}
+	ids := map[string]map[any]bool{} // payload → the agent's ids for it
+	for _, e := range r.waitStored(n, 10*time.Second) {
+		p, _ := e["payload"].(string)
+		if ids[p] == nil {
+			ids[p] = map[any]bool{}
+		}
+		ids[p][e["id"]] = true
+	}
+	twice := 0
+	for i := range n {
+		got := ids[fmt.Sprintf("entry %d %s", i, pad)]
+		if len(got) == 0 {
+			t.Fatalf("entry %d lost", i)
+		}
+		if len(got) > 1 {
+			twice++
+		}
+	}
+	// The agent took nothing more while full, and everything it took was
+	// confirmed before the restart: nothing had to be sent again.
+	if twice > 0 {
+		t.Errorf("%d entries the agent had taken were sent again after the restart", twice)
+	}
+	if s := c.Stats(); s.Confirmed != n || s.Queued != 0 {
+		t.Errorf("after the agent drained: confirmed %d, queued %d, want %d and 0", s.Confirmed, s.Queued, n)
+	}
 }

@@ -150,8 +150,10 @@ func (c *Client) enqueue(enc []byte, done <-chan struct{}) error {
 //
 // When the agent cannot be reached, Flush makes one connection attempt and
 // fails at once with an error matching ErrUnavailable (and the cause, such
-// as ErrAuthFailed); the entries stay queued. It also returns ctx's error
-// if ctx ends first, and ErrClosed after Close.
+// as ErrAuthFailed); the entries stay queued. While the agent answers
+// queue_full, Flush waits for the refused batches to get through (what the
+// agent did take is confirmed meanwhile). It returns ctx's error if ctx ends
+// first, and ErrClosed after Close.
 func (c *Client) Flush(ctx context.Context) error {
 	if c.closing.Load() {
 		return ErrClosed

@@ -9,7 +9,7 @@ import (
 )
 
 // maxPending bounds the batches written on one connection and not yet
-// answered.
+// answered. A flush may take one more slot.
 const maxPending = 32
 
 // sender moves sealed chunks from the queue to the agent through a pool of
@@ -370,7 +370,17 @@ func (w *worker) step(now time.Time) (again bool, wait time.Duration) {
 	npending := len(ac.pending)
 	unflushed, unflushedGen, unflushedSize, lastFlush := ac.unflushed, ac.unflushedGen, ac.unflushedSize, ac.lastFlush
 	ac.mu.Unlock()
+	// A due flush goes before the next batch, even while the agent answers
+	// queue_full and with maxPending batches unanswered: it asks the agent
+	// for no room, and without it what the agent took would stay
+	// unconfirmed (charged to the queue, sent again after a reconnect) for
+	// as long as batches are waiting.
+	if unflushed && npending <= maxPending && w.flushDue(unflushedGen, unflushedSize, now.Sub(lastFlush)) {
+		w.writeFlush(ac, now)
+		return true, 0
+	}
 	if throttled > 0 {
+		// The ticker wakes the worker when a flush falls due.
 		return false, throttled
 	}
 	if npending < maxPending {
@@ -378,10 +388,6 @@ func (w *worker) step(now time.Time) (again bool, wait time.Duration) {
 			w.writeBatch(ac, c, now)
 			return true, 0
 		}
-	}
-	if unflushed && npending < maxPending && w.flushDue(unflushedGen, unflushedSize, now.Sub(lastFlush)) {
-		w.writeFlush(ac, now)
-		return true, 0
 	}
 	return false, 0
 }
@@ -451,6 +457,7 @@ func (w *worker) settle(ac *agentConn) {
 		case code == "queue_full":
 			// Nothing of the batch was taken; send it again later.
 			s.st.retry("queue_full", 1)
+			s.setErr(o.err)
 			ac.mu.Lock()
 			ac.throttleUntil = time.Now().Add(ac.throttle.next())
 			ac.mu.Unlock()
