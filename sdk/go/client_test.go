@@ -111,6 +111,32 @@ func TestFlushWaitsForTheFlushAnswer(t *testing.T) {
 	}
 }
 
+// TestFlushAnsweredUnavailableConfirmsNothing: an agent that answers a
+// flush with an error (its queue could not be made durable) has confirmed
+// nothing; the entries count as confirmed only once a later flush succeeds.
+func TestFlushAnsweredUnavailableConfirmsNothing(t *testing.T) {
+	a := startAgent(t)
+	cfg := testConfig(a.Addr())
+	cfg.Connections = 1
+	c := newClient(t, cfg)
+	mustLog(t, c, Entry{Payload: "one"})
+	mustFlush(t, c) // the connection is up
+	a.FailNextFlushes("unavailable", "unavailable", "unavailable")
+	mustLog(t, c, Entry{Payload: "two"})
+	a.WaitEntries(2, 2*time.Second)
+	err := c.Flush(ctxTimeout(t, 50*time.Millisecond))
+	if err == nil {
+		t.Fatal("Flush succeeded on an unavailable answer")
+	}
+	if got := c.Stats().Confirmed; got != 1 {
+		t.Fatalf("confirmed %d after an unavailable flush answer, want 1 (only the first entry)", got)
+	}
+	mustFlush(t, c) // asked again, paced, until a flush is answered success
+	if got := c.Stats().Confirmed; got != 2 {
+		t.Fatalf("confirmed %d after a successful flush, want 2", got)
+	}
+}
+
 func TestFlushWithNothingLoggedReturnsAtOnce(t *testing.T) {
 	c := newClient(t, testConfig("unix:///nonexistent/agent.sock"))
 	if err := c.Flush(ctxTimeout(t, time.Second)); err != nil {

@@ -49,6 +49,7 @@ type agentConn struct {
 	throttle      backoff   // after queue_full answers
 	throttleUntil time.Time // no writes before this
 	flushErr      error     // the agent answered a flush with an error
+	flushRetryAt  time.Time // after such an answer: no flush before this
 }
 
 // pendingItem is a batch or a flush written and not yet answered.
@@ -230,14 +231,26 @@ func (ac *agentConn) match(r *response, st *counters) error {
 		ac.unconfirmed = ac.unconfirmed[:0]
 	case r.Status == "error":
 		if head.flush {
-			// An agent without the flush extension (unknown_action): the
-			// batches were accepted, but nothing more can be known; take
-			// them as confirmed rather than resend them forever.
 			ac.shift()
-			ac.confirmed = append(ac.confirmed, ac.unconfirmed...)
-			clear(ac.unconfirmed)
-			ac.unconfirmed = ac.unconfirmed[:0]
 			ac.flushErr = r.agentError()
+			if r.Code == "unknown_action" {
+				// An agent without the flush extension: the batches were
+				// accepted, but nothing more can be known; take them as
+				// confirmed rather than resend them forever.
+				ac.confirmed = append(ac.confirmed, ac.unconfirmed...)
+				clear(ac.unconfirmed)
+				ac.unconfirmed = ac.unconfirmed[:0]
+			}
+			// Any other answer (unavailable: the agent could not make its
+			// queue durable) confirms nothing: the entries stay unconfirmed,
+			// and a later flush must cover them again.
+			ac.flushRetryAt = time.Now().Add(flushRetryPause)
+			for _, c := range ac.unconfirmed {
+				if !ac.unflushed || c.gen < ac.unflushedGen {
+					ac.unflushedGen = c.gen
+				}
+				ac.unflushed = true
+			}
 			return nil
 		}
 		if head.err == nil {
@@ -246,6 +259,10 @@ func (ac *agentConn) match(r *response, st *counters) error {
 	}
 	return nil
 }
+
+// flushRetryPause is how long after a flush answered with an error the
+// next one is written.
+const flushRetryPause = 100 * time.Millisecond
 
 func (ac *agentConn) shift() pendingItem {
 	item := ac.pending[0]

@@ -369,7 +369,14 @@ func (w *worker) step(now time.Time) (again bool, wait time.Duration) {
 	throttled := ac.throttleUntil.Sub(now)
 	npending := len(ac.pending)
 	unflushed, unflushedGen, unflushedSize, lastFlush := ac.unflushed, ac.unflushedGen, ac.unflushedSize, ac.lastFlush
+	flushWait := ac.flushRetryAt.Sub(now)
 	ac.mu.Unlock()
+	if flushWait > 0 {
+		// The agent answered the last flush with an error: ask again
+		// once the pause is over (the ticker wakes the worker), not at
+		// once.
+		unflushed = false
+	}
 	// A due flush goes before the next batch, even while the agent answers
 	// queue_full and with maxPending batches unanswered: it asks the agent
 	// for no room, and without it what the agent took would stay

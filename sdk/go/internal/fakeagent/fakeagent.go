@@ -71,6 +71,7 @@ type Agent struct {
 	hold         chan struct{} // non-nil: flush answers wait until it is closed
 	failNext     []string      // error codes for the next batches
 	dropFlushes  int           // close the connection instead of answering
+	failFlushes  []string      // error codes to answer the next flushes with
 	reject       func(Entry) string
 
 	wg sync.WaitGroup
@@ -219,6 +220,14 @@ func (a *Agent) HoldFlushes() (release func()) {
 func (a *Agent) FailNextBatches(codes ...string) {
 	a.mu.Lock()
 	a.failNext = append(a.failNext, codes...)
+	a.mu.Unlock()
+}
+
+// FailNextFlushes answers the next flushes with these error codes instead
+// of success (unavailable: the queue could not be made durable).
+func (a *Agent) FailNextFlushes(codes ...string) {
+	a.mu.Lock()
+	a.failFlushes = append(a.failFlushes, codes...)
 	a.mu.Unlock()
 }
 
@@ -371,10 +380,18 @@ func (a *Agent) handle(c net.Conn, st *connState, line []byte, stopped chan stru
 			if drop {
 				a.dropFlushes--
 			}
+			var fail string
+			if len(a.failFlushes) > 0 {
+				fail, a.failFlushes = a.failFlushes[0], a.failFlushes[1:]
+			}
 			a.counts.Flushes++
 			a.mu.Unlock()
 			if drop {
 				return false
+			}
+			if fail != "" {
+				a.answer(c, errorResp(fail, "scripted flush failure", nil))
+				return true
 			}
 			if hold != nil {
 				select {
