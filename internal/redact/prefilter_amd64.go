@@ -1,0 +1,20 @@
+package redact
+
+import "golang.org/x/sys/cpu"
+
+// hasAVX2 tells whether scanAVX2 may run on this machine.
+var hasAVX2 = cpu.X86.HasAVX2
+
+// scanAVX2 returns the anchor bits of p, of at least 32 bytes, looking at
+// 32 bytes at a time (prefilter_amd64.s).
+//
+//go:noescape
+func scanAVX2(p []byte) uint16
+
+// anchorsWide is anchors for a text of at least wideText bytes.
+func anchorsWide(p []byte) uint16 {
+	if !hasAVX2 || len(p) < 32 {
+		return anchorsNarrow(p)
+	}
+	return scanAVX2(p)
+}

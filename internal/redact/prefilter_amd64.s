@@ -1,0 +1,194 @@
+#include "textflag.h"
+
+// The nibble tables of the anchor classes (see prefilter.go): a byte's
+// classes are loTable[low nibble] & hiTable[high nibble]. Bits: 0 '@',
+// 1 '=' ':', 2 '_', 3 '-', 4 '.', 5 'J', 6 'A'.
+DATA loTable<>+0x00(SB)/1, $0x01 // '@'
+DATA loTable<>+0x01(SB)/1, $0x40 // 'A'
+DATA loTable<>+0x02(SB)/1, $0x00
+DATA loTable<>+0x03(SB)/1, $0x00
+DATA loTable<>+0x04(SB)/1, $0x00
+DATA loTable<>+0x05(SB)/1, $0x00
+DATA loTable<>+0x06(SB)/1, $0x00
+DATA loTable<>+0x07(SB)/1, $0x00
+DATA loTable<>+0x08(SB)/1, $0x00
+DATA loTable<>+0x09(SB)/1, $0x00
+DATA loTable<>+0x0a(SB)/1, $0x22 // ':' 'J'
+DATA loTable<>+0x0b(SB)/1, $0x00
+DATA loTable<>+0x0c(SB)/1, $0x00
+DATA loTable<>+0x0d(SB)/1, $0x0a // '=' '-'
+DATA loTable<>+0x0e(SB)/1, $0x10 // '.'
+DATA loTable<>+0x0f(SB)/1, $0x04 // '_'
+GLOBL loTable<>(SB), RODATA|NOPTR, $16
+
+DATA hiTable<>+0x00(SB)/1, $0x00
+DATA hiTable<>+0x01(SB)/1, $0x00
+DATA hiTable<>+0x02(SB)/1, $0x18 // 0x2_: '-' '.'
+DATA hiTable<>+0x03(SB)/1, $0x02 // 0x3_: ':' '='
+DATA hiTable<>+0x04(SB)/1, $0x61 // 0x4_: '@' 'A' 'J'
+DATA hiTable<>+0x05(SB)/1, $0x04 // 0x5_: '_'
+DATA hiTable<>+0x06(SB)/1, $0x00
+DATA hiTable<>+0x07(SB)/1, $0x00
+DATA hiTable<>+0x08(SB)/1, $0x00
+DATA hiTable<>+0x09(SB)/1, $0x00
+DATA hiTable<>+0x0a(SB)/1, $0x00
+DATA hiTable<>+0x0b(SB)/1, $0x00
+DATA hiTable<>+0x0c(SB)/1, $0x00
+DATA hiTable<>+0x0d(SB)/1, $0x00
+DATA hiTable<>+0x0e(SB)/1, $0x00
+DATA hiTable<>+0x0f(SB)/1, $0x00
+GLOBL hiTable<>(SB), RODATA|NOPTR, $16
+
+DATA byteConsts<>+0(SB)/1, $0x0f
+DATA byteConsts<>+1(SB)/1, $0x20 // the case bit, and ' '
+DATA byteConsts<>+2(SB)/1, $0x62 // 'b'
+DATA byteConsts<>+3(SB)/1, $0x65 // 'e'
+DATA byteConsts<>+4(SB)/1, $0x30 // '0'
+DATA byteConsts<>+5(SB)/1, $0x09
+DATA byteConsts<>+6(SB)/1, $0x2d // '-'
+GLOBL byteConsts<>(SB), RODATA|NOPTR, $8
+
+// func scanAVX2(p []byte) uint16
+//
+// Returns the anchor bits of p (len(p) >= 32): the anchor classes present
+// (bits 0-6), bit 7 when a 'b' or 'B' is followed by an 'e' or 'E', bit 8
+// when 13 bytes in a row are digits, or ' ' or '-' between two digits. p is read 32 bytes at a
+// time; when its length is not a multiple of 32, the last block read is
+// its last 32 bytes, and the bytes already seen are shifted out of that
+// block's masks.
+TEXT ·scanAVX2(SB), NOSPLIT, $0-26
+	MOVQ p_base+0(FP), SI
+	MOVQ p_len+8(FP), DI
+	LEAQ (SI)(DI*1), DI // end of p
+	XORL R8, R8         // 'b' at the previous block's last byte (bit 0)
+	XORL R9, R9         // "be" pairs
+	XORQ R10, R10       // the previous block's digits (low half) and separators (high half)
+	XORQ R11, R11       // runs of 13 card bytes
+	XORL CX, CX         // bits of the block's masks already seen
+	VBROADCASTI128 loTable<>(SB), Y15
+	VBROADCASTI128 hiTable<>(SB), Y14
+	VPBROADCASTB byteConsts<>+0(SB), Y13
+	VPBROADCASTB byteConsts<>+1(SB), Y12
+	VPBROADCASTB byteConsts<>+2(SB), Y11
+	VPBROADCASTB byteConsts<>+3(SB), Y10
+	VPBROADCASTB byteConsts<>+4(SB), Y9
+	VPBROADCASTB byteConsts<>+5(SB), Y8
+	VPBROADCASTB byteConsts<>+6(SB), Y1
+	VPXOR Y4, Y4, Y4 // anchor classes
+
+loop:
+	VMOVDQU (SI), Y0
+
+	// Anchor classes.
+	VPSRLW  $4, Y0, Y2
+	VPAND   Y13, Y2, Y2
+	VPAND   Y13, Y0, Y3
+	VPSHUFB Y2, Y14, Y2
+	VPSHUFB Y3, Y15, Y3
+	VPAND   Y2, Y3, Y2
+	VPOR    Y2, Y4, Y4
+
+	// Masks: 'b' or 'B' (AX), 'e' or 'E' (BX), digits (DX), ' ' or '-' (R13).
+	VPOR      Y12, Y0, Y5
+	VPCMPEQB  Y11, Y5, Y6
+	VPMOVMSKB Y6, AX
+	VPCMPEQB  Y10, Y5, Y6
+	VPMOVMSKB Y6, BX
+	VPSUBB    Y9, Y0, Y5
+	VPMINUB   Y8, Y5, Y6
+	VPCMPEQB  Y5, Y6, Y6
+	VPMOVMSKB Y6, DX
+	VPCMPEQB  Y12, Y0, Y5
+	VPCMPEQB  Y1, Y0, Y6
+	VPOR      Y5, Y6, Y6
+	VPMOVMSKB Y6, R13
+	SHRL      CX, AX
+	SHRL      CX, BX
+	SHRL      CX, DX
+	SHRL      CX, R13
+
+	// "be": within the block, and across from the previous one.
+	MOVL BX, R12
+	SHRL $1, R12
+	ANDL AX, R12
+	ORL  R12, R9
+	ANDL BX, R8
+	ORL  R8, R9
+	MOVL AX, R8
+	SHRL $31, R8
+
+	// Card bytes over this block and the previous one (bit j of the
+	// previous block's byte j, bit 32+j the block's): digits, and
+	// separators with a digit on each side (one past either end of the
+	// two blocks counts as a digit). 13 of them in a row may be a card.
+	MOVL R10, AX
+	SHLQ $32, DX
+	ORQ  DX, AX  // digits
+	MOVQ R10, BX
+	SHRQ $32, BX
+	SHLQ $32, R13
+	ORQ  R13, BX // separators
+	SHRQ $32, DX
+	ORQ  R13, DX
+	MOVQ DX, R10 // the block's, for the next one
+	LEAQ (AX)(AX*1), DX
+	ORQ  $1, DX
+	MOVQ AX, R13
+	SHRQ $1, R13
+	BTSQ $63, R13
+	ANDQ R13, DX
+	ANDQ BX, DX
+	ORQ  AX, DX
+	MOVQ DX, R12
+	SHRQ $1, R12
+	ANDQ DX, R12
+	MOVQ R12, R13
+	SHRQ $2, R13
+	ANDQ R13, R12
+	MOVQ R12, R13
+	SHRQ $4, R13
+	ANDQ R13, R12
+	MOVQ R12, R13
+	SHRQ $5, R13
+	ANDQ R13, R12
+	ORQ  R12, R11
+
+	// The next block: whole, or the last 32 bytes with the bytes already
+	// seen shifted out.
+	ADDQ $32, SI
+	MOVQ DI, R12
+	SUBQ SI, R12
+	JZ   done
+	CMPQ R12, $32
+	JAE  loop
+	MOVQ $32, CX
+	SUBQ R12, CX
+	LEAQ -32(DI), SI
+	JMP  loop
+
+done:
+	VEXTRACTI128 $1, Y4, X2
+	VPOR         X2, X4, X4
+	VPSRLDQ      $8, X4, X2
+	VPOR         X2, X4, X4
+	VPSRLDQ      $4, X4, X2
+	VPOR         X2, X4, X4
+	VPSRLDQ      $2, X4, X2
+	VPOR         X2, X4, X4
+	VPSRLDQ      $1, X4, X2
+	VPOR         X2, X4, X4
+	VMOVD        X4, AX
+	ANDL         $0x7f, AX
+	TESTL        R9, R9
+	JZ           nobe
+	ORL          $0x80, AX
+
+nobe:
+	TESTQ R11, R11
+	JZ    nocard
+	ORL   $0x100, AX
+
+nocard:
+	VZEROUPPER
+	MOVW AX, ret+24(FP)
+	RET
