@@ -52,7 +52,9 @@ GLOBL byteConsts<>(SB), RODATA|NOPTR, $8
 //
 // Returns the anchor bits of p (len(p) >= 32): the anchor classes present
 // (bits 0-6), bit 7 when a 'b' or 'B' is followed by an 'e' or 'E', bit 8
-// when 13 bytes in a row are digits, or ' ' or '-' between two digits. p is read 32 bytes at a
+// when p may hold a card: 13 digits in a row, or a group of exactly 4
+// digits and a ' ' or '-' beginning 13 bytes that are digits, or ' ' or
+// '-' between two digits. p is read 32 bytes at a
 // time; when its length is not a multiple of 32, the last block read is
 // its last 32 bytes, and the bytes already seen are shifted out of that
 // block's masks.
@@ -117,10 +119,13 @@ loop:
 	MOVL AX, R8
 	SHRL $31, R8
 
-	// Card bytes over this block and the previous one (bit j of the
-	// previous block's byte j, bit 32+j the block's): digits, and
-	// separators with a digit on each side (one past either end of the
-	// two blocks counts as a digit). 13 of them in a row may be a card.
+	// A card's first 13 bytes, in this block and the previous one (bit j
+	// for the previous block's byte j, bit 32+j for the block's): 13
+	// digits, or a group of exactly 4 digits and a separator beginning 13
+	// card bytes (digits, and separators with a digit on each side). A
+	// card's first 13 bytes always lie in one such window; past its end a
+	// separator's neighbour counts as a digit, and elsewhere past its
+	// ends there are no digits or separators.
 	MOVL R10, AX
 	SHLQ $32, DX
 	ORQ  DX, AX  // digits
@@ -138,7 +143,7 @@ loop:
 	BTSQ $63, R13
 	ANDQ R13, DX
 	ANDQ BX, DX
-	ORQ  AX, DX
+	ORQ  AX, DX  // card bytes
 	MOVQ DX, R12
 	SHRQ $1, R12
 	ANDQ DX, R12
@@ -150,8 +155,34 @@ loop:
 	ANDQ R13, R12
 	MOVQ R12, R13
 	SHRQ $5, R13
-	ANDQ R13, R12
-	ORQ  R12, R11
+	ANDQ R13, R12 // 13 card bytes from here
+	MOVQ AX, R13
+	SHRQ $1, R13
+	ANDQ AX, R13
+	MOVQ R13, DX
+	SHRQ $2, DX
+	ANDQ DX, R13
+	MOVQ R13, DX
+	SHRQ $4, DX
+	ANDQ DX, R13
+	MOVQ R13, DX
+	SHRQ $5, DX
+	ANDQ DX, R13
+	ORQ  R13, R11 // 13 digits from here
+	LEAQ (AX)(AX*1), DX
+	NOTQ DX
+	ANDQ AX, DX
+	MOVQ AX, R13
+	SHRQ $1, R13
+	ANDQ R13, DX
+	SHRQ $1, R13
+	ANDQ R13, DX
+	SHRQ $1, R13
+	ANDQ R13, DX
+	SHRQ $4, BX
+	ANDQ BX, DX   // a group of exactly 4 digits and a separator from here
+	ANDQ R12, DX
+	ORQ  DX, R11
 
 	// The next block: whole, or the last 32 bytes with the bytes already
 	// seen shifted out.

@@ -9,9 +9,10 @@ import (
 )
 
 // anchorsExact is what anchorsWide computes where the CPU has AVX2, a
-// byte at a time: the anchor bytes, "be" in any case, and 13 card bytes
-// in a row: digits, or ' ' or '-' with a digit on each side, looked at in
-// windows of two 32-byte blocks.
+// byte at a time: the anchor bytes, "be" in any case, and the beginning of
+// a card, looked at in windows of two 32-byte blocks: 13 digits, or a
+// group of exactly 4 digits and a separator (' ', '-') beginning 13 card
+// bytes (digits, and separators with a digit on each side).
 func anchorsExact(p []byte) uint16 {
 	var m uint16
 	for i, c := range p {
@@ -21,28 +22,40 @@ func anchorsExact(p []byte) uint16 {
 		}
 	}
 	// Windows of two blocks: [32(k-1), 32k+32) cut at len(p), for each
-	// block k. Past the window's start counts as a digit (but before p[0]),
-	// and past its end too when that is a whole block's end.
+	// block k. Past the window's ends there are no digits or separators,
+	// except that a separator's neighbour past the window's start counts as
+	// a digit (but before p[0]), and past its end too when that is a whole
+	// block's end.
 	for k := 0; 32*k < len(p); k++ {
 		lo, left := 32*(k-1), true
 		if k == 0 {
 			lo, left = 0, false
 		}
 		hi, right := min(32*k+32, len(p)), 32*k+32 <= len(p)
-		digit := func(i int) bool {
+		in := func(i int) bool { return lo <= i && i < hi }
+		digit := func(i int) bool { return in(i) && class[p[i]]&cDigit != 0 }
+		sep := func(i int) bool { return in(i) && (p[i] == ' ' || p[i] == '-') }
+		neighbour := func(i int) bool {
 			switch {
 			case i < lo:
 				return left
 			case i >= hi:
 				return right
 			}
-			return class[p[i]]&cDigit != 0
+			return digit(i)
 		}
-		run := 0
+		cardByte := func(i int) bool { return digit(i) || sep(i) && neighbour(i-1) && neighbour(i+1) }
+		all := func(i int, f func(int) bool) bool {
+			for j := i; j < i+13; j++ {
+				if !f(j) {
+					return false
+				}
+			}
+			return true
+		}
 		for i := lo; i < hi; i++ {
-			if c := p[i]; !digit(i) && !((c == ' ' || c == '-') && digit(i-1) && digit(i+1)) {
-				run = 0
-			} else if run++; run >= 13 {
+			group4 := digit(i) && !digit(i-1) && digit(i+1) && digit(i+2) && digit(i+3) && sep(i+4)
+			if all(i, digit) || group4 && all(i, cardByte) {
 				m |= aCard
 			}
 		}
@@ -93,6 +106,7 @@ func TestPrefilterSound(t *testing.T) {
 		"card 4111 1111 1111 1111 end", "4111-1111-1111-1111", "x4111111111111111", "pan=378282246310005;",
 		"  4111 1111 1111 1111", "a 4111 111111 11112 b", "AUTHORIZATION: BEARER abcdefghijklmnopqrstu",
 		"bEaReR abcdefghijklmnopqrstu", strings.Repeat("9", 13),
+		"12345 4111 1111 1111 1111", "4111 111111 11112", "5555-5555-5555-4444 x", "3782 822463 10005",
 	)
 	for _, s := range texts {
 		for pad := 0; pad < 40; pad++ {
