@@ -136,6 +136,43 @@ loop:
 	SHRQ $32, DX
 	ORQ  R13, DX
 	MOVQ DX, R10 // the block's, for the next one
+
+	// 13 digits from here (when there are 13 in the window).
+	POPCNTQ AX, R12
+	CMPQ    R12, $13
+	JB      group4
+	MOVQ    AX, R13
+	SHRQ    $1, R13
+	ANDQ    AX, R13
+	MOVQ    R13, DX
+	SHRQ    $2, DX
+	ANDQ    DX, R13
+	MOVQ    R13, DX
+	SHRQ    $4, DX
+	ANDQ    DX, R13
+	MOVQ    R13, DX
+	SHRQ    $5, DX
+	ANDQ    DX, R13
+	ORQ     R13, R11
+
+group4:
+	// A group of exactly 4 digits and a separator from here (R12)...
+	LEAQ (AX)(AX*1), R12
+	NOTQ R12
+	ANDQ AX, R12
+	MOVQ AX, R13
+	SHRQ $1, R13
+	ANDQ R13, R12
+	SHRQ $1, R13
+	ANDQ R13, R12
+	SHRQ $1, R13
+	ANDQ R13, R12
+	MOVQ BX, R13
+	SHRQ $4, R13
+	ANDQ R13, R12
+	JZ   next
+
+	// ... beginning 13 card bytes.
 	LEAQ (AX)(AX*1), DX
 	ORQ  $1, DX
 	MOVQ AX, R13
@@ -144,46 +181,22 @@ loop:
 	ANDQ R13, DX
 	ANDQ BX, DX
 	ORQ  AX, DX  // card bytes
-	MOVQ DX, R12
-	SHRQ $1, R12
-	ANDQ DX, R12
-	MOVQ R12, R13
+	MOVQ DX, R13
+	SHRQ $1, R13
+	ANDQ R13, DX
+	MOVQ DX, R13
 	SHRQ $2, R13
-	ANDQ R13, R12
-	MOVQ R12, R13
+	ANDQ R13, DX
+	MOVQ DX, R13
 	SHRQ $4, R13
-	ANDQ R13, R12
-	MOVQ R12, R13
+	ANDQ R13, DX
+	MOVQ DX, R13
 	SHRQ $5, R13
-	ANDQ R13, R12 // 13 card bytes from here
-	MOVQ AX, R13
-	SHRQ $1, R13
-	ANDQ AX, R13
-	MOVQ R13, DX
-	SHRQ $2, DX
-	ANDQ DX, R13
-	MOVQ R13, DX
-	SHRQ $4, DX
-	ANDQ DX, R13
-	MOVQ R13, DX
-	SHRQ $5, DX
-	ANDQ DX, R13
-	ORQ  R13, R11 // 13 digits from here
-	LEAQ (AX)(AX*1), DX
-	NOTQ DX
-	ANDQ AX, DX
-	MOVQ AX, R13
-	SHRQ $1, R13
 	ANDQ R13, DX
-	SHRQ $1, R13
-	ANDQ R13, DX
-	SHRQ $1, R13
-	ANDQ R13, DX
-	SHRQ $4, BX
-	ANDQ BX, DX   // a group of exactly 4 digits and a separator from here
-	ANDQ R12, DX
-	ORQ  DX, R11
+	ANDQ DX, R12
+	ORQ  R12, R11
 
+next:
 	// The next block: whole, or the last 32 bytes with the bytes already
 	// seen shifted out.
 	ADDQ $32, SI
