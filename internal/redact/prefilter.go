@@ -23,14 +23,15 @@ const (
 	aCard                     // 13 bytes of a card in a row (always, byte at a time)
 )
 
-// wideText is the length from which anchorsWide is used: below it, the
-// fixed cost of the wide pass is more than the byte-at-a-time loop.
+// wideText is the length from which the wide pass is used (it needs 32
+// bytes, and below them its fixed cost is more than the byte-at-a-time
+// loop's).
 const wideText = 32
 
 // anchors returns the anchor bits of p.
 func anchors(p []byte) uint16 {
-	if len(p) >= wideText {
-		return anchorsWide(p)
+	if hasAVX2 && len(p) >= wideText {
+		return scanAVX2(p)
 	}
 	return anchorsNarrow(p)
 }

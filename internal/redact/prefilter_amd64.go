@@ -12,10 +12,3 @@ var hasAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasPOPCNT
 //go:noescape
 func scanAVX2(p []byte) uint16
 
-// anchorsWide is anchors for a text of at least wideText bytes.
-func anchorsWide(p []byte) uint16 {
-	if !hasAVX2 || len(p) < 32 {
-		return anchorsNarrow(p)
-	}
-	return scanAVX2(p)
-}

@@ -2,17 +2,17 @@
 
 // The nibble tables of the anchor classes (see prefilter.go): a byte's
 // classes are loTable[low nibble] & hiTable[high nibble]. Bits: 0 '@',
-// 1 '=' ':', 2 '_', 3 '-', 4 '.', 5 'J', 6 'A'.
-DATA loTable<>+0x00(SB)/1, $0x01 // '@'
-DATA loTable<>+0x01(SB)/1, $0x40 // 'A'
-DATA loTable<>+0x02(SB)/1, $0x00
-DATA loTable<>+0x03(SB)/1, $0x00
-DATA loTable<>+0x04(SB)/1, $0x00
-DATA loTable<>+0x05(SB)/1, $0x00
-DATA loTable<>+0x06(SB)/1, $0x00
-DATA loTable<>+0x07(SB)/1, $0x00
-DATA loTable<>+0x08(SB)/1, $0x00
-DATA loTable<>+0x09(SB)/1, $0x00
+// 1 '=' ':', 2 '_', 3 '-', 4 '.', 5 'J', 6 'A', 7 digits.
+DATA loTable<>+0x00(SB)/1, $0x81 // '@', '0'
+DATA loTable<>+0x01(SB)/1, $0xc0 // 'A', '1'
+DATA loTable<>+0x02(SB)/1, $0x80 // '2'
+DATA loTable<>+0x03(SB)/1, $0x80 // '3'
+DATA loTable<>+0x04(SB)/1, $0x80 // '4'
+DATA loTable<>+0x05(SB)/1, $0x80 // '5'
+DATA loTable<>+0x06(SB)/1, $0x80 // '6'
+DATA loTable<>+0x07(SB)/1, $0x80 // '7'
+DATA loTable<>+0x08(SB)/1, $0x80 // '8'
+DATA loTable<>+0x09(SB)/1, $0x80 // '9'
 DATA loTable<>+0x0a(SB)/1, $0x22 // ':' 'J'
 DATA loTable<>+0x0b(SB)/1, $0x00
 DATA loTable<>+0x0c(SB)/1, $0x00
@@ -24,7 +24,7 @@ GLOBL loTable<>(SB), RODATA|NOPTR, $16
 DATA hiTable<>+0x00(SB)/1, $0x00
 DATA hiTable<>+0x01(SB)/1, $0x00
 DATA hiTable<>+0x02(SB)/1, $0x18 // 0x2_: '-' '.'
-DATA hiTable<>+0x03(SB)/1, $0x02 // 0x3_: ':' '='
+DATA hiTable<>+0x03(SB)/1, $0x82 // 0x3_: ':' '=', digits
 DATA hiTable<>+0x04(SB)/1, $0x61 // 0x4_: '@' 'A' 'J'
 DATA hiTable<>+0x05(SB)/1, $0x04 // 0x5_: '_'
 DATA hiTable<>+0x06(SB)/1, $0x00
@@ -43,9 +43,7 @@ DATA byteConsts<>+0(SB)/1, $0x0f
 DATA byteConsts<>+1(SB)/1, $0x20 // the case bit, and ' '
 DATA byteConsts<>+2(SB)/1, $0x62 // 'b'
 DATA byteConsts<>+3(SB)/1, $0x65 // 'e'
-DATA byteConsts<>+4(SB)/1, $0x30 // '0'
-DATA byteConsts<>+5(SB)/1, $0x09
-DATA byteConsts<>+6(SB)/1, $0x2d // '-'
+DATA byteConsts<>+4(SB)/1, $0x2d // '-'
 GLOBL byteConsts<>(SB), RODATA|NOPTR, $8
 
 // func scanAVX2(p []byte) uint16
@@ -73,9 +71,7 @@ TEXT ·scanAVX2(SB), NOSPLIT, $0-26
 	VPBROADCASTB byteConsts<>+1(SB), Y12
 	VPBROADCASTB byteConsts<>+2(SB), Y11
 	VPBROADCASTB byteConsts<>+3(SB), Y10
-	VPBROADCASTB byteConsts<>+4(SB), Y9
-	VPBROADCASTB byteConsts<>+5(SB), Y8
-	VPBROADCASTB byteConsts<>+6(SB), Y1
+	VPBROADCASTB byteConsts<>+4(SB), Y1
 	VPXOR Y4, Y4, Y4 // anchor classes
 
 loop:
@@ -89,6 +85,7 @@ loop:
 	VPSHUFB Y3, Y15, Y3
 	VPAND   Y2, Y3, Y2
 	VPOR    Y2, Y4, Y4
+	VPMOVMSKB Y2, DX // digits
 
 	// Masks: 'b' or 'B' (AX), 'e' or 'E' (BX), digits (DX), ' ' or '-' (R13).
 	VPOR      Y12, Y0, Y5
@@ -96,10 +93,6 @@ loop:
 	VPMOVMSKB Y6, AX
 	VPCMPEQB  Y10, Y5, Y6
 	VPMOVMSKB Y6, BX
-	VPSUBB    Y9, Y0, Y5
-	VPMINUB   Y8, Y5, Y6
-	VPCMPEQB  Y5, Y6, Y6
-	VPMOVMSKB Y6, DX
 	VPCMPEQB  Y12, Y0, Y5
 	VPCMPEQB  Y1, Y0, Y6
 	VPOR      Y5, Y6, Y6

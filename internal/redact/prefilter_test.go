@@ -8,8 +8,8 @@ import (
 	"testing"
 )
 
-// anchorsExact is what anchorsWide computes where the CPU has AVX2, a
-// byte at a time: the anchor bytes, "be" in any case, and the beginning of
+// anchorsExact is what anchors computes for 32 bytes or more where the CPU
+// has AVX2 (scanAVX2), a byte at a time: the anchor bytes, "be" in any case, and the beginning of
 // a card, looked at in windows of two 32-byte blocks: 13 digits, or a
 // group of exactly 4 digits and a separator (' ', '-') beginning 13 card
 // bytes (digits, and separators with a digit on each side).
@@ -75,7 +75,7 @@ func TestAnchorsWideExact(t *testing.T) {
 		for k := 0; k < n; k++ {
 			for c := 0; c < 256; c++ {
 				p[k] = byte(c)
-				if got, want := anchorsWide(p), anchorsExact(p); got != want {
+				if got, want := anchors(p), anchorsExact(p); got != want {
 					t.Fatalf("len %d, byte %#x at %d: anchors %#x, want %#x", n, c, k, got, want)
 				}
 			}
@@ -92,7 +92,7 @@ func TestAnchorsWideExact(t *testing.T) {
 		for i := range p {
 			p[i] = alphabet[rnd.IntN(len(alphabet))]
 		}
-		if got, want := anchorsWide(p), anchorsExact(p); got != want {
+		if got, want := anchors(p), anchorsExact(p); got != want {
 			t.Fatalf("%q: anchors %#x, want %#x", p, got, want)
 		}
 	}
@@ -131,9 +131,9 @@ func BenchmarkAnchors(b *testing.B) {
 				anchorsNarrow(p)
 			}
 		})
-		b.Run(fmt.Sprint("wide/", n), func(b *testing.B) {
+		b.Run(fmt.Sprint("anchors/", n), func(b *testing.B) {
 			for b.Loop() {
-				anchorsWide(p)
+				anchors(p)
 			}
 		})
 	}
