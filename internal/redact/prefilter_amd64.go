@@ -11,4 +11,3 @@ var hasAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasPOPCNT
 //
 //go:noescape
 func scanAVX2(p []byte) uint16
-

@@ -102,13 +102,11 @@ loop:
 	SHRL      CX, DX
 	SHRL      CX, R13
 
-	// "be": within the block, and across from the previous one.
-	MOVL BX, R12
-	SHRL $1, R12
-	ANDL AX, R12
+	// "be": 'b' masks moved up a byte (with the previous block's last
+	// byte's in bit 0), and the 'e' masks.
+	LEAQ (R8)(AX*2), R12
+	ANDL BX, R12
 	ORL  R12, R9
-	ANDL BX, R8
-	ORL  R8, R9
 	MOVL AX, R8
 	SHRL $31, R8
 
@@ -130,10 +128,12 @@ loop:
 	ORQ  R13, DX
 	MOVQ DX, R10 // the block's, for the next one
 
-	// 13 digits from here (when there are 13 in the window).
+	// The first 13 bytes of a card hold 11 digits or more.
 	POPCNTQ AX, R12
-	CMPQ    R12, $13
-	JB      group4
+	CMPQ    R12, $11
+	JB      next
+
+	// 13 digits from here.
 	MOVQ    AX, R13
 	SHRQ    $1, R13
 	ANDQ    AX, R13
@@ -148,7 +148,6 @@ loop:
 	ANDQ    DX, R13
 	ORQ     R13, R11
 
-group4:
 	// A group of exactly 4 digits and a separator from here (R12)...
 	LEAQ (AX)(AX*1), R12
 	NOTQ R12

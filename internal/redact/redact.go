@@ -53,21 +53,36 @@ type rule struct {
 }
 
 // bitset holds rule indexes (at most MaxRules custom rules, the detectors
-// and the two key rules).
-type bitset [2]uint64
+// and the two key rules). Two words in a struct, not an array: a struct's
+// words are passed and returned in registers, an array's through memory.
+type bitset struct{ lo, hi uint64 }
 
-func (b *bitset) set(i int)          { b[i>>6] |= 1 << (i & 63) }
-func (b bitset) has(i int) bool      { return b[i>>6]&(1<<(i&63)) != 0 }
-func (b bitset) empty() bool         { return b[0]|b[1] == 0 }
-func (b *bitset) union(o bitset)     { b[0] |= o[0]; b[1] |= o[1] }
-func (b bitset) and(o bitset) bitset { return bitset{b[0] & o[0], b[1] & o[1]} }
+func (b *bitset) set(i int) {
+	if i < 64 {
+		b.lo |= 1 << i
+	} else {
+		b.hi |= 1 << (i - 64)
+	}
+}
+
+func (b bitset) has(i int) bool {
+	if i < 64 {
+		return b.lo&(1<<i) != 0
+	}
+	return b.hi&(1<<(i-64)) != 0
+}
+
+func (b bitset) empty() bool         { return b.lo|b.hi == 0 }
+func (b *bitset) union(o bitset)     { b.lo |= o.lo; b.hi |= o.hi }
+func (b bitset) and(o bitset) bitset { return bitset{b.lo & o.lo, b.hi & o.hi} }
 
 // each calls f with every index in b, in order.
 func (b bitset) each(f func(i int)) {
-	for w, x := range b {
-		for ; x != 0; x &= x - 1 {
-			f(w<<6 | bits.TrailingZeros64(x))
-		}
+	for x := b.lo; x != 0; x &= x - 1 {
+		f(bits.TrailingZeros64(x))
+	}
+	for x := b.hi; x != 0; x &= x - 1 {
+		f(64 + bits.TrailingZeros64(x))
 	}
 }
 
