@@ -46,25 +46,48 @@ DATA byteConsts<>+3(SB)/1, $0x65 // 'e'
 DATA byteConsts<>+4(SB)/1, $0x2d // '-'
 GLOBL byteConsts<>(SB), RODATA|NOPTR, $8
 
+// BLOCK reads the 32 bytes at (SI): their anchor classes are added to Y4,
+// and their masks are set: 'b' or 'B' (AX), 'e' or 'E' (BX), digits (DX),
+// ' ' or '-' (R13).
+#define BLOCK \
+	VMOVDQU   (SI), Y0     \
+	VPSRLW    $4, Y0, Y2   \
+	VPAND     Y13, Y2, Y2  \
+	VPAND     Y13, Y0, Y3  \
+	VPSHUFB   Y2, Y14, Y2  \
+	VPSHUFB   Y3, Y15, Y3  \
+	VPAND     Y2, Y3, Y2   \
+	VPOR      Y2, Y4, Y4   \
+	VPMOVMSKB Y2, DX       \
+	VPOR      Y12, Y0, Y5  \
+	VPCMPEQB  Y11, Y5, Y6  \
+	VPMOVMSKB Y6, AX       \
+	VPCMPEQB  Y10, Y5, Y6  \
+	VPMOVMSKB Y6, BX       \
+	VPCMPEQB  Y12, Y0, Y5  \
+	VPCMPEQB  Y1, Y0, Y6   \
+	VPOR      Y5, Y6, Y6   \
+	VPMOVMSKB Y6, R13
+
 // func scanAVX2(p []byte) uint16
 //
 // Returns the anchor bits of p (len(p) >= 32): the anchor classes present
 // (bits 0-6), bit 7 when a 'b' or 'B' is followed by an 'e' or 'E', bit 8
 // when p may hold a card: 13 digits in a row, or a group of exactly 4
 // digits and a ' ' or '-' beginning 13 bytes that are digits, or ' ' or
-// '-' between two digits. p is read 32 bytes at a
-// time; when its length is not a multiple of 32, the last block read is
-// its last 32 bytes, and the bytes already seen are shifted out of that
-// block's masks.
+// '-' between two digits. p is read 32 bytes at a time; when its length is
+// not a multiple of 32, the last block read is its last 32 bytes, and the
+// bytes already seen are shifted out of that block's masks. Needs AVX2,
+// POPCNT and BMI2.
 TEXT ·scanAVX2(SB), NOSPLIT, $0-26
 	MOVQ p_base+0(FP), SI
 	MOVQ p_len+8(FP), DI
-	LEAQ (SI)(DI*1), DI // end of p
-	XORL R8, R8         // 'b' at the previous block's last byte (bit 0)
-	XORL R9, R9         // "be" pairs
-	XORQ R10, R10       // the previous block's digits (low half) and separators (high half)
-	XORQ R11, R11       // runs of 13 card bytes
-	XORL CX, CX         // bits of the block's masks already seen
+	LEAQ -32(SI)(DI*1), DI // the last 32 bytes of p
+	XORL R8, R8            // 'b' at the previous block's last byte (bit 0)
+	XORL R9, R9            // "be" pairs
+	XORQ R10, R10          // digits of the previous block and this one (the window's)
+	XORQ CX, CX            // separators, likewise
+	XORQ R11, R11          // beginnings of cards
 	VBROADCASTI128 loTable<>(SB), Y15
 	VBROADCASTI128 hiTable<>(SB), Y14
 	VPBROADCASTB byteConsts<>+0(SB), Y13
@@ -75,33 +98,12 @@ TEXT ·scanAVX2(SB), NOSPLIT, $0-26
 	VPXOR Y4, Y4, Y4 // anchor classes
 
 loop:
-	VMOVDQU (SI), Y0
+	CMPQ SI, DI
+	JA   tail
+	BLOCK
+	ADDQ $32, SI
 
-	// Anchor classes.
-	VPSRLW  $4, Y0, Y2
-	VPAND   Y13, Y2, Y2
-	VPAND   Y13, Y0, Y3
-	VPSHUFB Y2, Y14, Y2
-	VPSHUFB Y3, Y15, Y3
-	VPAND   Y2, Y3, Y2
-	VPOR    Y2, Y4, Y4
-	VPMOVMSKB Y2, DX // digits
-
-	// Masks: 'b' or 'B' (AX), 'e' or 'E' (BX), digits (DX), ' ' or '-' (R13).
-	VPOR      Y12, Y0, Y5
-	VPCMPEQB  Y11, Y5, Y6
-	VPMOVMSKB Y6, AX
-	VPCMPEQB  Y10, Y5, Y6
-	VPMOVMSKB Y6, BX
-	VPCMPEQB  Y12, Y0, Y5
-	VPCMPEQB  Y1, Y0, Y6
-	VPOR      Y5, Y6, Y6
-	VPMOVMSKB Y6, R13
-	SHRL      CX, AX
-	SHRL      CX, BX
-	SHRL      CX, DX
-	SHRL      CX, R13
-
+masks:
 	// "be": 'b' masks moved up a byte (with the previous block's last
 	// byte's in bit 0), and the 'e' masks.
 	LEAQ (R8)(AX*2), R12
@@ -117,62 +119,58 @@ loop:
 	// card's first 13 bytes always lie in one such window; past its end a
 	// separator's neighbour counts as a digit, and elsewhere past its
 	// ends there are no digits or separators.
-	MOVL R10, AX
+	SHRQ $32, R10
 	SHLQ $32, DX
-	ORQ  DX, AX  // digits
-	MOVQ R10, BX
-	SHRQ $32, BX
+	ORQ  DX, R10 // digits
+	SHRQ $32, CX
 	SHLQ $32, R13
-	ORQ  R13, BX // separators
-	SHRQ $32, DX
-	ORQ  R13, DX
-	MOVQ DX, R10 // the block's, for the next one
+	ORQ  R13, CX // separators
 
 	// The first 13 bytes of a card hold 11 digits or more.
-	POPCNTQ AX, R12
+	POPCNTQ R10, R12
 	CMPQ    R12, $11
-	JB      next
+	JB      loop
 
 	// 13 digits from here.
-	MOVQ    AX, R13
-	SHRQ    $1, R13
-	ANDQ    AX, R13
-	MOVQ    R13, DX
-	SHRQ    $2, DX
-	ANDQ    DX, R13
-	MOVQ    R13, DX
-	SHRQ    $4, DX
-	ANDQ    DX, R13
-	MOVQ    R13, DX
-	SHRQ    $5, DX
-	ANDQ    DX, R13
-	ORQ     R13, R11
+	MOVQ R10, R13
+	SHRQ $1, R13
+	ANDQ R10, R13
+	MOVQ R13, DX
+	SHRQ $2, DX
+	ANDQ DX, R13
+	MOVQ R13, DX
+	SHRQ $4, DX
+	ANDQ DX, R13
+	MOVQ R13, DX
+	SHRQ $5, DX
+	ANDQ DX, R13
+	ORQ  R13, R11
 
 	// A group of exactly 4 digits and a separator from here (R12)...
-	LEAQ (AX)(AX*1), R12
+	LEAQ (R10)(R10*1), R12
 	NOTQ R12
-	ANDQ AX, R12
-	MOVQ AX, R13
+	ANDQ R10, R12
+	MOVQ R10, R13
 	SHRQ $1, R13
 	ANDQ R13, R12
 	SHRQ $1, R13
 	ANDQ R13, R12
 	SHRQ $1, R13
 	ANDQ R13, R12
-	MOVQ BX, R13
+	MOVQ CX, R13
 	SHRQ $4, R13
 	ANDQ R13, R12
-	JZ   next
+	JZ   loop
 
 	// ... beginning 13 card bytes.
-	LEAQ (AX)(AX*1), DX
+	LEAQ (R10)(R10*1), DX
 	ORQ  $1, DX
-	MOVQ AX, R13
+	MOVQ R10, R13
 	SHRQ $1, R13
 	BTSQ $63, R13
 	ANDQ R13, DX
-	ANDQ BX, DX
-	ORQ  AX, DX  // card bytes
+	ANDQ CX, DX
+	ORQ  R10, DX // card bytes
 	MOVQ DX, R13
 	SHRQ $1, R13
 	ANDQ R13, DX
@@ -187,20 +185,24 @@ loop:
 	ANDQ R13, DX
 	ANDQ DX, R12
 	ORQ  R12, R11
-
-next:
-	// The next block: whole, or the last 32 bytes with the bytes already
-	// seen shifted out.
-	ADDQ $32, SI
-	MOVQ DI, R12
-	SUBQ SI, R12
-	JZ   done
-	CMPQ R12, $32
-	JAE  loop
-	MOVQ $32, CX
-	SUBQ R12, CX
-	LEAQ -32(DI), SI
 	JMP  loop
+
+tail:
+	// SI is past the last whole block: the last 32 bytes, with the
+	// SI-DI bytes already seen shifted out of the masks (none left when
+	// SI-DI is 32).
+	MOVQ SI, R12
+	SUBQ DI, R12
+	CMPQ R12, $32
+	JAE  done
+	MOVQ  DI, SI
+	BLOCK
+	SHRXL R12, AX, AX
+	SHRXL R12, BX, BX
+	SHRXL R12, DX, DX
+	SHRXL R12, R13, R13
+	LEAQ  32(DI), SI
+	JMP   masks
 
 done:
 	VEXTRACTI128 $1, Y4, X2
