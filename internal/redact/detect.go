@@ -595,14 +595,23 @@ var (
 	secretKeys     = []string{"pwd", "pass"}
 )
 
-// secretKey reports whether a key names a secret.
-func secretKey(k []byte) bool {
+// maybeSecretKey is secretKey's first test, cheap enough to inline: a
+// key's length, and its last letter, which must be one of those that
+// secretSuffixes and secretKeys end with.
+func maybeSecretKey(k []byte) bool {
 	if len(k) < 3 || len(k) > 64 {
 		return false
 	}
-	switch k[len(k)-1] | 0x20 { // the last letters of secretSuffixes and secretKeys
+	switch k[len(k)-1] | 0x20 {
 	case 'd', 'e', 't', 'n', 'y', 'l', 's':
-	default:
+		return true
+	}
+	return false
+}
+
+// secretKey reports whether a key names a secret.
+func secretKey(k []byte) bool {
+	if !maybeSecretKey(k) {
 		return false
 	}
 	var buf [64]byte

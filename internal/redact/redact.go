@@ -220,24 +220,8 @@ func (r *Redactor) applies(ru *rule, inTop bool, e *protocol.Entry) bool {
 	return ru.scope.all() || ru.scope.covers(e.Source, e.EntryType)
 }
 
-// candidates returns the rules among live whose anchors text holds (or
-// that have none) and that a text of its length can match.
-func (r *Redactor) candidates(live *bitset, text []byte) (c bitset) {
-	if len(text) < r.shortest {
-		return c
-	}
-	c = r.always
-	for have := anchors(text); have != 0; have &= have - 1 {
-		c.union(r.byAnchor[bits.TrailingZeros16(have)])
-	}
-	return c.and(*live)
-}
-
 // live returns the rules with a finder that apply to e.
 func (r *Redactor) live(e *protocol.Entry, inTop bool) bitset {
-	if r.scopeFree {
-		return r.finders
-	}
 	var live bitset
 	r.finders.each(func(i int) {
 		if r.applies(&r.rules[i], inTop, e) {
@@ -252,7 +236,10 @@ func (r *Redactor) live(e *protocol.Entry, inTop bool) bitset {
 // drop_entry rule did.
 func (r *Redactor) apply(e *protocol.Entry, always bool) (fired bitset, drop bool) {
 	inTop := r.top.all() || r.top.covers(e.Source, e.EntryType)
-	live := r.live(e, inTop)
+	live := r.finders
+	if !r.scopeFree {
+		live = r.live(e, inTop)
+	}
 	payloadHits := r.hits(&live, e.Payload)
 	metaHit := false
 	for k := range e.Metadata {
@@ -302,22 +289,41 @@ func (r *Redactor) keyAction(key []byte) int {
 			return r.keysIdx
 		}
 	}
-	if r.kvKeys >= 0 && secretKey(key) {
+	if r.kvKeys >= 0 && maybeSecretKey(key) && secretKey(key) {
 		return r.kvKeys
 	}
 	return -1
 }
 
-// hits returns the rules among live that match text.
+// hits returns the rules among live that match text: those whose anchors
+// text holds (or that have none), and that a text of its length can match,
+// are run.
 func (r *Redactor) hits(live *bitset, text []byte) (hits bitset) {
-	r.candidates(live, text).each(func(i int) {
-		if ru := &r.rules[i]; len(text) >= ru.minLen {
-			if s, _ := ru.find(text, 0); s >= 0 {
-				hits.set(i)
-			}
-		}
-	})
+	if len(text) < r.shortest {
+		return hits
+	}
+	c := r.always
+	for have := anchors(text); have != 0; have &= have - 1 {
+		c.union(r.byAnchor[bits.TrailingZeros16(have)])
+	}
+	c.lo &= live.lo
+	c.hi &= live.hi
+	for x := c.lo; x != 0; x &= x - 1 {
+		r.try(&hits, bits.TrailingZeros64(x), text)
+	}
+	for x := c.hi; x != 0; x &= x - 1 {
+		r.try(&hits, 64+bits.TrailingZeros64(x), text)
+	}
 	return hits
+}
+
+// try runs rule i on text, and adds it to hits when it matches.
+func (r *Redactor) try(hits *bitset, i int, text []byte) {
+	if ru := &r.rules[i]; len(text) >= ru.minLen {
+		if s, _ := ru.find(text, 0); s >= 0 {
+			hits.set(i)
+		}
+	}
 }
 
 // dropRule returns the first drop_entry rule that matches e, or -1.
