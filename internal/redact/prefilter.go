@@ -4,11 +4,13 @@ package redact
 // and a detector none of whose anchors is present is not run at all (most
 // lines hold few of them). On amd64 with AVX2 the pass looks at 32 bytes
 // at a time (prefilter_amd64.s) and is more selective: bearer's anchor is
-// a 'b' followed by an 'e' (either case), and card's is 13 bytes in a row
-// that are digits, or a space or dash between two digits (as every card's
-// are). Elsewhere, and for
-// short texts, a byte-at-a-time pass sets bearer's bit for any 'b' and card's
-// always: an anchor bit may be set needlessly, never missed.
+// a 'b' followed by an 'e' (either case), and card's is the beginning of a
+// card: 13 digits in a row, or a group of exactly 4 digits and a separator
+// beginning 13 bytes of digits and single separators (' ', '-') between
+// digits. Elsewhere, and for texts under 32 bytes, a byte-at-a-time pass
+// sets bearer's bit for any 'b' and card's for any text of 13 bytes or
+// more: an anchor bit may be set needlessly, never missed (TestPrefilterSound,
+// FuzzRedact).
 
 // Anchor bits; the order of the first eight is that of scanAVX2's result.
 const (
@@ -20,7 +22,7 @@ const (
 	aJ                        // 'J'
 	aA                        // 'A'
 	aB                        // "be" in any case ('B', 'b' byte at a time)
-	aCard                     // 13 bytes of a card in a row (always, byte at a time)
+	aCard                     // a card may begin here (13 bytes or more, byte at a time)
 )
 
 // wideText is the length from which the wide pass is used (it needs 32
