@@ -51,7 +51,8 @@ FUZZ_TARGETS = \
 	./internal/ingestsim:FuzzIngest:5000x \
 	./internal/ingestsim:FuzzValidatePayload:40000x \
 	./internal/output/logflux:FuzzMappingLossless:30000x \
-	./internal/redact:FuzzRedact:20000x
+	./internal/redact:FuzzRedact:20000x \
+	./internal/record:FuzzParseAgrees:50000x
 
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \

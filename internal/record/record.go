@@ -24,8 +24,9 @@
 // Records are written by the Agent API's hot path
 // (protocol.AppendRecordStamp, which formats the fixed members once per read
 // and copies them) and read here; TestWriterAndReaderAgree keeps the two the
-// same. Outputs that need fields call Parse; outputs that pass records on
-// whole (file, stdout) do not parse them at all.
+// same. Outputs that need fields call Parse, which reads this layout
+// directly (fast.go) and anything else with encoding/json; outputs that pass
+// records on whole (file, stdout) do not parse them at all.
 package record
 
 import (
@@ -48,8 +49,17 @@ type Entry struct {
 	Metadata    map[string]string `json:"metadata,omitempty"`
 }
 
-// Parse reads a record.
+// Parse reads a record: the layout the agent writes directly, anything else
+// with encoding/json.
 func Parse(rec []byte) (Entry, error) {
+	if e, ok := parseLayout(rec); ok {
+		return e, nil
+	}
+	return parseJSON(rec)
+}
+
+// parseJSON reads a record with encoding/json.
+func parseJSON(rec []byte) (Entry, error) {
 	var e Entry
 	if err := json.Unmarshal(rec, &e); err != nil {
 		return Entry{}, fmt.Errorf("record is not an agent entry: %w", err)

@@ -2,6 +2,9 @@ package redact
 
 import (
 	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/logflux/agent/internal/protocol"
@@ -22,32 +25,57 @@ var benchMix = []string{
 	"Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiI0MiJ9.Kx4mS7bQ1d0pZ3vT9wYc2nR8uE6hJ5gA1sD4fG7hK0",
 }
 
+// workloadLines are lines like the benchmark workload's (bench/ab.sh,
+// internal/bench): 172 bytes of its words and numbers up to 99999.
+func workloadLines(n int) []string {
+	words := strings.Fields("user login request served cache miss hit db query took ms status ok retry upstream timeout " +
+		"session token refreshed order created payment accepted GET POST /api/v1/items worker started stopped queue " +
+		"depth bytes sent received tenant shard")
+	rnd := rand.New(rand.NewPCG(1, 2))
+	lines := make([]string, n)
+	for i := range lines {
+		var b []byte
+		for len(b) < 172 {
+			if rnd.IntN(4) == 0 {
+				b = strconv.AppendUint(b, rnd.Uint64N(100000), 10)
+			} else {
+				b = append(b, words[rnd.IntN(len(words))]...)
+			}
+			b = append(b, ' ')
+		}
+		lines[i] = string(b[:172])
+	}
+	return lines
+}
+
 func benchEntries(payloads []string) []protocol.Entry {
 	es := make([]protocol.Entry, len(payloads))
 	for i, p := range payloads {
 		es[i] = protocol.Entry{Payload: []byte(p), Source: []byte("api-gateway"), EntryType: 1, LogLevel: 6,
-			Metadata: []protocol.KV{{Key: []byte("seq"), Value: []byte(fmt.Sprint(i * 7919))}}}
+			Metadata: []protocol.KV{{Key: []byte("seq"), Value: []byte(fmt.Sprint(100000 + i*7919))}}}
 	}
 	return es
 }
 
 // BenchmarkRedact: the default rules on the realistic mix (8 of 10 lines
-// hold nothing to redact), and on the benchmark workload's kind of line
-// alone; ns/op is per entry.
+// hold nothing to redact), on one line of the benchmark workload's kind
+// alone, on the secrets alone, and on lines like the benchmark workload's;
+// ns/op is per entry.
 func BenchmarkRedact(b *testing.B) {
 	r := mustNew(b, &Config{})
 	for _, bc := range []struct {
 		name     string
 		payloads []string
-	}{{"mix", benchMix}, {"clean", benchMix[:1]}, {"secrets", benchMix[8:]}} {
+	}{{"mix", benchMix}, {"clean", benchMix[:1]}, {"secrets", benchMix[8:]}, {"workload", workloadLines(256)}} {
 		b.Run(bc.name, func(b *testing.B) {
 			src := benchEntries(bc.payloads)
 			es := make([]protocol.Entry, len(src))
 			b.ReportAllocs()
 			i := 0
 			for b.Loop() {
-				copy(es, src) // redaction changes entries in place
-				r.Filter(es[i%len(es) : i%len(es)+1])
+				j := i % len(es)
+				es[j] = src[j] // redaction changes entries in place
+				r.Filter(es[j : j+1])
 				i++
 			}
 		})

@@ -20,61 +20,23 @@ type finder func(p []byte, from int) (int, int)
 type detector struct {
 	name   string
 	minLen int    // shorter texts cannot hold a match
-	need   uint16 // anchor bytes, one of which every match holds (0: none)
+	need   uint16 // anchor bits (prefilter.go), one of which every match holds (0: none)
 	find   finder
 }
 
 // detectors lists the built-in detectors, in the order they run.
 var detectors = []detector{
-	{"card", 13, 0, findCard},
+	{"card", 13, aCard, findCard},
 	{"email", 6, aAt, findEmail},
 	{"bearer", 23, aB, findBearer},
 	{"jwt", 24, aJ, findJWT},
-	{"aws", 20, aA | aEq | aColon, findAWS},
+	{"aws", 20, aA | aKV, findAWS},
 	{"github", 40, aUnder, findGitHub},
 	{"gitlab", 25, aDash, findGitLab},
 	{"slack", 15, aDash | aDot, findSlack},
 	{"private_key", 40, aDash, findPrivateKey},
-	{"kv_secrets", 3, aEq | aColon, findKVSecret},
-	{"ip", 2, aDot | aColon, findIP},
-}
-
-// Anchor bytes: the first, cheapest test. One pass over a text sets a bit
-// for each anchor it holds, and a detector whose anchors are all absent is
-// not run at all (most lines hold few of them).
-const (
-	aAt    uint16 = 1 << iota // '@'
-	aEq                       // '='
-	aColon                    // ':'
-	aUnder                    // '_'
-	aDash                     // '-'
-	aDot                      // '.'
-	aJ                        // 'J'
-	aA                        // 'A'
-	aB                        // 'B', 'b'
-)
-
-var anchorTable = func() (t [256]uint16) {
-	for c, a := range map[byte]uint16{'@': aAt, '=': aEq, ':': aColon, '_': aUnder, '-': aDash, '.': aDot, 'J': aJ, 'A': aA, 'B': aB, 'b': aB} {
-		t[c] = a
-	}
-	return t
-}()
-
-// anchors returns the anchor bits of the bytes of p.
-func anchors(p []byte) uint16 {
-	var m0, m1, m2, m3 uint16
-	for len(p) >= 4 {
-		m0 |= anchorTable[p[0]]
-		m1 |= anchorTable[p[1]]
-		m2 |= anchorTable[p[2]]
-		m3 |= anchorTable[p[3]]
-		p = p[4:]
-	}
-	for _, c := range p {
-		m0 |= anchorTable[c]
-	}
-	return m0 | m1 | m2 | m3
+	{"kv_secrets", 3, aKV, findKVSecret},
+	{"ip", 2, aDot | aKV, findIP},
 }
 
 func detectorByName(name string) *detector {
@@ -273,8 +235,9 @@ func cardInRun(p []byte, s, e int) (int, int) {
 		}
 		sep := p[starts[g]+4]
 		total, k := 4, g+1
-		layout := []int{4}
-		for ; k < n; k++ {
+		var buf [6]int // a layout has at most 5 groups, and one more is looked at
+		layout := append(buf[:0], 4)
+		for ; k < n && len(layout) < 5; k++ {
 			gap := starts[k] - (starts[k-1] + lens[k-1])
 			if gap != 1 || p[starts[k]-1] != sep || total+lens[k] > 19 {
 				break
@@ -284,7 +247,7 @@ func cardInRun(p []byte, s, e int) (int, int) {
 			if cardLayout(layout) && total >= 13 {
 				end := starts[k] + lens[k]
 				if next := k + 1; (next >= n || !(starts[next]-end == 1 && p[end] == sep && total+lens[next] <= 19 && cardLayout(append(layout, lens[next])))) &&
-					!is(p, end, cAlpha) && cardNumber(digitsOf(p[a:end])) {
+					!is(p, end, cAlpha) && cardNumber(digitsOf(p[a:end], new([19]byte))) {
 					return a, end
 				}
 			}
@@ -307,8 +270,9 @@ func cardLayout(groups []int) bool {
 	return false
 }
 
-func digitsOf(b []byte) []byte {
-	out := make([]byte, 0, 19)
+// digitsOf returns the digits of b, a card of at most 19, in buf.
+func digitsOf(b []byte, buf *[19]byte) []byte {
+	out := buf[:0]
 	for _, c := range b {
 		if class[c]&cDigit != 0 {
 			out = append(out, c)
@@ -631,14 +595,23 @@ var (
 	secretKeys     = []string{"pwd", "pass"}
 )
 
-// secretKey reports whether a key names a secret.
-func secretKey(k []byte) bool {
+// maybeSecretKey is secretKey's first test, cheap enough to inline: a
+// key's length, and its last letter, which must be one of those that
+// secretSuffixes and secretKeys end with.
+func maybeSecretKey(k []byte) bool {
 	if len(k) < 3 || len(k) > 64 {
 		return false
 	}
-	switch k[len(k)-1] | 0x20 { // the last letters of secretSuffixes and secretKeys
+	switch k[len(k)-1] | 0x20 {
 	case 'd', 'e', 't', 'n', 'y', 'l', 's':
-	default:
+		return true
+	}
+	return false
+}
+
+// secretKey reports whether a key names a secret.
+func secretKey(k []byte) bool {
+	if !maybeSecretKey(k) {
 		return false
 	}
 	var buf [64]byte

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"math/bits"
 	"math/rand/v2"
 	"regexp"
 	"slices"
@@ -28,6 +29,16 @@ type Redactor struct {
 	marker   []byte
 	hashKey  []byte
 	metrics  *Metrics
+
+	// The prefilter's tables, built by New: the rules with a finder, those
+	// run whatever the anchors, those run for each anchor bit, whether
+	// every rule applies to every entry, and the shortest text any rule
+	// can match.
+	finders   bitset
+	always    bitset
+	byAnchor  [16]bitset
+	scopeFree bool
+	shortest  int
 }
 
 type rule struct {
@@ -42,13 +53,38 @@ type rule struct {
 }
 
 // bitset holds rule indexes (at most MaxRules custom rules, the detectors
-// and the two key rules).
-type bitset [2]uint64
+// and the two key rules). Two words in a struct, not an array: a struct's
+// words are passed and returned in registers, an array's through memory.
+type bitset struct{ lo, hi uint64 }
 
-func (b *bitset) set(i int)      { b[i>>6] |= 1 << (i & 63) }
-func (b bitset) has(i int) bool  { return b[i>>6]&(1<<(i&63)) != 0 }
-func (b bitset) empty() bool     { return b[0]|b[1] == 0 }
-func (b *bitset) union(o bitset) { b[0] |= o[0]; b[1] |= o[1] }
+func (b *bitset) set(i int) {
+	if i < 64 {
+		b.lo |= 1 << i
+	} else {
+		b.hi |= 1 << (i - 64)
+	}
+}
+
+func (b bitset) has(i int) bool {
+	if i < 64 {
+		return b.lo&(1<<i) != 0
+	}
+	return b.hi&(1<<(i-64)) != 0
+}
+
+func (b bitset) empty() bool         { return b.lo|b.hi == 0 }
+func (b *bitset) union(o bitset)     { b.lo |= o.lo; b.hi |= o.hi }
+func (b bitset) and(o bitset) bitset { return bitset{b.lo & o.lo, b.hi & o.hi} }
+
+// each calls f with every index in b, in order.
+func (b bitset) each(f func(i int)) {
+	for x := b.lo; x != 0; x &= x - 1 {
+		f(bits.TrailingZeros64(x))
+	}
+	for x := b.hi; x != 0; x &= x - 1 {
+		f(64 + bits.TrailingZeros64(x))
+	}
+}
 
 // New compiles a configuration, validating it first; nil (redaction off)
 // for a nil configuration or one with nothing to do. Counters go to m.
@@ -100,8 +136,29 @@ func New(c *Config, m *Metrics) (*Redactor, error) {
 	if len(r.rules) == 2 && len(r.keys) == 0 && len(r.dropKeys) == 0 {
 		return nil, nil
 	}
+	r.scopeFree = r.top.all()
+	r.shortest = -1
 	for i := range r.rules {
-		r.rules[i].stats = m.counters(r.rules[i].name)
+		ru := &r.rules[i]
+		ru.stats = m.counters(ru.name)
+		if ru.find == nil {
+			continue
+		}
+		r.finders.set(i)
+		if !ru.top && !ru.scope.all() {
+			r.scopeFree = false
+		}
+		if r.shortest < 0 || ru.minLen < r.shortest {
+			r.shortest = ru.minLen
+		}
+		if ru.need == 0 {
+			r.always.set(i)
+		}
+		for b := range r.byAnchor {
+			if ru.need&(1<<b) != 0 {
+				r.byAnchor[b].set(i)
+			}
+		}
 	}
 	if c.HashKey != "" || c.HashKeyFile != "" {
 		k, err := c.hashKey()
@@ -163,26 +220,27 @@ func (r *Redactor) applies(ru *rule, inTop bool, e *protocol.Entry) bool {
 	return ru.scope.all() || ru.scope.covers(e.Source, e.EntryType)
 }
 
+// live returns the rules with a finder that apply to e.
+func (r *Redactor) live(e *protocol.Entry, inTop bool) bitset {
+	var live bitset
+	r.finders.each(func(i int) {
+		if r.applies(&r.rules[i], inTop, e) {
+			live.set(i)
+		}
+	})
+	return live
+}
+
 // apply looks for matches first (no allocation) and rewrites the entry
 // only when there are some. It returns the rules that fired and whether a
 // drop_entry rule did.
 func (r *Redactor) apply(e *protocol.Entry, always bool) (fired bitset, drop bool) {
 	inTop := r.top.all() || r.top.covers(e.Source, e.EntryType)
-	var live bitset // rules that apply to this entry
-	var payloadHits bitset
-	have := anchors(e.Payload)
-	for i := range r.rules {
-		ru := &r.rules[i]
-		if ru.find == nil || !r.applies(ru, inTop, e) {
-			continue
-		}
-		live.set(i)
-		if len(e.Payload) >= ru.minLen && (ru.need == 0 || ru.need&have != 0) {
-			if s, _ := ru.find(e.Payload, 0); s >= 0 {
-				payloadHits.set(i)
-			}
-		}
+	live := r.finders
+	if !r.scopeFree {
+		live = r.live(e, inTop)
 	}
+	payloadHits := r.hits(&live, e.Payload)
 	metaHit := false
 	for k := range e.Metadata {
 		kv := &e.Metadata[k]
@@ -190,7 +248,7 @@ func (r *Redactor) apply(e *protocol.Entry, always bool) (fired bitset, drop boo
 			metaHit = true
 			break
 		}
-		if !valueHits(r, &live, kv.Value).empty() {
+		if !r.hits(&live, kv.Value).empty() {
 			metaHit = true
 			break
 		}
@@ -231,23 +289,41 @@ func (r *Redactor) keyAction(key []byte) int {
 			return r.keysIdx
 		}
 	}
-	if r.kvKeys >= 0 && secretKey(key) {
+	if r.kvKeys >= 0 && maybeSecretKey(key) && secretKey(key) {
 		return r.kvKeys
 	}
 	return -1
 }
 
-func valueHits(r *Redactor, live *bitset, v []byte) (hits bitset) {
-	have := anchors(v)
-	for i := range r.rules {
-		ru := &r.rules[i]
-		if live.has(i) && len(v) >= ru.minLen && (ru.need == 0 || ru.need&have != 0) {
-			if s, _ := ru.find(v, 0); s >= 0 {
-				hits.set(i)
-			}
-		}
+// hits returns the rules among live that match text: those whose anchors
+// text holds (or that have none), and that a text of its length can match,
+// are run.
+func (r *Redactor) hits(live *bitset, text []byte) (hits bitset) {
+	if len(text) < r.shortest {
+		return hits
+	}
+	c := r.always
+	for have := anchors(text); have != 0; have &= have - 1 {
+		c.union(r.byAnchor[bits.TrailingZeros16(have)])
+	}
+	c.lo &= live.lo
+	c.hi &= live.hi
+	for x := c.lo; x != 0; x &= x - 1 {
+		r.try(&hits, bits.TrailingZeros64(x), text)
+	}
+	for x := c.hi; x != 0; x &= x - 1 {
+		r.try(&hits, 64+bits.TrailingZeros64(x), text)
 	}
 	return hits
+}
+
+// try runs rule i on text, and adds it to hits when it matches.
+func (r *Redactor) try(hits *bitset, i int, text []byte) {
+	if ru := &r.rules[i]; len(text) >= ru.minLen {
+		if s, _ := ru.find(text, 0); s >= 0 {
+			hits.set(i)
+		}
+	}
 }
 
 // dropRule returns the first drop_entry rule that matches e, or -1.
@@ -261,7 +337,7 @@ func (r *Redactor) dropRule(e *protocol.Entry, live *bitset, payloadHits bitset,
 				continue
 			}
 		}
-		hits.union(valueHits(r, live, kv.Value))
+		hits.union(r.hits(live, kv.Value))
 	}
 	for i := range r.rules {
 		if hits.has(i) && r.rules[i].action == ActionDropEntry {
@@ -354,7 +430,7 @@ func (r *Redactor) rewriteMeta(md []protocol.KV, live *bitset, inTop bool, fired
 				continue
 			}
 		}
-		if hits := valueHits(r, live, kv.Value); !hits.empty() {
+		if hits := r.hits(live, kv.Value); !hits.empty() {
 			kv.Value = r.rewrite(kv.Value, hits, fired)
 		}
 		out = append(out, kv)

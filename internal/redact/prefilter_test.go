@@ -1,0 +1,140 @@
+package redact
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+// anchorsExact is what anchors computes for 32 bytes or more where the CPU
+// has AVX2 (scanAVX2), a byte at a time: the anchor bytes, "be" in any case, and the beginning of
+// a card, looked at in windows of two 32-byte blocks: 13 digits, or a
+// group of exactly 4 digits and a separator (' ', '-') beginning 13 card
+// bytes (digits, and separators with a digit on each side).
+func anchorsExact(p []byte) uint16 {
+	var m uint16
+	for i, c := range p {
+		m |= anchorTable[c] &^ aB
+		if c|0x20 == 'b' && i+1 < len(p) && p[i+1]|0x20 == 'e' {
+			m |= aB
+		}
+	}
+	// Windows of two blocks: [32(k-1), 32k+32) cut at len(p), for each
+	// block k. Past the window's ends there are no digits or separators,
+	// except that a separator's neighbour past the window's start counts as
+	// a digit (but before p[0]), and past its end too when that is a whole
+	// block's end.
+	for k := 0; 32*k < len(p); k++ {
+		lo, left := 32*(k-1), true
+		if k == 0 {
+			lo, left = 0, false
+		}
+		hi, right := min(32*k+32, len(p)), 32*k+32 <= len(p)
+		in := func(i int) bool { return lo <= i && i < hi }
+		digit := func(i int) bool { return in(i) && class[p[i]]&cDigit != 0 }
+		sep := func(i int) bool { return in(i) && (p[i] == ' ' || p[i] == '-') }
+		neighbour := func(i int) bool {
+			switch {
+			case i < lo:
+				return left
+			case i >= hi:
+				return right
+			}
+			return digit(i)
+		}
+		cardByte := func(i int) bool { return digit(i) || sep(i) && neighbour(i-1) && neighbour(i+1) }
+		all := func(i int, f func(int) bool) bool {
+			for j := i; j < i+13; j++ {
+				if !f(j) {
+					return false
+				}
+			}
+			return true
+		}
+		for i := lo; i < hi; i++ {
+			group4 := digit(i) && !digit(i-1) && digit(i+1) && digit(i+2) && digit(i+3) && sep(i+4)
+			if all(i, digit) || group4 && all(i, cardByte) {
+				m |= aCard
+			}
+		}
+	}
+	return m
+}
+
+// TestAnchorsWideExact: every byte value at every position of texts of
+// every length around the block sizes, and random texts, give the exact
+// anchor bits (a missed bit would let a secret through unredacted).
+func TestAnchorsWideExact(t *testing.T) {
+	if !hasAVX2 {
+		t.Skip("the wide pass is the byte-at-a-time one here (no AVX2); TestPrefilterSound covers it")
+	}
+	for _, n := range []int{32, 33, 34, 63, 64, 65, 66, 97, 130} {
+		p := bytes.Repeat([]byte{'x'}, n)
+		for k := 0; k < n; k++ {
+			for c := 0; c < 256; c++ {
+				p[k] = byte(c)
+				if got, want := anchors(p), anchorsExact(p); got != want {
+					t.Fatalf("len %d, byte %#x at %d: anchors %#x, want %#x", n, c, k, got, want)
+				}
+			}
+			p[k] = 'x'
+		}
+	}
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for n := range 40000 {
+		alphabet := []byte("0123456789 -bBeEaA@=:_.Jx\x80\xff")
+		if n%2 == 1 {
+			alphabet = []byte("0123456789012345678901234567890123456789 -x")
+		}
+		p := make([]byte, 32+rnd.IntN(200))
+		for i := range p {
+			p[i] = alphabet[rnd.IntN(len(alphabet))]
+		}
+		if got, want := anchors(p), anchorsExact(p); got != want {
+			t.Fatalf("%q: anchors %#x, want %#x", p, got, want)
+		}
+	}
+}
+
+// TestPrefilterSound: a detector that finds a match in a text always has
+// one of its anchor bits set for that text, on every path (wide, narrow).
+func TestPrefilterSound(t *testing.T) {
+	texts := append([]string{}, benchMix...)
+	texts = append(texts,
+		"card 4111 1111 1111 1111 end", "4111-1111-1111-1111", "x4111111111111111", "pan=378282246310005;",
+		"  4111 1111 1111 1111", "a 4111 111111 11112 b", "AUTHORIZATION: BEARER abcdefghijklmnopqrstu",
+		"bEaReR abcdefghijklmnopqrstu", strings.Repeat("9", 13),
+		"12345 4111 1111 1111 1111", "4111 111111 11112", "5555-5555-5555-4444 x", "3782 822463 10005",
+	)
+	for _, s := range texts {
+		for pad := 0; pad < 40; pad++ {
+			p := []byte(strings.Repeat("w", pad) + s)
+			for _, d := range detectors {
+				if a, _ := d.find(p, 0); a >= 0 && d.need != 0 && anchors(p)&d.need == 0 {
+					t.Errorf("%s finds a match in %q but its anchors %#x are not set", d.name, p, d.need)
+				}
+				if a, _ := d.find(p, 0); a >= 0 && d.need != 0 && anchorsNarrow(p)&d.need == 0 {
+					t.Errorf("%s finds a match in %q but the narrow pass misses its anchors", d.name, p)
+				}
+			}
+		}
+	}
+}
+
+func BenchmarkAnchors(b *testing.B) {
+	for _, n := range []int{16, 32, 48, 64, 172, 1024} {
+		p := []byte(strings.Repeat(benchMix[0], 1+n/len(benchMix[0]))[:n])
+		b.Run(fmt.Sprint("narrow/", n), func(b *testing.B) {
+			for b.Loop() {
+				anchorsNarrow(p)
+			}
+		})
+		b.Run(fmt.Sprint("anchors/", n), func(b *testing.B) {
+			for b.Loop() {
+				anchors(p)
+			}
+		})
+	}
+}
