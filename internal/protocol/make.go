@@ -131,7 +131,7 @@ func (m *Maker) Make(f *Fields) (e Entry, replaced int, err *Error) {
 // output: b itself, not to be escaped, when it is plain ASCII (no '"',
 // '\\' or control character), else what valid makes of it.
 func (m *Maker) text(b []byte) (out []byte, replaced int, esc bool) {
-	if plainRun(b) == len(b) {
+	if plain(b) {
 		return b, 0, false
 	}
 	out, replaced = m.valid(b)

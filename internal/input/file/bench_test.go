@@ -149,3 +149,27 @@ func processCPU() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkCheckpoint10000Files writes the checkpoint of 10,000 files, as
+// a commit does after a round in which any of them grew.
+func BenchmarkCheckpoint10000Files(b *testing.B) {
+	files := make([]fileOffsets, 10000)
+	for i := range files {
+		var t tail
+		t.path = fmt.Sprintf("/var/log/pods/ns_pod-%d_0123/app/%d.log", i, i)
+		t.key = fileKey{dev: 2049, ino: uint64(100000 + i)}
+		t.fpLen = 1024
+		t.fp[0], t.seed[0] = byte(i), byte(i>>8)
+		files[i] = t.offsets(int64(i) * 1000)
+	}
+	path := filepath.Join(b.TempDir(), "x.offsets.json")
+	var buf []byte
+	b.ReportAllocs()
+	for b.Loop() {
+		var err error
+		if buf, err = saveCheckpoint(path, files, buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(buf)), "bytes")
+}
