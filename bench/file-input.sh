@@ -11,7 +11,7 @@
 # the same file, so that a machine whose speed wanders treats them alike.
 # MiB defaults to 256, rounds to 1.
 #
-# Fluent Bit's tail input is not run beside it here (not built on this
+# Fluent Bit's tail input is not run beside it here (not installed on this
 # machine); see docs/benchmarks.md.
 set -eu
 ROUNDS=1
@@ -53,12 +53,13 @@ YAML
     sleep 0.05
   done
   end=$(date +%s.%N)
-  cpu=$(awk '{print ($14 + $15) / 100}' /proc/$pid/stat)
+  cpu=$(awk '{print $14 / 100, $15 / 100}' /proc/$pid/stat) # user, system
   kill $pid; wait $pid 2>/dev/null || true; pid=
   n=$(wc -l < "$work/out/entries.ndjson")
   [ "$n" -eq "$lines" ] || { echo "$1: $n lines in the output, want $lines" >&2; exit 1; }
-  awk -v b="$1" -v n="$lines" -v s="$start" -v e="$end" -v c="$cpu" -v mib="$MIB" 'BEGIN {
-    t = e - s; printf "%s: %d MiB, %d lines in %.2f s: %.0f lines/s, %.1f MiB/s; agent CPU %.2f s (%.2f s per million lines)\n", b, mib, n, t, n / t, mib / t, c, c * 1e6 / n }'
+  awk -v b="$1" -v n="$lines" -v s="$start" -v e="$end" -v cpu="$cpu" -v mib="$MIB" 'BEGIN {
+    split(cpu, c, " "); t = e - s; all = c[1] + c[2]
+    printf "%s: %d MiB, %d lines in %.2f s: %.0f lines/s, %.1f MiB/s; agent CPU %.2f s (user %.2f, system %.2f): %.2f s per million lines\n", b, mib, n, t, n / t, mib / t, all, c[1], c[2], all * 1e6 / n }'
 }
 
 for round in $(seq "$ROUNDS"); do
