@@ -14,8 +14,9 @@ package file
 // At most one commit is in flight; a round that ends while one is leaves
 // its offsets for the next, which then covers several rounds (group
 // commit). The reader waits for the committer only when it has read
-// maxAhead bytes past the snapshot in flight, so that a kill -9 makes it
-// read again at most about that much (with the same record ids, id.go).
+// maxUnsaved bytes past the offsets of the last checkpoint written, so
+// that a kill -9 makes it read again at most that much and the round under
+// way (with the same record ids, id.go).
 //
 // The invariant of checkpoint.go holds: a snapshot is taken after the
 // appends of every line it covers returned, and Sync is called after the
@@ -26,9 +27,9 @@ import (
 	"encoding/hex"
 )
 
-// maxAhead is how far the reader reads past the offsets of the commit in
-// flight before it waits for that commit.
-const maxAhead = 4 * roundBudget
+// maxUnsaved is how far the reader reads past the offsets of the last
+// checkpoint written before it waits for the commit in flight.
+const maxUnsaved = 8 * roundBudget
 
 // commitRound is one snapshot of the offsets, to be checkpointed once the
 // queue has every entry before them durably.
@@ -37,6 +38,7 @@ type commitRound struct {
 	tails  []*tail       // files[i] is tails[i]'s; the orphans have none
 	epochs []uint64      // tails[i].epoch when the snapshot was taken
 	seeds  [][16]byte    // tails[i].seed then
+	read   int64         // the reader's unsaved bytes then: what this checkpoint saves
 
 	syncErr, ckptErr error
 }
@@ -59,7 +61,7 @@ func (r *reader) committer(ctx context.Context) {
 
 // commit appends the batch and, when no commit is in flight and offsets
 // changed, hands a snapshot of them to the committer. With wait, or once
-// the reader is maxAhead bytes ahead of the commit in flight, it waits for
+// the reader has read maxUnsaved bytes not saved, it waits for
 // that commit (with wait, for the new one too). It returns the last
 // error: the append's, or the Sync's of a commit that came back.
 func (r *reader) commit(ctx context.Context, wait bool) error {
@@ -68,7 +70,7 @@ func (r *reader) commit(ctx context.Context, wait bool) error {
 	}
 	var err error
 	if r.inflight != nil {
-		if wait || r.ahead >= maxAhead {
+		if wait || r.unsaved >= maxUnsaved {
 			err = r.collect(<-r.finished)
 		} else {
 			select {
@@ -108,8 +110,8 @@ func (r *reader) startCommit() {
 	}
 	// Checkpointed files not found yet stay in the checkpoint.
 	c.files = append(c.files, r.orphans...)
+	c.read = r.unsaved
 	r.dirty = false
-	r.ahead = 0
 	r.inflight = c
 	r.commits <- c
 }
@@ -128,6 +130,7 @@ func (r *reader) collect(c *commitRound) error {
 		r.warnOnce("checkpoint", "cannot save file offsets; retrying (a restart now would read lines again)", "error", c.ckptErr)
 		return nil
 	}
+	r.unsaved -= c.read
 	for i, t := range c.tails {
 		if t.epoch != c.epochs[i] {
 			continue // truncated since: its offsets started again

@@ -109,7 +109,7 @@ type reader struct {
 	committerDone chan struct{}
 	inflight      *commitRound
 	spare         *commitRound
-	ahead         int64 // bytes read since the commit in flight started
+	unsaved       int64 // bytes read since the offsets of the last checkpoint written
 	warned        map[string]bool
 
 	appendErr error // the last append failed: read nothing more until one succeeds
@@ -748,7 +748,7 @@ func (r *reader) turn(ctx context.Context, cfg *Config, t *tail) (int, error) {
 		n, err := t.f.ReadAt(r.buf, t.readOff)
 		if n > 0 {
 			total += n
-			r.ahead += int64(n)
+			r.unsaved += int64(n)
 			r.in.c.bytesRead.Add(int64(n))
 			r.consume(ctx, cfg, t, r.buf[:n])
 			t.readOff += int64(n)
