@@ -301,6 +301,35 @@ func maskedString(line []byte, mask []uint64, i int) (int, bool) {
 	}
 }
 
+// plain reports whether every byte of b is a plain string byte (what
+// plainRun(b) == len(b) says), without looking at any byte alone: whole
+// blocks with AVX2 where the CPU has it, then words, the last one
+// overlapping the one before.
+func plain(b []byte) bool {
+	n := len(b)
+	if n < 8 {
+		w := uint64(0x2020202020202020) // spaces, which are plain
+		for i, c := range b {
+			w = w&^(0xff<<(8*i)) | uint64(c)<<(8*i)
+		}
+		return special(w) == 0
+	}
+	i := 0
+	if hasAVX2 && n >= 32 {
+		if i = plainBlocks(b); i < n&^31 {
+			return false
+		}
+	}
+	// special flags a byte falsely only after a real one in the same word,
+	// so the words' flags can be gathered and looked at once.
+	var flags uint64
+	for ; i+8 <= n; i += 8 {
+		flags |= special(binary.LittleEndian.Uint64(b[i:]))
+	}
+	flags |= special(binary.LittleEndian.Uint64(b[n-8:]))
+	return flags == 0
+}
+
 // plainRun returns the length of the run of plain string bytes that b
 // starts with: bytes that are not '"', '\\', a control character or part of
 // a multi-byte UTF-8 sequence.

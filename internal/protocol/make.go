@@ -37,20 +37,27 @@ func (m *Maker) Make(f *Fields) (e Entry, replaced int, err *Error) {
 	m.buf = m.buf[:0]
 	var errs []FieldError
 	add := func(field, msg string) { errs = append(errs, FieldError{Index: -1, Field: field, Message: msg}) }
-	// Every string is marked as possibly needing escapes: AppendRecordStamp
-	// then escapes it on output, which needs valid UTF-8.
-	e.Unescaped = escPayload | escSource | escPayloadType | escMetadata
+	// A string that is not all plain ASCII is marked as possibly needing
+	// escapes: AppendRecordStamp then escapes it on output, which needs
+	// valid UTF-8. The others (most) are copied as they are.
 	var n int
-	e.Payload, n = m.valid(f.Payload)
+	var esc bool
+	e.Payload, n, esc = m.text(f.Payload)
 	replaced += n
+	if esc {
+		e.Unescaped |= escPayload
+	}
 	switch {
 	case len(e.Payload) == 0:
 		add("payload", "must not be empty")
 	case len(e.Payload) > MaxPayloadBytes:
 		add("payload", fmt.Sprintf("must be at most %d bytes; it has %d", MaxPayloadBytes, len(e.Payload)))
 	}
-	e.Source, n = m.valid(f.Source)
+	e.Source, n, esc = m.text(f.Source)
 	replaced += n
+	if esc {
+		e.Unescaped |= escSource
+	}
 	switch {
 	case len(e.Source) == 0:
 		add("source", "must not be empty")
@@ -61,7 +68,7 @@ func (m *Maker) Make(f *Fields) (e Entry, replaced int, err *Error) {
 		if !validPayloadType(f.PayloadType) {
 			add("payloadType", "must be 1 to 64 letters, digits, '_', '-' or '.'")
 		}
-		e.PayloadType = f.PayloadType
+		e.PayloadType = f.PayloadType // letters, digits and "_-.": nothing to escape
 	}
 	if f.EntryType < 1 || f.EntryType > 5 {
 		add("entryType", "must be an integer from 1 to 5")
@@ -82,18 +89,27 @@ func (m *Maker) Make(f *Fields) (e Entry, replaced int, err *Error) {
 		total := 0
 		for i := range f.Metadata {
 			kv := &f.Metadata[i]
-			k, nk := m.valid(kv.Key)
-			v, nv := m.valid(kv.Value)
+			k, nk, escK := m.text(kv.Key)
+			v, nv, escV := m.text(kv.Value)
 			replaced += nk + nv
 			kv.Key, kv.Value = k, v
+			if escK || escV {
+				e.Unescaped |= escMetadata
+			}
 			if len(k) == 0 {
 				add("metadata", "keys must not be empty")
 			}
-			vc := utf8.RuneCount(v)
+			kc, vc := len(k), len(v) // plain ASCII: a byte a character
+			if escK {
+				kc = utf8.RuneCount(k)
+			}
+			if escV {
+				vc = utf8.RuneCount(v)
+			}
 			if vc > MaxMetaValueChars {
 				add("metadata."+string(k), fmt.Sprintf("must be at most %d characters", MaxMetaValueChars))
 			}
-			total += utf8.RuneCount(k) + vc
+			total += kc + vc
 			for _, prev := range f.Metadata[:i] {
 				if string(prev.Key) == string(k) {
 					add("metadata."+string(k), "is given twice")
@@ -109,6 +125,17 @@ func (m *Maker) Make(f *Fields) (e Entry, replaced int, err *Error) {
 		return Entry{}, replaced, &Error{Code: CodeInvalidEntry, Message: errs[0].Field + " " + errs[0].Message, Errors: errs, Refused: 1}
 	}
 	return e, replaced, nil
+}
+
+// text returns b as an entry's string, and whether it may need escapes on
+// output: b itself, not to be escaped, when it is plain ASCII (no '"',
+// '\\' or control character), else what valid makes of it.
+func (m *Maker) text(b []byte) (out []byte, replaced int, esc bool) {
+	if plain(b) {
+		return b, 0, false
+	}
+	out, replaced = m.valid(b)
+	return out, replaced, true
 }
 
 // valid returns b when it is UTF-8, or a copy in m.buf with every byte that

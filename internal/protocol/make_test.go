@@ -54,24 +54,81 @@ func TestMakerRepairsUTF8AndRefusesBrokenRules(t *testing.T) {
 	}
 }
 
+// TestMakerEscapesOnlyWhatNeedsIt: plain ASCII strings are copied as they
+// are, and every string with a quote, a backslash, a control character or
+// a byte from 0x80 (valid or not) is still written as correct JSON,
+// whichever of payload, source and metadata holds it.
+func TestMakerEscapesOnlyWhatNeedsIt(t *testing.T) {
+	odd := []string{"plain text 123", `say "hi"`, `C:\dir`, "tab\there", "ctl\x01", "é ü", "bad\xff", strings.Repeat("y", 40) + "\n"}
+	for i, s := range odd {
+		want := strings.ToValidUTF8(s, "\uFFFD")
+		for _, where := range []string{"payload", "source", "key", "value"} {
+			f := Fields{Payload: []byte("p"), Source: []byte("s"), EntryType: 1, LogLevel: 7,
+				Metadata: []KV{{Key: []byte("k"), Value: []byte("v")}, {Key: []byte("k2"), Value: []byte("plain")}}}
+			switch where {
+			case "payload":
+				f.Payload = []byte(s)
+			case "source":
+				f.Source = []byte(s)
+			case "key":
+				f.Metadata[0].Key = []byte(s)
+			case "value":
+				f.Metadata[0].Value = []byte(s)
+			}
+			var m Maker
+			e, _, err := m.Make(&f)
+			if err != nil {
+				t.Fatalf("%d %s: %v", i, where, err)
+			}
+			rec := AppendRecordStamp(nil, &e, NewStamp(time.Now()))
+			got, perr := record.Parse(rec)
+			if perr != nil {
+				t.Fatalf("%d %s: record %s: %v", i, where, rec, perr)
+			}
+			var have string
+			switch where {
+			case "payload":
+				have = got.Payload
+			case "source":
+				have = got.Source
+			case "key":
+				if got.Metadata[want] != "v" {
+					t.Errorf("%d key: metadata %q", i, got.Metadata)
+				}
+				continue
+			case "value":
+				have = got.Metadata["k"]
+			}
+			if have != want || got.Metadata["k2"] != "plain" {
+				t.Errorf("%d %s: got %q, want %q (record %s)", i, where, have, want, rec)
+			}
+		}
+	}
+}
+
 // BenchmarkFileLine compares the two ways an input can make a record of a
 // 200-byte line: Maker, and building a contract message for the Decoder
 // (the recipe's way).
 func BenchmarkFileLine(b *testing.B) {
 	line := []byte(strings.Repeat("x", 150) + ` GET /index.html 200 "Mozilla/5.0" 0.003`)
 	stamp := NewStamp(time.Now())
-	b.Run("maker", func(b *testing.B) {
-		var m Maker
-		var out []byte
-		b.ReportAllocs()
-		b.SetBytes(int64(len(line)))
-		for b.Loop() {
-			f := Fields{Payload: line, Source: []byte("app.log"), EntryType: 1, LogLevel: 7,
-				Metadata: []KV{{Key: []byte("file.path"), Value: []byte("/var/log/app.log")}}}
-			e, _, _ := m.Make(&f)
-			out = AppendRecordStamp(out[:0], &e, stamp)
+	maker := func(line []byte) func(b *testing.B) {
+		return func(b *testing.B) {
+			var m Maker
+			var out []byte
+			b.ReportAllocs()
+			b.SetBytes(int64(len(line)))
+			for b.Loop() {
+				f := Fields{Payload: line, Source: []byte("app.log"), EntryType: 1, LogLevel: 7,
+					Metadata: []KV{{Key: []byte("file.path"), Value: []byte("/var/log/app.log")}}}
+				e, _, _ := m.Make(&f)
+				out = AppendRecordStamp(out[:0], &e, stamp)
+			}
 		}
-	})
+	}
+	b.Run("maker", maker(line))
+	// Nothing to escape (the benchmark file of bench/file-input.sh).
+	b.Run("maker-plain", maker([]byte("000000042 "+strings.Repeat("x", 189))))
 	b.Run("decoder", func(b *testing.B) {
 		var d Decoder
 		var msg, out []byte

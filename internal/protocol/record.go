@@ -221,6 +221,21 @@ func idSeqText(out *[36]byte, seq uint64) {
 	out[23] = '-'
 }
 
+// FormatUUID writes the 128 bits hi (the first 8 bytes) and lo as a UUID's
+// 36-character text, "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx", lowercase.
+func FormatUUID(out *[36]byte, hi, lo uint64) {
+	var w [8]byte
+	binary.BigEndian.PutUint64(out[0:], hex8(uint32(hi>>32)))
+	binary.BigEndian.PutUint64(w[:], hex8(uint32(hi)))
+	copy(out[9:13], w[0:4])
+	copy(out[14:18], w[4:8])
+	binary.BigEndian.PutUint64(w[:], hex8(uint32(lo>>32)))
+	copy(out[19:23], w[0:4])
+	copy(out[24:28], w[4:8])
+	binary.BigEndian.PutUint64(out[28:], hex8(uint32(lo)))
+	out[8], out[13], out[18], out[23] = '-', '-', '-', '-'
+}
+
 // hex8 returns the eight lowercase hex digits of x as the bytes of a
 // big-endian word: the nibbles are spread one to a byte, then turned into
 // '0'..'9' or 'a'..'f' all at once.

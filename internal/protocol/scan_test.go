@@ -85,3 +85,29 @@ func TestSpecialMask(t *testing.T) {
 		}
 	}
 }
+
+// plain says whether a string is all plain bytes exactly as plainRun does,
+// for strings of every length around words and blocks, with each kind of
+// byte that is not plain at every offset.
+func TestPlain(t *testing.T) {
+	base := []byte(strings.Repeat("The quick brown fox, 0123456789.", 4)) // 128 plain bytes
+	for n := 0; n <= len(base); n++ {
+		if !plain(base[:n]) {
+			t.Fatalf("%d plain bytes: plain says no", n)
+		}
+		for _, c := range []byte{'"', '\\', 0x00, 0x1f, 0x80, 0xc3, 0xff} {
+			for pos := 0; pos < n; pos++ {
+				b := append([]byte(nil), base[:n]...)
+				b[pos] = c
+				if plain(b) || plainRun(b) != pos {
+					t.Fatalf("byte %#x at %d of %d: plain says yes (plainRun %d)", c, pos, n, plainRun(b))
+				}
+			}
+		}
+	}
+	for _, c := range []byte{' ', '!', '#', '[', ']', 0x7f} {
+		if b := []byte(strings.Repeat(string(c), 40)); !plain(b) || !plain(b[:5]) {
+			t.Fatalf("%#x is plain, yet plain says no", c)
+		}
+	}
+}

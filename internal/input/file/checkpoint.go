@@ -25,6 +25,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
+
+	"github.com/logflux/agent/internal/protocol"
 )
 
 // checkpointVersion is the format written; other versions are refused.
@@ -73,7 +76,7 @@ func loadCheckpoint(path string) (files []fileOffsets, found bool, err error) {
 
 // saveCheckpoint replaces the saved offsets atomically and durably.
 func saveCheckpoint(path string, files []fileOffsets, buf []byte) ([]byte, error) {
-	buf, _ = appendJSON(buf[:0], checkpointFile{Version: checkpointVersion, Files: files})
+	buf = appendCheckpoint(buf[:0], files)
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
@@ -99,9 +102,37 @@ func saveCheckpoint(path string, files []fileOffsets, buf []byte) ([]byte, error
 	return buf, nil
 }
 
-func appendJSON(dst []byte, v any) ([]byte, error) {
-	b, err := json.Marshal(v)
-	return append(dst, b...), err
+// appendCheckpoint appends the checkpoint of files as JSON, as
+// encoding/json would write a checkpointFile (a commit writes one per round
+// for every file followed, thousands of them, so without reflection).
+func appendCheckpoint(dst []byte, files []fileOffsets) []byte {
+	dst = append(dst, `{"version":`...)
+	dst = strconv.AppendInt(dst, checkpointVersion, 10)
+	dst = append(dst, `,"files":[`...)
+	for i := range files {
+		f := &files[i]
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `{"path":`...)
+		dst = protocol.AppendString(dst, f.Path)
+		dst = append(dst, `,"dev":`...)
+		dst = strconv.AppendUint(dst, f.Dev, 10)
+		dst = append(dst, `,"ino":`...)
+		dst = strconv.AppendUint(dst, f.Ino, 10)
+		dst = append(dst, `,"fp_len":`...)
+		dst = strconv.AppendInt(dst, int64(f.FPLen), 10)
+		dst = append(dst, `,"fp":`...)
+		dst = protocol.AppendString(dst, f.FP)
+		dst = append(dst, `,"offset":`...)
+		dst = strconv.AppendInt(dst, f.Offset, 10)
+		if f.Seed != "" {
+			dst = append(dst, `,"seed":`...)
+			dst = protocol.AppendString(dst, f.Seed)
+		}
+		dst = append(dst, '}')
+	}
+	return append(dst, "]}"...)
 }
 
 func syncDir(dir string) error {

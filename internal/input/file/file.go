@@ -3,8 +3,9 @@
 // One goroutine per input polls: it matches the globs every poll_interval,
 // identifies each file by device/inode and a fingerprint (a SHA-256 of its
 // first fingerprint_bytes), reads the files that grew in large blocks, in
-// turns so that no file starves the others, appends the entries, calls
-// sink.Sync, and only then writes the offsets (checkpoint.go). Nothing
+// turns so that no file starves the others, and appends the entries; a
+// committer goroutine calls sink.Sync and only then writes the offsets
+// (checkpoint.go), while the next round is read (commit.go). Nothing
 // depends on inotify.
 //
 // Rotation: a file renamed away (rename+create) keeps its descriptor and is

@@ -287,6 +287,13 @@ func TestStartAtEndOnlyAtFirstStart(t *testing.T) {
 	h := &harness{}
 	_ = h
 	h = newHarnessIn(t, dir, func(c *Config) { c.StartAt = "end" })
+	// Lines appended before the input first looked are, to it, present at
+	// the first start: wait until it has found old.log.
+	for deadline := time.Now().Add(10 * time.Second); h.in.c.filesWatched.Load() < 1; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("old.log not found")
+		}
+	}
 	appendFile(t, p, lines("after", 0, 5))
 	appendFile(t, filepath.Join(dir, "new.log"), lines("new", 0, 3)) // appeared later: from its start
 	got := h.settle(8)

@@ -3,7 +3,8 @@ package file
 import (
 	"crypto/rand"
 	"encoding/binary"
-	"encoding/hex"
+
+	"github.com/logflux/agent/internal/protocol"
 )
 
 // Record ids of the file input
@@ -30,20 +31,9 @@ func newSeed() (s [16]byte) {
 func lineID(out *[36]byte, seed *[16]byte, at int64, part int) {
 	hi := mix(binary.BigEndian.Uint64(seed[:8]) ^ uint64(at))
 	lo := mix(binary.BigEndian.Uint64(seed[8:]) ^ uint64(at)*0x9e3779b97f4a7c15 ^ uint64(part)<<56 ^ uint64(part))
-	var b [16]byte
-	binary.BigEndian.PutUint64(b[:8], hi)
-	binary.BigEndian.PutUint64(b[8:], lo)
-	b[6] = b[6]&0x0f | 0x80 // version 8
-	b[8] = b[8]&0x3f | 0x80 // variant 10
-	hex.Encode(out[0:8], b[0:4])
-	out[8] = '-'
-	hex.Encode(out[9:13], b[4:6])
-	out[13] = '-'
-	hex.Encode(out[14:18], b[6:8])
-	out[18] = '-'
-	hex.Encode(out[19:23], b[8:10])
-	out[23] = '-'
-	hex.Encode(out[24:36], b[10:16])
+	hi = hi&^0xf000 | 0x8000       // version 8 (the high nibble of byte 6)
+	lo = lo&^(0xc0<<56) | 0x80<<56 // variant 10 (the top bits of byte 8)
+	protocol.FormatUUID(out, hi, lo)
 }
 
 // mix is SplitMix64's finaliser: a bijection of 64-bit values.

@@ -39,6 +39,7 @@ type tail struct {
 	emitOff int64    // after the last line whose entry is in the batch (or that made none)
 	doneOff int64    // after the last line appended to the queue
 	saveOff int64    // what the checkpoint says (durable)
+	epoch   uint64   // counts the times its offsets were set back (truncation): a commit taken before does not apply
 	lastUse time.Time
 
 	inGlob   bool      // matched by an include glob at the last poll
@@ -100,15 +101,24 @@ type reader struct {
 	recs    [][]byte
 	touched map[*tail]bool
 	ckptBuf []byte
-	dirty   bool // offsets changed since the last checkpoint
-	warned  map[string]bool
+	dirty   bool // offsets changed since the last commit started
+
+	// The committer (commit.go): at most one commit in flight.
+	commits       chan *commitRound // to the committer
+	finished      chan *commitRound // back from it
+	committerDone chan struct{}
+	inflight      *commitRound
+	spare         *commitRound
+	unsaved       int64 // bytes read since the offsets of the last checkpoint written
+	warned        map[string]bool
 
 	appendErr error // the last append failed: read nothing more until one succeeds
 }
 
 func newReader(in *Input, sink input.Sink, ckptPath string, saved []fileOffsets, first bool) *reader {
 	r := &reader{in: in, sink: sink, ckptPath: ckptPath, first: first, files: map[fileKey]*tail{}, opened: map[*tail]struct{}{},
-		orphans: saved, touched: map[*tail]bool{}, warned: map[string]bool{}}
+		orphans: saved, touched: map[*tail]bool{}, warned: map[string]bool{},
+		commits: make(chan *commitRound), finished: make(chan *commitRound, 1), committerDone: make(chan struct{})}
 	r.stamp.Input = in.name
 	return r
 }
@@ -126,6 +136,7 @@ func (r *reader) warnOnce(key, msg string, args ...any) {
 }
 
 func (r *reader) run(ctx context.Context) {
+	go r.committer(ctx)
 	defer r.close(ctx)
 	for {
 		cfg := r.in.cfg.Load()
@@ -134,11 +145,11 @@ func (r *reader) run(ctx context.Context) {
 			r.lastGlob = time.Now()
 		}
 		more := r.readRound(ctx, cfg)
-		if err := r.commit(ctx); err != nil {
+		if err := r.commit(ctx, false); err != nil {
 			if ctx.Err() != nil {
 				return
 			}
-			r.warnOnce("commit", "cannot append to the queue; retrying", "error", err)
+			r.warnOnce("commit", "cannot append to the queue or sync it; retrying", "error", err)
 			more = false
 		}
 		if more {
@@ -149,21 +160,36 @@ func (r *reader) run(ctx context.Context) {
 			}
 			continue
 		}
+		var back chan *commitRound // the committer's answer, when a commit is in flight
+		if r.inflight != nil {
+			back = r.finished
+		}
 		select {
 		case <-r.in.stop:
 			return
+		case c := <-back:
+			// Offsets left by the rounds since are committed next.
+			if err := r.collect(c); err != nil && ctx.Err() == nil {
+				r.warnOnce("commit", "cannot append to the queue or sync it; retrying", "error", err)
+			}
 		case <-time.After(cfg.PollInterval):
 		}
 	}
 }
 
-// close appends and checkpoints what was read, then closes every file.
+// close appends and checkpoints what was read, stops the committer, then
+// closes every file.
 func (r *reader) close(ctx context.Context) {
 	if ctx.Err() == nil {
-		if err := r.commit(ctx); err != nil && ctx.Err() == nil {
+		if err := r.commit(ctx, true); err != nil && ctx.Err() == nil {
 			r.in.log.Warn("last lines not appended; they are read again at the next start", "error", err)
 		}
 	}
+	if r.inflight != nil {
+		r.collect(<-r.finished) // ctx ended: the Sync gives up
+	}
+	close(r.commits)
+	<-r.committerDone
 	for _, t := range r.files {
 		r.closeFile(t)
 	}
@@ -468,6 +494,7 @@ func (r *reader) truncated(cfg *Config, t *tail, oldOff int64, oldFP [32]byte, o
 	if copied != nil && copied.size >= from {
 		copied.readOff, copied.emitOff, copied.doneOff, copied.saveOff = from, from, from, from
 		copied.seed, copied.seedSaved = t.seed, false // the same lines at the same offsets
+		copied.epoch++
 		copied.resetAssembly()
 		if copied.goneAt.IsZero() && !copied.inGlob {
 			copied.goneAt = time.Now()
@@ -483,6 +510,7 @@ func (r *reader) truncated(cfg *Config, t *tail, oldOff int64, oldFP [32]byte, o
 	}
 	t.shadow = nil
 	t.seed, t.seedSaved = newSeed(), false // offsets start again: new ids
+	t.epoch++
 	t.resetAssembly()
 	t.readOff, t.emitOff, t.doneOff = 0, 0, 0
 	t.fpLen = 0
@@ -720,6 +748,7 @@ func (r *reader) turn(ctx context.Context, cfg *Config, t *tail) (int, error) {
 		n, err := t.f.ReadAt(r.buf, t.readOff)
 		if n > 0 {
 			total += n
+			r.unsaved += int64(n)
 			r.in.c.bytesRead.Add(int64(n))
 			r.consume(ctx, cfg, t, r.buf[:n])
 			t.readOff += int64(n)
@@ -1083,72 +1112,4 @@ func (r *reader) appendBatch(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// commit appends the batch, waits until the queue has it durably, then
-// saves the offsets it covers.
-func (r *reader) commit(ctx context.Context) error {
-	if r.appendErr = r.appendBatch(ctx); r.appendErr != nil {
-		return r.appendErr
-	}
-	if !r.dirty {
-		return nil
-	}
-	if err := r.sink.Sync(ctx); err != nil {
-		return err
-	}
-	r.dirty = false
-	for _, t := range r.files {
-		t.saveOff = t.doneOff
-	}
-	if err := r.writeCheckpoint(); err != nil {
-		r.dirty = true
-		r.warnOnce("checkpoint", "cannot save file offsets; retrying (a restart now would read lines again)", "error", err)
-	}
-	return nil
-}
-
-// saveSeeds writes the checkpoint (with the offsets already durable) when a
-// file has a seed not saved yet, before any record using it is appended.
-func (r *reader) saveSeeds() error {
-	unsaved := false
-	for _, t := range r.files {
-		unsaved = unsaved || !t.seedSaved
-	}
-	if !unsaved {
-		return nil
-	}
-	return r.writeCheckpoint()
-}
-
-// writeCheckpoint saves every file's durable offset and seed.
-func (r *reader) writeCheckpoint() error {
-	files := make([]fileOffsets, 0, len(r.files)+len(r.orphans))
-	for _, t := range r.files {
-		if r.isShadow(t) {
-			continue // found again by its fingerprint
-		}
-		files = append(files, fileOffsets{Path: t.path, Dev: t.key.dev, Ino: t.key.ino, FPLen: t.fpLen,
-			FP: hex.EncodeToString(t.fp[:]), Offset: t.saveOff, Seed: hex.EncodeToString(t.seed[:])})
-	}
-	// Checkpointed files not found yet stay in the checkpoint.
-	files = append(files, r.orphans...)
-	var err error
-	if r.ckptBuf, err = saveCheckpoint(r.ckptPath, files, r.ckptBuf); err != nil {
-		r.in.c.checkpointErrs.Add(1)
-		return err
-	}
-	for _, t := range r.files {
-		t.seedSaved = true
-	}
-	return nil
-}
-
-func decodeSeed(s string) (seed [16]byte, ok bool) {
-	b, err := hex.DecodeString(s)
-	if err != nil || len(b) != 16 {
-		return seed, false
-	}
-	copy(seed[:], b)
-	return seed, true
 }
