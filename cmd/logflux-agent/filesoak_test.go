@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -71,6 +72,17 @@ inputs:
 	}
 	args := []string{"--config", config, "--admin-address", "off"}
 	p := startAgent(t, dir, args...)
+	// upSince is when the running agent started (0 while it is down): a
+	// generation is rotated away only once a running agent has had it in
+	// view for a while, since one created and rotated out of the glob
+	// entirely while the agent is down is never seen (see above), and on a
+	// loaded machine a restart can take longer than a generation lives.
+	var upSince atomic.Int64
+	upSince.Store(time.Now().UnixNano())
+	seenBy := func(born time.Time) bool {
+		u := upSince.Load()
+		return u != 0 && time.Since(time.Unix(0, max(u, born.UnixNano()))) >= 300*time.Millisecond
+	}
 
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -83,6 +95,7 @@ inputs:
 		f, _ := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 		w := bufio.NewWriter(f)
 		gen := 0
+		born := time.Now()
 		for n := 0; ; n++ {
 			select {
 			case <-stop:
@@ -99,6 +112,16 @@ inputs:
 			}
 			if n%3000 == 2999 { // rotate by rename (about every 1.5 s); the new name does not match *.log
 				w.Flush()
+				for !seenBy(born) {
+					select {
+					case <-stop:
+						f.Close()
+						renWritten = n + 1
+						return
+					case <-time.After(10 * time.Millisecond):
+					}
+				}
+				born = time.Now()
 				f.Close()
 				gen++
 				os.Rename(path, fmt.Sprintf("%s.%d", path, gen))
@@ -150,10 +173,12 @@ inputs:
 	var logs strings.Builder // every agent's warnings
 	for i := 0; i < kills; i++ {
 		time.Sleep(time.Duration(100+rand.IntN(600)) * time.Millisecond)
+		upSince.Store(0)
 		p.cmd.Process.Signal(syscall.SIGKILL)
 		<-p.done
 		warnings(&logs, p.stderr.String())
 		p = startAgent(t, dir, args...)
+		upSince.Store(time.Now().UnixNano())
 	}
 	close(stop)
 	wg.Wait()
