@@ -357,7 +357,6 @@ func (o *Output) settle(flights []*flight, ids []string, waitErr error) (pending
 			pending++
 			continue
 		case f.err == nil:
-			o.memo.MarkDelivered(f.id)
 			delivered++
 		case permanent(f.err):
 			o.refused.Add(1)
@@ -367,6 +366,15 @@ func (o *Output) settle(flights []*flight, ids []string, waitErr error) (pending
 			produceErr = f.err
 		}
 		delete(o.inflight, f.id)
+	}
+	if (pending > 0 && waitErr != nil) || produceErr != nil {
+		// The batch will be tried again: remember what Kafka took, so that
+		// the retry produces only the rest.
+		for _, f := range flights {
+			if f.done && f.err == nil {
+				o.memo.MarkDelivered(f.id)
+			}
+		}
 	}
 	switch {
 	case pending > 0 && waitErr != nil:
