@@ -138,17 +138,18 @@ func (o *Output) connect(ctx context.Context) error {
 		if err != nil {
 			return output.Retryable(fmt.Errorf("connecting to %s: %w", strings.Join(o.cfg.URL, ", "), err), 0)
 		}
-		o.nc = nc
 		if o.cfg.JetStream {
 			js, err := jetstream.New(nc)
-			if err != nil {
-				return err
+			if err == nil {
+				err = o.acks.subscribe(nc)
 			}
-			if err := o.acks.subscribe(nc); err != nil {
-				return output.Retryable(fmt.Errorf("subscribing to the acknowledgements: %w", err), 0)
+			if err != nil {
+				nc.Close()
+				return output.Retryable(fmt.Errorf("setting up JetStream on %s: %w", nc.ConnectedUrlRedacted(), err), 0)
 			}
 			o.js = js
 		}
+		o.nc = nc
 	}
 	if !o.cfg.JetStream || o.streamOK {
 		return nil
