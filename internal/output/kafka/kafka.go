@@ -71,6 +71,7 @@ type Output struct {
 	mu       sync.Mutex
 	inflight map[string]*flight // records produced by an earlier Write, not yet answered
 	memo     remote.Memo
+	spare    spare // memory of the last Write, free to reuse
 	promise  func(*kgo.Record, error)
 
 	lastBroker atomic.Pointer[string] // the last broker connection failure, for error messages
@@ -254,10 +255,13 @@ func (o *Output) Write(ctx context.Context, records [][]byte) error {
 	}
 	// The records' bytes belong to the queue reader, which may reuse them
 	// once Write returns, while a record may stay in the client's hands:
-	// copy them, into one block per batch.
-	arena := make([]byte, 0, size)
+	// copy them, into one block per batch. The block and the headers are
+	// those of the previous Write when it left nothing in flight (the
+	// client is done with a record's bytes once it answered). The flights
+	// are new: they are the records' contexts, which the client may still
+	// look at after answering.
+	arena, headers := o.spare.take(size, len(records))
 	batch := make([]flight, len(records))
-	headers := make([]kgo.RecordHeader, 3*len(records))
 	w := &wave{done: make(chan struct{})}
 	w.left.Store(1) // held until every record is handed over
 	var fresh, waiting []*flight
@@ -312,14 +316,39 @@ func (o *Output) Write(ctx context.Context, records [][]byte) error {
 		waitErr = ctx.Err()
 	}
 	timer.Stop()
-	return o.settle(append(waiting, fresh...), ids, waitErr)
+	pending, err := o.settle(append(waiting, fresh...), ids, waitErr)
+	if pending == 0 {
+		o.spare = spare{arena, headers}
+	}
+	return err
 }
 
-// settle reads what became of a Write's records and ends the Write.
-func (o *Output) settle(flights []*flight, ids []string, waitErr error) error {
+// spare is the memory of a Write that the next one can reuse.
+type spare struct {
+	arena   []byte
+	headers []kgo.RecordHeader
+}
+
+// take returns the spare memory, grown to size bytes and n records, and
+// forgets it (a Write that leaves records in flight keeps its memory).
+func (s *spare) take(size, n int) ([]byte, []kgo.RecordHeader) {
+	arena, headers := s.arena[:0], s.headers
+	*s = spare{}
+	if cap(arena) < size {
+		arena = make([]byte, 0, size)
+	}
+	if cap(headers) < 3*n {
+		headers = make([]kgo.RecordHeader, 3*n)
+	}
+	return arena, headers[:3*n]
+}
+
+// settle reads what became of a Write's records and ends the Write. It
+// also returns how many records are still in flight.
+func (o *Output) settle(flights []*flight, ids []string, waitErr error) (pending int, err error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	delivered, pending := 0, 0
+	delivered := 0
 	var produceErr error
 	for _, f := range flights {
 		switch {
@@ -328,7 +357,6 @@ func (o *Output) settle(flights []*flight, ids []string, waitErr error) error {
 			pending++
 			continue
 		case f.err == nil:
-			o.memo.MarkDelivered(f.id)
 			delivered++
 		case permanent(f.err):
 			o.refused.Add(1)
@@ -339,13 +367,22 @@ func (o *Output) settle(flights []*flight, ids []string, waitErr error) error {
 		}
 		delete(o.inflight, f.id)
 	}
+	if (pending > 0 && waitErr != nil) || produceErr != nil {
+		// The batch will be tried again: remember what Kafka took, so that
+		// the retry produces only the rest.
+		for _, f := range flights {
+			if f.done && f.err == nil {
+				o.memo.MarkDelivered(f.id)
+			}
+		}
+	}
 	switch {
 	case pending > 0 && waitErr != nil:
-		return o.memo.Retry(fmt.Errorf("%d of %d records in flight: %w", pending, len(flights), waitErr), delivered)
+		return pending, o.memo.Retry(fmt.Errorf("%d of %d records in flight: %w", pending, len(flights), waitErr), delivered)
 	case produceErr != nil:
-		return o.memo.Retry(fmt.Errorf("producing to kafka: %w%s", produceErr, o.brokerHint()), delivered)
+		return pending, o.memo.Retry(fmt.Errorf("producing to kafka: %w%s", produceErr, o.brokerHint()), delivered)
 	}
-	return o.memo.Outcome(ids)
+	return pending, o.memo.Outcome(ids)
 }
 
 // answered is the client's promise for every record.

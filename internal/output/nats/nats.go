@@ -51,6 +51,7 @@ type Output struct {
 	js       jetstream.JetStream
 	streamOK bool // the stream was found (or made) on this connection
 	memo     remote.Memo
+	acks     acks
 
 	duplicates *atomic.Int64
 	ackErrors  *atomic.Int64
@@ -74,14 +75,15 @@ func New(cfg *Config, set component.Settings) (*Output, error) {
 		ackErrors:  set.Metrics.Counter("ack_errors", "Entries published without an acknowledgement (timeout, no stream, server error); published again."),
 		refused:    set.Metrics.Counter("refused_records", "Entries refused for good (larger than the server's max_payload or the stream's max_msg_size)."),
 	}
-	o.opts, err = cfg.connectOptions()
+	o.opts, err = o.connectOptions()
 	if err != nil {
 		return nil, err
 	}
 	return o, nil
 }
 
-func (c *Config) connectOptions() ([]nats.Option, error) {
+func (o *Output) connectOptions() ([]nats.Option, error) {
+	c := o.cfg
 	opts := []nats.Option{
 		nats.Name(c.Name),
 		nats.Timeout(min(c.Timeout, 10*time.Second)),
@@ -93,6 +95,8 @@ func (c *Config) connectOptions() ([]nats.Option, error) {
 		// Entries are kept by the queue until acknowledged; the client's
 		// own buffer while reconnecting would only hold copies.
 		nats.ReconnectBufSize(-1),
+		// The acknowledgements still missing will not come.
+		nats.DisconnectErrHandler(o.acks.disconnected),
 	}
 	tc, err := c.TLS.Config()
 	if err != nil {
@@ -134,16 +138,18 @@ func (o *Output) connect(ctx context.Context) error {
 		if err != nil {
 			return output.Retryable(fmt.Errorf("connecting to %s: %w", strings.Join(o.cfg.URL, ", "), err), 0)
 		}
-		o.nc = nc
 		if o.cfg.JetStream {
-			js, err := jetstream.New(nc,
-				jetstream.WithPublishAsyncMaxPending(max(4000, 2*o.cfg.Batch.MaxEntries)),
-				jetstream.WithPublishAsyncTimeout(o.cfg.Timeout))
+			js, err := jetstream.New(nc)
+			if err == nil {
+				err = o.acks.subscribe(nc)
+			}
 			if err != nil {
-				return err
+				nc.Close()
+				return output.Retryable(fmt.Errorf("setting up JetStream on %s: %w", nc.ConnectedUrlRedacted(), err), 0)
 			}
 			o.js = js
 		}
+		o.nc = nc
 	}
 	if !o.cfg.JetStream || o.streamOK {
 		return nil
@@ -183,75 +189,89 @@ func (o *Output) Write(ctx context.Context, records [][]byte) error {
 	if !o.cfg.JetStream {
 		return o.writeCore(records)
 	}
-	size := 0
-	for _, r := range records {
-		size += len(r)
-	}
-	// The client may publish a message again (no responders) after Write
-	// returned, when the queue reader may reuse the records' bytes.
-	arena := make([]byte, 0, size)
 	ids, todo := o.memo.Sort(records)
-	type sent struct {
-		id  string
-		ack jetstream.PubAckFuture
-	}
-	var pending []sent
+	wave, done := o.acks.start(len(todo))
+	// One message, its header map and reply buffer serve the whole batch:
+	// PublishMsg copies them into the connection's buffer, so nothing of
+	// the records is kept once Write returns.
+	msgID := []string{""}
+	msg := &nats.Msg{Header: nats.Header{jetstream.MsgIDHeader: msgID, jetstream.ExpectedStreamHeader: {o.cfg.Stream}}}
+	var reply []byte
+	sent := make([]bool, len(todo))
 	var pubErr error
-	for _, p := range todo {
-		if pubErr != nil {
+	for k, p := range todo {
+		h := &todo[k].Head
+		msg.Subject, msg.Data, msgID[0] = o.subject.Expand(h), records[p.Index], h.ID
+		reply, msg.Reply = o.acks.reply(reply, wave, k)
+		err := o.nc.PublishMsg(msg)
+		if errors.Is(err, nats.ErrMaxPayload) {
+			o.refused.Add(1)
+			o.memo.MarkRefused(h.ID, fmt.Errorf("%w (%d bytes; the server's max_payload is %d)", err, len(msg.Data), o.nc.MaxPayload()))
+			continue
+		}
+		if err != nil {
+			pubErr = err // publish nothing more; wait for what went out
 			break
 		}
-		r, h := records[p.Index], p.Head
-		start := len(arena)
-		arena = append(arena, r...)
-		msg := &nats.Msg{Subject: o.subject.Expand(&h), Data: arena[start:len(arena):len(arena)], Header: nats.Header{}}
-		ack, err := o.js.PublishMsgAsync(msg, jetstream.WithMsgID(h.ID), jetstream.WithExpectStream(o.cfg.Stream))
-		switch {
-		case errors.Is(err, nats.ErrMaxPayload):
-			o.refused.Add(1)
-			o.memo.MarkRefused(h.ID, fmt.Errorf("%w (%d bytes; the server's max_payload is %d)", err, len(r), o.nc.MaxPayload()))
-		case err != nil:
-			pubErr = err // publish nothing more; wait for what went out
-		default:
-			pending = append(pending, sent{h.ID, ack})
+		sent[k] = true
+	}
+	published := 0
+	for _, s := range sent {
+		if s {
+			published++
 		}
 	}
+	o.acks.published(published)
+	var waitErr error
+	backstop := time.NewTimer(o.cfg.Timeout)
+	select {
+	case <-done:
+	case <-backstop.C:
+		waitErr = fmt.Errorf("no acknowledgement within %s", o.cfg.Timeout)
+	case <-ctx.Done():
+		waitErr = ctx.Err()
+	}
+	backstop.Stop()
+	answers, lost := o.acks.finish()
+	if lost != nil {
+		waitErr = lost
+	}
+
 	delivered := 0
 	var ackErr error
-	backstop := time.NewTimer(o.cfg.Timeout + time.Second)
-	defer backstop.Stop()
-wait:
-	for _, s := range pending {
-		select {
-		case pa := <-s.ack.Ok():
-			if pa.Duplicate {
+	for k, a := range answers {
+		switch {
+		case !sent[k]:
+		case !a.got:
+			o.ackErrors.Add(1)
+			ackErr = waitErr
+		case a.err == nil:
+			if a.duplicate {
 				o.duplicates.Add(1)
 			}
-			o.memo.MarkDelivered(s.id)
 			delivered++
-		case err := <-s.ack.Err():
-			if refusedForGood(err) {
-				o.refused.Add(1)
-				o.memo.MarkRefused(s.id, fmt.Errorf("the stream refused the entry: %w", err))
-				continue
-			}
+		case refusedForGood(a.err):
+			o.refused.Add(1)
+			o.memo.MarkRefused(todo[k].Head.ID, fmt.Errorf("the stream refused the entry: %w", a.err))
+		default:
 			o.ackErrors.Add(1)
-			ackErr = err
-		case <-backstop.C:
-			ackErr = fmt.Errorf("no acknowledgement within %s", o.cfg.Timeout)
-			break wait
-		case <-ctx.Done():
-			ackErr = ctx.Err()
-			break wait
+			ackErr = a.err
 		}
 	}
-	switch {
-	case pubErr != nil:
-		return o.memo.Retry(output.Retryable(fmt.Errorf("publishing to %s: %w", o.cfg.Stream, pubErr), 0), delivered)
-	case ackErr != nil:
-		return o.memo.Retry(fmt.Errorf("publishing to stream %s: %w", o.cfg.Stream, ackErr), delivered)
+	if pubErr == nil && ackErr == nil {
+		return o.memo.Outcome(ids)
 	}
-	return o.memo.Outcome(ids)
+	// The batch will be tried again: remember what the stream took, so
+	// that the retry publishes only the rest.
+	for k, a := range answers {
+		if sent[k] && a.got && a.err == nil {
+			o.memo.MarkDelivered(todo[k].Head.ID)
+		}
+	}
+	if pubErr != nil {
+		return o.memo.Retry(output.Retryable(fmt.Errorf("publishing to %s: %w", o.cfg.Stream, pubErr), 0), delivered)
+	}
+	return o.memo.Retry(fmt.Errorf("publishing to stream %s: %w", o.cfg.Stream, ackErr), delivered)
 }
 
 // refusedForGood reports whether the stream will never take the message.
@@ -285,17 +305,12 @@ func (o *Output) writeCore(records [][]byte) error {
 	return o.memo.Outcome(ids)
 }
 
-// Close waits within ctx for the messages in flight and closes the
-// connection.
-func (o *Output) Close(ctx context.Context) error {
+// Close closes the connection. Nothing is in flight: a Write returns
+// once its messages are acknowledged, or after giving up on them (they
+// stay queued and are published again, the stream dropping copies).
+func (o *Output) Close(context.Context) error {
 	if o.nc == nil {
 		return nil
-	}
-	if o.js != nil {
-		select {
-		case <-o.js.PublishAsyncComplete():
-		case <-ctx.Done():
-		}
 	}
 	o.nc.Close()
 	return nil

@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/logflux/agent/internal/component"
+	"github.com/logflux/agent/internal/output"
 	natsout "github.com/logflux/agent/internal/output/nats"
 	"github.com/logflux/agent/internal/output/outputtest"
 	"github.com/logflux/agent/internal/output/remote"
@@ -212,6 +213,48 @@ func TestMissingStream(t *testing.T) {
 	}
 	run.Wait(t)
 	checkOnce(t, streamMsgs(t, s.ClientURL(), "LOGS"), recs)
+}
+
+// TestStreamDeletedMidway: the stream disappears after the output found
+// it. The server answers "no responders" for every message: the Write
+// fails (retryable, nothing delivered), and once the stream is back the
+// same batch arrives, once.
+func TestStreamDeletedMidway(t *testing.T) {
+	s := runServer(t, t.TempDir(), 0, nil)
+	nc, err := nats.Connect(s.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx := context.Background()
+	create := func() {
+		t.Helper()
+		if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "LOGS", Subjects: []string{"logs.>"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	create()
+	out := newOutput(t, s.ClientURL(), func(c *natsout.Config) { c.CreateStream.Subjects = nil })
+	first, second := outputtest.Records(t, 20, "app"), outputtest.Records(t, 30, "app")
+	if err := out.Write(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	if err := js.DeleteStream(ctx, "LOGS"); err != nil {
+		t.Fatal(err)
+	}
+	err = out.Write(ctx, second)
+	if err == nil || output.IsPermanent(err) || !strings.Contains(err.Error(), "no responders") {
+		t.Fatalf("Write without the stream: %v; want a retryable no-responders failure", err)
+	}
+	if n := outputtest.Sample(out.metrics, "ack_errors"); n != 30 {
+		t.Errorf("ack_errors %d, want 30", n)
+	}
+	create()
+	if err := out.Write(ctx, second); err != nil {
+		t.Fatalf("Write once the stream is back: %v", err)
+	}
+	checkOnce(t, streamMsgs(t, s.ClientURL(), "LOGS"), second)
 }
 
 // TestConnectionRefusedAtStart: no server yet; entries wait, then arrive.
