@@ -740,3 +740,29 @@ func TestRunCountsErrors(t *testing.T) {
 		t.Errorf("errors %v, want 30 queue_full (one per batch)", res.Errors)
 	}
 }
+
+func TestWaitLinesReturnsAtTheNthLineOrWithTheContextsError(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "out.ndjson")
+	go func() {
+		for i := 0; i < 3; i++ {
+			time.Sleep(20 * time.Millisecond)
+			f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+			if err != nil {
+				return
+			}
+			f.WriteString("{}\n{}\n")
+			f.Close()
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	reached, seen, err := WaitLines(ctx, path, 5)
+	if err != nil || reached.IsZero() || seen < 5 {
+		t.Fatalf("WaitLines(5) = %v, %d, %v; want the time the 5th line was seen", reached, seen, err)
+	}
+	short, cancel2 := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel2()
+	if _, seen, err := WaitLines(short, path, 1); err == nil || seen != 0 {
+		t.Fatalf("WaitLines for a line never written = %d, %v; want 0 and the deadline's error", seen, err)
+	}
+}

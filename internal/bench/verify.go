@@ -172,3 +172,21 @@ func (fl *follower) state() (lines int64, lastSeen, reached time.Time, err error
 	defer fl.mu.Unlock()
 	return fl.lines.Load(), fl.lastSeen, fl.reached, fl.err
 }
+
+// WaitLines waits until n lines were appended to path after the call (the
+// file may not exist yet; rotations and truncations are followed as in a
+// run's verification) and returns when the n-th was first seen. It returns
+// ctx's error, with the lines seen so far, when ctx ends first.
+func WaitLines(ctx context.Context, path string, n int64) (reached time.Time, seen int64, err error) {
+	fl, err := newFollower(path)
+	if err != nil {
+		return time.Time{}, 0, err
+	}
+	fl.setTarget(n)
+	fl.run(ctx)
+	seen, _, reached, err = fl.state()
+	if err == nil && reached.IsZero() {
+		err = ctx.Err()
+	}
+	return reached, seen, err
+}
