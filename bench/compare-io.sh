@@ -19,6 +19,11 @@
 #                         beginning (our `file` input, Fluent Bit's `tail` with a
 #                         position db) into a file output; timed from the
 #                         daemon's start to the last line in its output file.
+#   syslog-tcp, syslog-udp  COUNT RFC 5424 messages of 200 bytes (bench/syslogload)
+#                         into each one's syslog input (ours needs an agent
+#                         build with it; skipped otherwise), out to a file;
+#                         timed from the first message to the last line. UDP
+#                         may lose datagrams: its figures are of what arrived.
 # Sides (--sides, default agent,agent-memory,fluent-bit): our agent with its disk
 # queue (flush = fsync), with its memory queue, Fluent Bit with its default
 # memory buffering, and fluent-bit-fs (storage.type filesystem; not by default).
@@ -30,7 +35,7 @@
 # this tree's.
 set -euo pipefail
 
-ONLY="otlp,http,es,loki,tail"
+ONLY="otlp,http,es,loki,tail,syslog-tcp,syslog-udp"
 SIDES="agent,agent-memory,fluent-bit"
 COUNT=1000000
 PAYLOAD=180
@@ -38,7 +43,7 @@ MIB=256
 ROUNDS=3
 KEEP=0
 
-usage() { sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--only) ONLY=$2; shift 2 ;;
@@ -93,15 +98,16 @@ fi
 
 mkdir -p "$WORK/bin"
 log "building the tools in $ROOT"
-(cd "$ROOT" && go build -o "$WORK/bin/logflux-bench" ./cmd/logflux-bench && go build -o "$WORK/bin/sink" ./bench/sink && go build -o "$WORK/bin/waitlines" ./bench/waitlines)
+(cd "$ROOT" && go build -o "$WORK/bin/logflux-bench" ./cmd/logflux-bench && go build -o "$WORK/bin/sink" ./bench/sink &&
+	go build -o "$WORK/bin/waitlines" ./bench/waitlines && go build -o "$WORK/bin/syslogload" ./bench/syslogload)
 if [ -z "${AGENT:-}" ]; then
 	(cd "$ROOT" && go build -o "$WORK/bin/logflux-agent" ./cmd/logflux-agent)
 	AGENT=$WORK/bin/logflux-agent
 fi
 
 now_ns() { date +%s%N; }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime
-peak_rss_mib() { awk '/^VmHWM:/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; } # utime + stime
+peak_rss_mib() { awk '/^VmHWM:/ {printf "%.1f", $2 / 1024}' "/proc/$1/status" 2>/dev/null || echo 0; }
 TICK=$(getconf CLK_TCK)
 
 # start_daemon DIR READY-PATH COMMAND...: start it in the background and wait
@@ -176,6 +182,20 @@ agent_config_tail() { # DIR QUEUE FILE
 		  - {type: file, path: $1/out.ndjson, max_size: 64GiB}
 		inputs:
 		  - {type: file, name: big, include: ["$3"], start_at: beginning}
+	EOF
+}
+
+agent_config_syslog() { # DIR QUEUE ADDRESS(tcp://… or udp://…)
+	cat <<-EOF
+		data_dir: $1/data
+		unix: {path: $1/in.sock}
+		queue: {type: $2, when_full: block}
+		admin: {address: "off"}
+		log: {level: warn}
+		outputs:
+		  - {type: file, path: $1/out.ndjson, max_size: 64GiB}
+		inputs:
+		  - {type: syslog, name: bench, address: "$3"}
 	EOF
 }
 
@@ -262,7 +282,39 @@ fb_config_tail() { # DIR STORAGE FILE
 	EOF
 }
 
-# start_side SIDE DIR MODE(out|tail) ARG: write SIDE's configuration into DIR and start it.
+fb_config_syslog() { # DIR STORAGE ADDRESS
+	local mode=${3%%://*} hostport=${3#*://}
+	# The parser is the syslog-rfc5424 definition of Fluent Bit's own conf/parsers.conf.
+	cat >"$1/parsers.conf" <<-'EOF'
+		[PARSER]
+		    Name        syslog-rfc5424
+		    Format      regex
+		    Regex       ^\<(?<pri>[0-9]{1,5})\>1 (?<time>[^ ]+) (?<host>[^ ]+) (?<ident>[^ ]+) (?<pid>[-0-9]+) (?<msgid>[^ ]+) (?<extradata>(\[(.*?)\]|-)) (?<message>.+)$
+		    Time_Key    time
+		    Time_Format %Y-%m-%dT%H:%M:%S.%L%z
+		    Time_Keep   On
+	EOF
+	fb_service "$1" "$2"
+	cat <<-EOF
+		    parsers_file $1/parsers.conf
+		[INPUT]
+		    name                syslog
+		    mode                $mode
+		    listen              ${hostport%:*}
+		    port                ${hostport##*:}
+		    parser              syslog-rfc5424
+		    receive_buffer_size 8M
+		    storage.type        $2
+		[OUTPUT]
+		    name   file
+		    match  *
+		    path   $1
+		    file   out.ndjson
+		    format plain
+	EOF
+}
+
+# start_side SIDE DIR MODE(out|tail|syslog) ARG: write SIDE's configuration into DIR and start it.
 start_side() {
 	local s=$1 d=$2 mode=$3 arg=$4 queue=disk storage=memory
 	mkdir -p "$d"
@@ -320,27 +372,65 @@ run_out() {
 	[ "$KEEP" = 1 ] || rm -rf "$d/data" "$d/storage"
 }
 
-# run_tail SIDE ROUND: the big file through SIDE's file/tail input into a file.
-run_tail() {
-	local s=$1 r=$2 d=$WORK/tail-$1-$2 t0 t1 c rss got
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# run_file KIND SIDE ROUND: lines into SIDE's input, out to a file output.
+#   tail:        the big file, read from its beginning; timed from the daemon's start
+#   syslog-tcp:  COUNT messages sent over one TCP connection (newline framing)
+#   syslog-udp:  COUNT datagrams; what the kernel dropped is missing (lossy)
+# Syslog runs are timed from the first message sent to the last line written.
+run_file() {
+	local kind=$1 s=$2 r=$3 d=$WORK/$1-$2-$3 t0 t1 c0=0 c rss got want=$LINES addr wait_pid idle=0 i
+	mkdir -p "$d"
+	case $kind in syslog-*) want=$COUNT idle=3s ;; esac
 	sync
+	# Following the output from before it exists: no line can be missed.
+	"$WORK/bin/waitlines" -lines "$want" -idle "$idle" -timeout 10m "$d/out.ndjson" >"$d/wait.txt" 2>&1 &
+	wait_pid=$!
+	PIDS+=("$wait_pid")
 	t0=$(now_ns)
-	start_side "$s" "$d" tail "$BIGFILE" || { printf 'tail\t%s\t%s\tfailed\t-\t-\t-\n' "$s" "$r" >>"$RESULTS"; return; }
-	if ! t1=$("$WORK/bin/waitlines" -lines "$LINES" -timeout 10m "$d/out.ndjson"); then
-		log "tail/$s round $r: not all lines arrived; daemon log:"
-		tail -5 "$d/daemon.log" | sed 's/^/    /' >&2
-		stop_daemon
-		printf 'tail\t%s\t%s\tincomplete\t-\t-\t-\n' "$s" "$r" >>"$RESULTS"
-		return
-	fi
+	case $kind in
+	tail) start_side "$s" "$d" tail "$BIGFILE" || { kill "$wait_pid"; return; } ;;
+	syslog-*)
+		addr=${kind#syslog-}://127.0.0.1:$(free_port)
+		start_side "$s" "$d" syslog "$addr" || { kill "$wait_pid"; return; }
+		for i in $(seq 100); do # until it listens
+			ss -Hlnut | grep -q ":${addr##*:} " && break
+			sleep 0.05
+		done
+		c0=$(cpu_ticks "$DAEMON_PID")
+		t0=$(now_ns)
+		"$WORK/bin/syslogload" -addr "$addr" -count "$COUNT" >"$d/load.txt" 2>&1 || log "$kind/$s: syslogload: $(cat "$d/load.txt")"
+		;;
+	esac
+	while kill -0 "$wait_pid" 2>/dev/null; do # a daemon that died ends the wait
+		kill -0 "$DAEMON_PID" 2>/dev/null || { log "$kind/$s: the daemon exited"; kill "$wait_pid"; }
+		sleep 0.1
+	done
+	wait "$wait_pid" || true
+	forget_pid "$wait_pid"
+	read -r t1 got <"$d/wait.txt" || true
 	c=$(cpu_ticks "$DAEMON_PID")
 	rss=$(peak_rss_mib "$DAEMON_PID")
 	sleep 1
 	stop_daemon
-	got=$(wc -l <"$d/out.ndjson")
-	awk -v s="$s" -v r="$r" -v n="$LINES" -v got="$got" -v t0="$t0" -v t1="$t1" -v c="$c" -v hz="$TICK" -v rss="$rss" \
-		'BEGIN { t = (t1 - t0) / 1e9; printf "tail\t%s\t%s\t%.0f\t%.2f\t%s\t%s\n", s, r, n / t, c / hz * 1e6 / n, rss, got }' >>"$RESULTS"
-	log "tail/$s round $r: $(tail -1 "$RESULTS" | cut -f4-7 | tr '\t' ' ') (lines/s, CPU-s per million, peak RSS MiB, lines in the output)"
+	if ! [[ "${got:-}" =~ ^[0-9]+$ ]] || [ "$got" = 0 ]; then
+		log "$kind/$s round $r: nothing arrived ($(cat "$d/wait.txt")); daemon log:"
+		tail -5 "$d/daemon.log" | sed 's/^/    /' >&2
+		printf '%s\t%s\t%s\tincomplete\t-\t%s\t0\n' "$kind" "$s" "$r" "$rss" >>"$RESULTS"
+		return
+	fi
+	got=$(wc -l <"$d/out.ndjson") # and any that came after
+	if [ "$kind" != syslog-udp ] && [ "$got" -lt "$want" ]; then
+		log "$kind/$s round $r: $got of $want lines arrived; daemon log:"
+		tail -5 "$d/daemon.log" | sed 's/^/    /' >&2
+		printf '%s\t%s\t%s\tincomplete\t-\t%s\t%s\n' "$kind" "$s" "$r" "$rss" "$got" >>"$RESULTS"
+		return
+	fi
+	# Rates and CPU per line are of the lines that arrived (UDP may lose some).
+	awk -v k="$kind" -v s="$s" -v r="$r" -v got="$got" -v t0="$t0" -v t1="$t1" -v c="$((c - c0))" -v hz="$TICK" -v rss="$rss" \
+		'BEGIN { t = (t1 - t0) / 1e9; printf "%s\t%s\t%s\t%.0f\t%.2f\t%s\t%s\n", k, s, r, got / t, c / hz * 1e6 / got, rss, got }' >>"$RESULTS"
+	log "$kind/$s round $r: $(tail -1 "$RESULTS" | cut -f4-7 | tr '\t' ' ') (lines/s, CPU-s per million, peak RSS MiB, lines in the output)"
 	[ "$KEEP" = 1 ] || rm -rf "$d/out.ndjson" "$d/data" "$d/storage"
 }
 
@@ -351,6 +441,7 @@ sides_of_round() {
 	if [ $(($1 % 2)) = 1 ]; then printf '%s\n' "${list[@]}"; else printf '%s\n' "${list[@]}" | tac; fi
 }
 
+LINES=$((MIB * 1024 * 1024 / 200)) # in the big file
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 for kind in otlp http es loki; do
 	want "$kind" || continue
@@ -360,15 +451,24 @@ for kind in otlp http es loki; do
 	done
 done
 if want tail; then
-	LINES=$((MIB * 1024 * 1024 / 200))
 	BIGFILE=$WORK/big.log
 	log "writing $BIGFILE: $LINES lines of 200 bytes"
 	# 199 characters and a newline; each line differs.
 	awk -v n="$LINES" 'BEGIN { pad = sprintf("%*s", 180, ""); gsub(/ /, "x", pad); for (i = 0; i < n; i++) printf "%09d %s\n", i, substr(pad, 1, 189) }' >"$BIGFILE"
 	for r in $(seq "$ROUNDS"); do
-		for s in $(sides_of_round "$r"); do run_tail "$s" "$r"; done
+		for s in $(sides_of_round "$r"); do run_file tail "$s" "$r"; done
 	done
 fi
+for kind in syslog-tcp syslog-udp; do
+	want "$kind" || continue
+	if ! agent_config_syslog "$WORK" disk udp://127.0.0.1:1 >"$WORK/probe.yaml" || ! "$AGENT" validate --config "$WORK/probe.yaml" >/dev/null 2>&1; then
+		log "skipping $kind: this agent build has no syslog input (AGENT=path to one that does)"
+		continue
+	fi
+	for r in $(seq "$ROUNDS"); do
+		for s in $(sides_of_round "$r"); do run_file "$kind" "$s" "$r"; done
+	done
+done
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- the table -------------------------------------------------------------------------
@@ -382,7 +482,7 @@ echo "outputs: $COUNT entries, payload $PAYLOAD bytes, 1 Unix socket connection;
 echo
 {
 	printf 'comparison\tside\tentries/s (each round)\tmedian\tCPU-s per million (median)\tpeak RSS MiB (max)\tdelivered (each round)\tentries/request\tvs Fluent Bit: rate\tCPU\n'
-	for kind in otlp http es loki tail; do
+	for kind in otlp http es loki tail syslog-tcp syslog-udp; do
 		want "$kind" || continue
 		declare -A med=() cpu=()
 		for s in $(sides_of_round 1); do
