@@ -478,7 +478,11 @@ fbv=""
 [ -z "$FLUENT_BIT" ] || fbv=$("$FLUENT_BIT" --version 2>/dev/null | awk 'NR==1{print $3}')
 echo
 echo "$(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load $LOAD_BEFORE before and $LOAD_AFTER after; agent $("$AGENT" version 2>/dev/null | awk '{print $2}'), Fluent Bit ${fbv:-?}"
-echo "outputs: $COUNT entries, payload $PAYLOAD bytes, 1 Unix socket connection; tail: $MIB MiB of 200-byte lines; $ROUNDS interleaved round(s), medians"
+what=()
+if want otlp || want http || want es || want loki; then what+=("outputs: $COUNT entries, payload $PAYLOAD bytes, 1 Unix socket connection"); fi
+if want tail; then what+=("tail: $MIB MiB of 200-byte lines"); fi
+if want syslog-tcp || want syslog-udp; then what+=("syslog: $COUNT messages of 200 bytes"); fi
+echo "$(IFS=';'; echo "${what[*]}"); $ROUNDS interleaved round(s), medians"
 echo
 {
 	printf 'comparison\tside\tentries/s (each round)\tmedian\tCPU-s per million (median)\tpeak RSS MiB (max)\tdelivered (each round)\tentries/request\tvs Fluent Bit: rate\tCPU\n'

@@ -6,8 +6,9 @@
 #
 #   bench/file-input.sh [MiB]      (default 256)
 #
-# Fluent Bit's tail input is not run beside it here (not built on this
-# machine); see docs/benchmarks.md.
+# The same workload beside Fluent Bit's tail input, in interleaved rounds:
+# FLUENT_BIT=/path/to/fluent-bit bench/compare-io.sh --only tail (see
+# docs/benchmarks.md).
 set -eu
 MIB=${1:-256}
 root=$(cd "$(dirname "$0")/.." && pwd)
