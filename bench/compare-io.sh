@@ -61,31 +61,13 @@ done
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/lfcompareio.XXXXXX")
 PIDS=() # processes this script started and has not stopped yet
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 log() { echo "compare-io: $*" >&2; }
 want() { case ",$ONLY," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
 side() { case ",$SIDES," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
 
-stop_pid() { # pid: SIGTERM, then SIGKILL after 15 s
-	local pid=$1 i
-	kill -TERM "$pid" 2>/dev/null || return 0
-	for i in $(seq 150); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-}
-forget_pid() {
-	local keep=() p
-	for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
-	PIDS=("${keep[@]}")
-}
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do stop_pid "$p"; done
-	if [ "$KEEP" = 1 ]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
-}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -110,29 +92,6 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; } #
 peak_rss_mib() { awk '/^VmHWM:/ {printf "%.1f", $2 / 1024}' "/proc/$1/status" 2>/dev/null || echo 0; }
 TICK=$(getconf CLK_TCK)
 
-# start_daemon DIR READY-PATH COMMAND...: start it in the background and wait
-# for READY-PATH (its socket) to appear, or for 0.5 s when READY-PATH is "".
-start_daemon() {
-	local dir=$1 ready=$2 i
-	shift 2
-	"$@" >"$dir/daemon.log" 2>&1 &
-	DAEMON_PID=$!
-	PIDS+=("$DAEMON_PID")
-	if [ -z "$ready" ]; then return 0; fi
-	for i in $(seq 300); do
-		[ -e "$ready" ] && return 0
-		kill -0 "$DAEMON_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	log "it did not come up; its log:"
-	sed 's/^/    /' "$dir/daemon.log" >&2
-	stop_daemon
-	return 1
-}
-stop_daemon() {
-	stop_pid "$DAEMON_PID"
-	forget_pid "$DAEMON_PID"
-}
 
 # --- the sink ----------------------------------------------------------------------
 
@@ -160,24 +119,23 @@ agent_output() { # KIND: the agent's output section into the sink
 	loki) printf '  - {type: loki, endpoint: "http://%s"}\n' "$SINK" ;;
 	esac
 }
-agent_config_out() { # DIR QUEUE KIND
+agent_config_head() { # DIR QUEUE: data dir, Unix socket, queue blocking when full, quiet, no admin server
 	cat <<-EOF
 		data_dir: $1/data
 		unix: {path: $1/in.sock}
 		queue: {type: $2, when_full: block}
 		admin: {address: "off"}
 		log: {level: warn}
-		outputs:
 	EOF
+}
+agent_config_out() { # DIR QUEUE KIND
+	agent_config_head "$1" "$2"
+	echo "outputs:"
 	agent_output "$3"
 }
 agent_config_tail() { # DIR QUEUE FILE
+	agent_config_head "$1" "$2"
 	cat <<-EOF
-		data_dir: $1/data
-		unix: {path: $1/in.sock}
-		queue: {type: $2, when_full: block}
-		admin: {address: "off"}
-		log: {level: warn}
 		outputs:
 		  - {type: file, path: $1/out.ndjson, max_size: 64GiB}
 		inputs:
@@ -186,12 +144,8 @@ agent_config_tail() { # DIR QUEUE FILE
 }
 
 agent_config_syslog() { # DIR QUEUE ADDRESS(tcp://… or udp://…)
+	agent_config_head "$1" "$2"
 	cat <<-EOF
-		data_dir: $1/data
-		unix: {path: $1/in.sock}
-		queue: {type: $2, when_full: block}
-		admin: {address: "off"}
-		log: {level: warn}
 		outputs:
 		  - {type: file, path: $1/out.ndjson, max_size: 64GiB}
 		inputs:
@@ -252,6 +206,16 @@ fb_output() { # KIND: the same output, into the same sink, with the same compres
 	EOF
 	esac
 }
+fb_file_output() { # DIR: a file output writing DIR/out.ndjson, a JSON record a line
+	cat <<-EOF
+		[OUTPUT]
+		    name   file
+		    match  *
+		    path   $1
+		    file   out.ndjson
+		    format plain
+	EOF
+}
 fb_config_out() { # DIR STORAGE KIND
 	fb_service "$1" "$2"
 	cat <<-EOF
@@ -273,13 +237,8 @@ fb_config_tail() { # DIR STORAGE FILE
 		    read_from_head true
 		    db             $1/tail.db
 		    storage.type   $2
-		[OUTPUT]
-		    name   file
-		    match  *
-		    path   $1
-		    file   out.ndjson
-		    format plain
 	EOF
+	fb_file_output "$1"
 }
 
 fb_config_syslog() { # DIR STORAGE ADDRESS
@@ -305,13 +264,8 @@ fb_config_syslog() { # DIR STORAGE ADDRESS
 		    parser              syslog-rfc5424
 		    receive_buffer_size 8M
 		    storage.type        $2
-		[OUTPUT]
-		    name   file
-		    match  *
-		    path   $1
-		    file   out.ndjson
-		    format plain
 	EOF
+	fb_file_output "$1"
 }
 
 # start_side SIDE DIR MODE(out|tail|syslog) ARG: write SIDE's configuration into DIR and start it.
