@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# bench/compare-io.sh: the agent's network outputs and its file input side by
-# side with an already-built Fluent Bit, on the same workload into the same
-# sink, in interleaved rounds (agent, Fluent Bit, agent, …; the order flips
-# every round), with medians.
+# bench/compare-io.sh: the agent's network outputs, its file input and its
+# syslog input side by side with an already-built Fluent Bit, on the same
+# workload into the same sink, in interleaved rounds (agent, Fluent Bit, …;
+# the order reversed every other round), with medians.
 #
 #   FLUENT_BIT=/path/to/fluent-bit bench/compare-io.sh [--only LIST] [--sides LIST]
 #       [--count N] [--payload BYTES] [--mib MiB] [--rounds N] [--keep]
@@ -91,7 +91,6 @@ now_ns() { date +%s%N; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; } # utime + stime
 peak_rss_mib() { awk '/^VmHWM:/ {printf "%.1f", $2 / 1024}' "/proc/$1/status" 2>/dev/null || echo 0; }
 TICK=$(getconf CLK_TCK)
-
 
 # --- the sink ----------------------------------------------------------------------
 
