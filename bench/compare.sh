@@ -38,22 +38,9 @@ done
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/lfcompare.XXXXXX")
 PIDS=() # daemons this script started and has not stopped yet
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 
-stop_pid() { # pid: SIGTERM, then SIGKILL after 15 s
-	local pid=$1 i
-	kill -TERM "$pid" 2>/dev/null || return 0
-	for i in $(seq 150); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-}
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do stop_pid "$p"; done
-	if [ "$KEEP" = 1 ]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
-}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -80,37 +67,10 @@ BENCH=("$WORK/bin/logflux-bench")
 
 # start_daemon DIR SOCKET COMMAND...: start it in the background, wait for its
 # socket, and set DAEMON_PID. Returns 1 (with its log) if it does not come up.
-start_daemon() {
-	local dir=$1 sock=$2 i
-	shift 2
-	"$@" >"$dir/daemon.log" 2>&1 &
-	DAEMON_PID=$!
-	PIDS+=("$DAEMON_PID")
-	for i in $(seq 300); do
-		[ -S "$sock" ] && return 0
-		kill -0 "$DAEMON_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	log "it did not come up; its log:"
-	sed 's/^/    /' "$dir/daemon.log" >&2
-	stop_daemon
-	return 1
-}
-stop_daemon() {
-	stop_pid "$DAEMON_PID"
-	forget_pid "$DAEMON_PID"
-}
-forget_pid() {
-	local keep=() p
-	for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
-	PIDS=("${keep[@]}")
-}
 
 # --- the targets: each writes its config into DIR and starts -------------------
 
 AGENT_QUEUE=memory
-# shellcheck source=bench/lib.sh
-. "$(dirname "$0")/lib.sh"
 pick_agent_config() { # settle the queue type and admin key the build accepts
 	local d=$WORK/probe q a
 	mkdir -p "$d"

@@ -11,8 +11,9 @@
 # the same file, so that a machine whose speed wanders treats them alike.
 # MiB defaults to 256, rounds to 1.
 #
-# Fluent Bit's tail input is not run beside it here (not installed on this
-# machine); see docs/benchmarks.md.
+# The same workload beside Fluent Bit's tail input, in interleaved rounds:
+# FLUENT_BIT=/path/to/fluent-bit bench/compare-io.sh --only tail (see
+# docs/benchmarks.md).
 set -eu
 ROUNDS=1
 if [ "${1:-}" = "--rounds" ]; then ROUNDS=$2; shift 2; fi

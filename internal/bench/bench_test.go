@@ -740,3 +740,50 @@ func TestRunCountsErrors(t *testing.T) {
 		t.Errorf("errors %v, want 30 queue_full (one per batch)", res.Errors)
 	}
 }
+
+func TestWaitLinesReturnsAtTheNthLineOrWithTheContextsError(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "out.ndjson")
+	go func() {
+		for i := 0; i < 3; i++ {
+			time.Sleep(20 * time.Millisecond)
+			f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+			if err != nil {
+				return
+			}
+			f.WriteString("{}\n{}\n")
+			f.Close()
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	reached, seen, err := WaitLines(ctx, path, 5, 0)
+	if err != nil || reached.IsZero() || seen < 5 {
+		t.Fatalf("WaitLines(5) = %v, %d, %v; want the time the 5th line was seen", reached, seen, err)
+	}
+	short, cancel2 := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel2()
+	if _, seen, err := WaitLines(short, path, 1, 0); err == nil || seen != 0 {
+		t.Fatalf("WaitLines for a line never written = %d, %v; want 0 and the deadline's error", seen, err)
+	}
+}
+
+func TestWaitLinesStopsWhenLinesStopArrivingWithIdle(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "out.ndjson")
+	if err := os.WriteFile(path, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o644)
+		if err == nil {
+			f.WriteString("{}\n{}\n{}\n")
+			f.Close()
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	last, seen, err := WaitLines(ctx, path, 10, 200*time.Millisecond)
+	if !errors.Is(err, ErrStalled) || seen != 3 || last.IsZero() {
+		t.Fatalf("WaitLines(10) with 3 lines written = %v, %d, %v; want the last line's time, 3 and ErrStalled", last, seen, err)
+	}
+}

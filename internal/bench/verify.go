@@ -172,3 +172,61 @@ func (fl *follower) state() (lines int64, lastSeen, reached time.Time, err error
 	defer fl.mu.Unlock()
 	return fl.lines.Load(), fl.lastSeen, fl.reached, fl.err
 }
+
+// ErrStalled is WaitLines' error when lines stopped arriving before the
+// number waited for.
+var ErrStalled = errors.New("no new line within the idle time")
+
+// WaitLines waits until n lines were appended to path after the call (the
+// file may not exist yet; rotations and truncations are followed as in a
+// run's verification) and returns when the n-th was first seen. With idle >
+// 0 it gives up once lines stopped growing for that long after the first
+// one, returning when the last line was seen and ErrStalled (for senders
+// that may lose messages, like UDP). It returns ctx's error, with the lines
+// seen so far, when ctx ends first.
+func WaitLines(ctx context.Context, path string, n int64, idle time.Duration) (at time.Time, seen int64, err error) {
+	fl, err := newFollower(path)
+	if err != nil {
+		return time.Time{}, 0, err
+	}
+	fl.setTarget(n)
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stalled := false
+	if idle > 0 {
+		go func() {
+			t := time.NewTicker(idle / 10)
+			defer t.Stop()
+			for {
+				select {
+				case <-rctx.Done():
+					return
+				case <-t.C:
+				}
+				lines, last, _, _ := fl.state()
+				if lines > 0 && time.Since(last) > idle {
+					fl.mu.Lock()
+					stalled = true
+					fl.mu.Unlock()
+					cancel()
+					return
+				}
+			}
+		}()
+	}
+	fl.run(rctx)
+	cancel()
+	seen, last, reached, err := fl.state()
+	fl.mu.Lock()
+	defer fl.mu.Unlock()
+	switch {
+	case err != nil:
+		return time.Time{}, seen, err
+	case !reached.IsZero():
+		return reached, seen, nil
+	case stalled:
+		return last, seen, ErrStalled
+	default:
+		return time.Time{}, seen, ctx.Err()
+	}
+}
