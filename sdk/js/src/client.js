@@ -166,6 +166,7 @@ class Client {
     this._closePromise = null;
     this._exitDraining = false;
     this._reported = '';
+    this._onRoom = null; // a waiting producer's callback (see _shouldWait)
 
     this._st = {
       logged: 0, sent: 0, accepted: 0, confirmed: 0, fallback: 0, filtered: 0, dialFailures: 0, connectionsOpened: 0,
@@ -250,6 +251,26 @@ class Client {
     if (t.entries.length >= this._o.batchSize || t.bytes >= this._o.batchBytes) this._seal();
     if (!this._pumpScheduled) this._schedulePump();
     return true;
+  }
+
+  /**
+   * _shouldWait tells a producer that can wait (the pino transport) to
+   * pause: the queue is half full while the agent is connected, so it will
+   * drain. onRoom is called once when the queue is below half again, the
+   * connection is lost, or the client stops. With the agent away the
+   * producer is never paused: entries go to the fallback or are dropped,
+   * as for log().
+   */
+  _shouldWait(onRoom) {
+    if (this._bytes * 2 < this._o.maxQueueBytes || this._conn === null || this._stopped) return false;
+    this._onRoom = onRoom;
+    return true;
+  }
+
+  _wakeProducer() {
+    const fn = this._onRoom;
+    this._onRoom = null;
+    fn();
   }
 
   /** _dropOldest drops queued batches not yet sent until cost fits. */
@@ -366,6 +387,7 @@ class Client {
     clearInterval(this._timer);
     live.delete(this);
     if (this._conn !== null) this._teardown(this._conn, null);
+    if (this._onRoom !== null) this._wakeProducer();
   }
 
   /** stats returns a snapshot of the counters. */
@@ -429,6 +451,7 @@ class Client {
     else this._outstanding.set(b.gen, n);
     if (!confirmed) this._markIncomplete(b.gen);
     this._checkWaiters();
+    if (this._onRoom !== null && this._bytes * 2 < this._o.maxQueueBytes) this._wakeProducer();
   }
 
   _markIncomplete(gen) {
@@ -878,6 +901,7 @@ class Client {
   /** _teardown closes the connection and requeues every batch it had not got confirmed. */
   _teardown(c, cause) {
     this._conn = null;
+    if (this._onRoom !== null) this._wakeProducer();
     c.ready = false;
     c.socket.removeAllListeners('close');
     c.socket.removeAllListeners('data');
