@@ -255,14 +255,15 @@ class Client {
 
   /**
    * _shouldWait tells a producer that can wait (the pino transport) to
-   * pause: the queue is half full while the agent is connected, so it will
-   * drain. onRoom is called once when the queue is below half again, the
-   * connection is lost, or the client stops. With the agent away the
-   * producer is never paused: entries go to the fallback or are dropped,
-   * as for log().
+   * pause: the queue is half full while the agent is connected or being
+   * connected to, so it will drain. onRoom is called once when the queue
+   * is below half again, a connection attempt fails or the connection is
+   * lost, or the client stops. With the agent away (the last attempt
+   * failed) the producer is never paused: entries go to the fallback or
+   * are dropped, as for log().
    */
   _shouldWait(onRoom) {
-    if (this._bytes * 2 < this._o.maxQueueBytes || this._conn === null || this._stopped) return false;
+    if (this._bytes * 2 < this._o.maxQueueBytes || this._downSince !== 0 || this._stopped) return false;
     this._onRoom = onRoom;
     return true;
   }
@@ -294,7 +295,12 @@ class Client {
     // Entries waiting for the fallback file are bounded too, by maxQueueBytes.
     const taken = this._fallback !== null ? this._fallback.add(encodeAll(entries)) : 0;
     if (taken < entries.length) this._drop(reason, entries.length - taken);
-    if (reason === 'queue_full') this._error(new Error('logflux: queue full: entries ' + (this._fallback ? 'go to the fallback file' : 'dropped')));
+    if (reason === 'queue_full') {
+      const msg = 'logflux: queue full: entries ' + (this._fallback ? 'go to the fallback file' : 'dropped');
+      // The same error as the last one is not made again (an Error takes its stack: costly per entry).
+      const last = this._st.lastError;
+      if (last === null || last.message !== msg) this._error(new Error(msg));
+    }
   }
 
   _seal() {
@@ -738,6 +744,7 @@ class Client {
       }
       this._error(err);
       if (this._downSince === 0) this._downSince = now;
+      if (this._onRoom !== null) this._wakeProducer();
       // A refused secret is a configuration problem: no reconnect storm.
       this._nextDialAt = now + (err.code && err.code.startsWith('auth_') ? this._o.maxBackoffMs : this._backoff());
       this._checkWaiters();
