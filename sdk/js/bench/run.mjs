@@ -1,56 +1,109 @@
-// Benchmarks of the JS SDK (a script, not a test): node bench/run.mjs [--quick]
+// Benchmarks of the JS SDK (a script, not a test): node bench/run.mjs [--quick] [--go]
 //
-//   log         main-thread cost of client.log (encode + enqueue), agent running
-//   pino        main-thread cost per pino logger.info call: the LogFlux transport
-//               next to pino's own pino/file transport and pino.destination, same run
-//   throughput  entries/s from the first log call to the agent's flush answer
+//   log         cost of client.log (check + enqueue) on the calling thread,
+//               next to JSON.stringify of the same record, same run
+//   pino        cost per pino logger.info call with the LogFlux transport,
+//               next to pino's own pino/file transport and pino.destination,
+//               same run; every record is waited for (the agent stored it)
+//   throughput  entries/s from the first log call to the agent's flush answer;
+//               with --go, the Go SDK's end-to-end benchmark right after it
+//
+// Each figure is given as wall time and CPU time: the calling thread's CPU
+// (Linux /proc/self/task/PID/schedstat) and, for pino and throughput, the
+// whole process's (process.cpuUsage: every thread, pino's workers and the
+// garbage collector included). The machine may be shared: the ratios
+// between rows measured in the same run are the meaningful part.
 //
 // It starts the agent itself (LOGFLUX_AGENT_BIN, else ../../bin/logflux-agent)
 // on a socket in a temp dir. Figures go to stdout as a table.
 
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { performance } from 'node:perf_hooks';
 import pino from 'pino';
 import { createClient } from '@logflux/agent-sdk';
 import { Agent, repoRoot } from '../test/helpers/agent.mjs';
 
 const quick = process.argv.includes('--quick');
+const withGo = process.argv.includes('--go');
 if (!process.env.LOGFLUX_AGENT_BIN) process.env.LOGFLUX_AGENT_BIN = path.join(repoRoot, 'bin', 'logflux-agent');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const tick = () => new Promise((r) => setImmediate(r));
 
-/**
- * timed runs fn(i) calls times in bursts of burst, yielding (or pausing
- * gapMs) between bursts; returns ns per call of the bursts alone.
- */
-async function timed(calls, burst, fn, gapMs = 0) {
-  let ns = 0;
-  for (let done = 0; done < calls; done += burst) {
-    const t0 = process.hrtime.bigint();
-    for (let i = 0; i < burst; i++) fn(done + i);
-    ns += Number(process.hrtime.bigint() - t0);
-    await (gapMs > 0 ? sleep(gapMs) : tick());
-  }
-  return ns / calls;
+const schedstat = `/proc/self/task/${process.pid}/schedstat`;
+const hasSchedstat = fs.existsSync(schedstat);
+/** threadCpu returns the main thread's CPU time in ns (the process's where /proc is missing). */
+function threadCpu() {
+  if (hasSchedstat) return Number(fs.readFileSync(schedstat, 'utf8').split(' ')[0]);
+  const u = process.cpuUsage();
+  return (u.user + u.system) * 1000;
+}
+/** processCpu returns the CPU time of every thread of the process, in ns. */
+function processCpu() {
+  const u = process.cpuUsage();
+  return (u.user + u.system) * 1000;
 }
 
-async function waitForFile(file, lines, timeoutMs = 60000) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      const n = fs.readFileSync(file, 'utf8').split('\n').length - 1;
-      if (n >= lines) return;
-    } catch { /* not yet */ }
-    await sleep(50);
+/**
+ * timed runs fn(i) calls times in bursts of 1000, yielding to the event
+ * loop between bursts; returns wall and thread-CPU ns per call of the
+ * bursts alone.
+ */
+async function timed(calls, fn) {
+  let ns = 0;
+  let cpu = 0;
+  for (let done = 0; done < calls; done += 1000) {
+    const c0 = threadCpu();
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < 1000; i++) fn(done + i);
+    ns += Number(process.hrtime.bigint() - t0);
+    cpu += threadCpu() - c0;
+    await tick();
   }
+  return { wall: ns / calls, cpu: cpu / calls };
 }
+
+/** lineCounter returns a function that counts a growing file's lines, reading only what is new. */
+function lineCounter(file) {
+  let off = 0;
+  let n = 0;
+  const buf = Buffer.allocUnsafe(1 << 20);
+  return () => {
+    let fd;
+    try {
+      fd = fs.openSync(file, 'r');
+    } catch {
+      return n;
+    }
+    try {
+      for (let r; (r = fs.readSync(fd, buf, 0, buf.length, off)) > 0; off += r) {
+        const b = buf.subarray(0, r);
+        for (let i = b.indexOf(10); i >= 0; i = b.indexOf(10, i + 1)) n++;
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+    return n;
+  };
+}
+
+async function waitLines(count, want, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  let n = 0;
+  while ((n = count()) < want && Date.now() < deadline) await sleep(100);
+  return n;
+}
+
+const us = (ns) => (ns / 1000).toFixed(2) + ' µs';
+const ratio = (a, b) => (a / b).toFixed(2) + '×';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lfjs-bench-'));
-const agent = new Agent(dir);
+// One file output that does not rotate during the run (the stored entries are counted).
+const agent = new Agent(dir, { configYaml: 'outputs:\n  - type: file\n    max_size: 4GiB\n' });
 await agent.start();
 const rows = [];
+const load0 = os.loadavg()[0];
 try {
   const N = quick ? 50000 : 200000;
 
@@ -58,61 +111,91 @@ try {
   {
     const c = createClient({ address: agent.unixAddress, source: 'bench', maxQueueBytes: 256 << 20 });
     const md = { user: 'ana', region: 'eu', attempt: 3 };
-    await timed(10000, 1000, (i) => c.log({ payload: 'hello world ' + i, level: 'info', metadata: md })); // warm up
-    const ns = await timed(N, 1000, (i) => c.log({ payload: 'hello world ' + i, level: 'info', metadata: md }));
-    await c.flush();
-    rows.push(['client.log, 3 metadata keys (main thread)', `${ns.toFixed(0)} ns/call`, `dropped ${JSON.stringify(c.stats().dropped)}`]);
+    const rec = (i) => ({ payload: 'hello world ' + i, level: 'info', metadata: md });
+    await timed(10000, (i) => c.log(rec(i))); // warm up
+    const y0 = await timed(10000, (i) => JSON.stringify({ ...rec(i), timestamp: new Date().toISOString() }));
+    const log = await timed(N, (i) => c.log(rec(i)));
+    const ok = await c.flush({ timeoutMs: 120000 });
+    const s = c.stats();
     await c.close();
-    // Yardstick in the same run: JSON.stringify of the same record.
-    const y = await timed(N, 1000, (i) => JSON.stringify({ payload: 'hello world ' + i, level: 'info', timestamp: new Date().toISOString(), metadata: md }));
-    rows.push(['yardstick: JSON.stringify of the same record + toISOString', `${y.toFixed(0)} ns/call`, `ratio client.log / yardstick ${(ns / y).toFixed(2)}`]);
+    const y = await timed(N, (i) => JSON.stringify({ ...rec(i), timestamp: new Date().toISOString() }));
+    void y0;
+    rows.push(['`client.log`, payload + 3 metadata keys (calling thread)', `${us(log.wall)} wall, ${us(log.cpu)} CPU`,
+      `flush ${ok}, confirmed ${s.confirmed}, dropped ${JSON.stringify(s.dropped)}`]);
+    rows.push(['yardstick: `JSON.stringify` of the same record with `toISOString`', `${us(y.wall)} wall, ${us(y.cpu)} CPU`,
+      `client.log ${ratio(log.wall, y.wall)} wall, ${ratio(log.cpu, y.cpu)} CPU`]);
   }
 
-  // pino: the same calls through three destinations, in the same run.
+  // pino: the same calls through each destination, one after the other.
   {
     const devnull = '/dev/null';
-    const loggers = [
-      ['pino + @logflux/agent-sdk/pino transport', pino({ transport: { target: '@logflux/agent-sdk/pino', options: { address: agent.unixAddress, source: 'bench-pino' } } })],
-      ['pino + pino/file transport (worker) to /dev/null', pino({ transport: { target: 'pino/file', options: { destination: devnull } } })],
-      ['pino + pino.destination (main thread) to /dev/null', pino(pino.destination({ dest: devnull, sync: false }))],
-    ];
-    await sleep(500); // workers up
-    const before = agent.stored().length;
-    // Two ways: a tight loop (bursts of 1000, only yielding between them),
-    // and bursts of 500 with 20 ms pauses, a rate the workers keep up with.
-    let calls = 0;
-    for (const [mode, n, burst, gap] of [['tight loop', N, 1000, 0], ['paced', 30000, 500, 20]]) {
-      const pinoNs = [];
-      for (const [name, logger] of loggers) {
-        await timed(10000, 1000, () => logger.info('hello world'));
-        const ns = await timed(n, burst, () => logger.info('hello world'), gap);
-        calls += n + 10000;
-        pinoNs.push(ns);
-        rows.push([`${name}, ${mode}`, `${ns.toFixed(0)} ns/call`, pinoNs.length > 1 ? `ratio LogFlux / this ${(pinoNs[0] / ns).toFixed(2)}` : '']);
+    const mk = {
+      logflux: () => pino({ transport: { target: '@logflux/agent-sdk/pino', options: { address: agent.unixAddress, source: 'bench-pino' } } }),
+      file: () => pino({ transport: { target: 'pino/file', options: { destination: devnull } } }),
+      destination: () => pino(pino.destination({ dest: devnull, sync: false })),
+    };
+    const names = {
+      logflux: 'pino `logger.info`, LogFlux transport, tight loop',
+      file: '… pino\'s `pino/file` transport (worker) to /dev/null',
+      destination: '… `pino.destination` (main thread) to /dev/null',
+    };
+    const res = {};
+    const stored = lineCounter(agent.entriesPath);
+    for (const k of ['logflux', 'file', 'destination']) {
+      const logger = mk[k]();
+      await sleep(500); // worker up
+      const before = stored();
+      await timed(10000, () => logger.info('hello world')); // warm up
+      const p0 = processCpu();
+      const t0 = process.hrtime.bigint();
+      const r = await timed(N, () => logger.info('hello world'));
+      // Until the destination has every record: the agent stored it, or pino flushed.
+      let note = '';
+      if (k === 'logflux') {
+        const got = (await waitLines(stored, before + N + 10000, 120000)) - before;
+        note = `${got} of ${N + 10000} stored`;
+      } else {
+        await new Promise((resolve) => logger.flush(() => resolve()));
       }
+      r.proc = (processCpu() - p0) / N;
+      r.done = Number(process.hrtime.bigint() - t0) / N;
+      res[k] = r;
+      rows.push([names[k], `${us(r.wall)} wall, ${us(r.cpu)} CPU; whole process ${us(r.proc)} CPU`,
+        (k === 'logflux' ? '' : `LogFlux ${ratio(res.logflux.wall, r.wall)} wall, ${ratio(res.logflux.cpu, r.cpu)} CPU, ${ratio(res.logflux.proc, r.proc)} process CPU; `) + note]);
     }
-    for (const [, logger] of loggers) logger.flush?.();
-    await waitForFile(agent.entriesPath, before + calls / loggers.length, 120000);
   }
 
   // Throughput: entries of ~200 bytes, first log call to the agent's flush answer.
   {
-    const M = quick ? 100000 : 500000;
+    const M = quick ? 100000 : 300000;
     const c = createClient({ address: agent.unixAddress, source: 'bench', maxQueueBytes: 512 << 20 });
     const pad = 'x'.repeat(90);
     const md = { user: 'ana', region: 'eu' };
-    const t0 = performance.now();
+    const p0 = processCpu();
+    const c0 = threadCpu();
+    const t0 = process.hrtime.bigint();
     for (let i = 0; i < M; i++) c.log({ payload: `entry ${i} ${pad}`, metadata: md });
-    const logged = performance.now();
+    const logged = Number(process.hrtime.bigint() - t0);
     const ok = await c.flush({ timeoutMs: 120000 });
-    const ms = performance.now() - t0;
-    rows.push([`throughput into the agent (unix socket, disk queue), ${M} entries ~200 B`, `${Math.round(M / (ms / 1000)).toLocaleString('en')} entries/s`, `flush ${ok}; logging alone ${(logged - t0).toFixed(0)} ms`]);
+    const ns = Number(process.hrtime.bigint() - t0);
+    const cpu = threadCpu() - c0;
+    const proc = processCpu() - p0;
+    const perSec = Math.round(M / (ns / 1e9));
+    rows.push([`throughput into the agent (Unix socket, disk queue), ${M.toLocaleString('en')} entries of ~200 B`, `${perSec.toLocaleString('en')} entries/s`,
+      `flush ${ok}, confirmed ${c.stats().confirmed}; logging alone ${(logged / 1e6).toFixed(0)} ms; main thread ${us(cpu / M)} CPU/entry, whole process ${us(proc / M)} CPU/entry`]);
     await c.close();
+    if (withGo) {
+      // The Go SDK's end-to-end benchmark, right after, same entry count.
+      const out = execFileSync('go', ['test', '-run', '^$', '-bench', 'EndToEndRealAgent', `-benchtime=${M}x`, '-count=1', '.'], { cwd: path.join(repoRoot, 'sdk', 'go'), encoding: 'utf8' });
+      const m = /([\d.]+) entries\/s/.exec(out);
+      const goPerSec = m ? Number(m[1]) : NaN;
+      rows.push([`Go SDK: \`go test -bench EndToEndRealAgent -benchtime=${M}x\` in sdk/go, right after`, `${Math.round(goPerSec).toLocaleString('en')} entries/s`, `this SDK ${ratio(perSec, goPerSec)} Go`]);
+    }
   }
 } finally {
   await agent.stop();
   fs.rmSync(dir, { recursive: true, force: true });
 }
 
-console.log(`node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0].model}), load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+console.log(`node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0].model}), load average ${load0.toFixed(1)} at start, ${os.loadavg()[0].toFixed(1)} at end`);
 for (const r of rows) console.log(`| ${r.join(' | ')} |`);

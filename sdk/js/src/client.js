@@ -1,10 +1,17 @@
 'use strict';
-// The client: a byte-bounded queue of encoded entries, one long-lived
-// connection to the agent, and the exit hooks that drain it.
+// The client: a byte-bounded queue of entries, one long-lived connection to
+// the agent, and the exit hooks that drain it.
 //
-//   log() ──encode──▶ tail ──seal──▶ sealed ──write──▶ pending ──pong──▶ unconfirmed ──flush answer──▶ released
+//   log() ──check──▶ tail ──seal──▶ sealed ──write──▶ pending ──pong──▶ unconfirmed ──flush answer──▶ released
 //                                      ▲                                     │
 //                                      └──────── requeue (connection lost, queue_full) ┘
+//
+// log() only checks an entry and keeps its fields (a wire.Record); the
+// sender encodes a batch at a time when it writes it, into one Buffer, and
+// writes what is ready in one go (cork/uncork). Bytes are charged to the
+// queue by estimate at log() (wire.makeRecord: exact for ASCII text with
+// nothing to escape) and corrected to the batch's encoded size when it is
+// first encoded.
 //
 // A batch's bytes stay charged to the queue from the first entry until the
 // agent confirms it with its flush answer (or refuses it, or it goes to the
@@ -159,6 +166,7 @@ class Client {
     this._closePromise = null;
     this._exitDraining = false;
     this._reported = '';
+    this._onRoom = null; // a waiting producer's callback (see _shouldWait)
 
     this._st = {
       logged: 0, sent: 0, accepted: 0, confirmed: 0, fallback: 0, filtered: 0, dialFailures: 0, connectionsOpened: 0,
@@ -184,7 +192,7 @@ class Client {
       this._drop('closed', 1);
       return false;
     }
-    let enc;
+    let rec;
     try {
       if (typeof entry === 'string') entry = { payload: entry };
       else if (entry === null || typeof entry !== 'object') throw new wire.InvalidEntryError('an entry is an object or a string');
@@ -196,20 +204,21 @@ class Client {
           return false;
         }
       }
-      enc = wire.encodeEntry(entry, this._o.source);
+      rec = wire.makeRecord(entry, this._o.source);
     } catch (err) {
       this._drop('invalid', 1);
       this._error(err);
       return false;
     }
-    return this._enqueue(enc);
+    return this._enqueue(rec);
   }
 
-  _enqueue(enc) {
-    const len = Buffer.byteLength(enc);
+  /** _enqueue charges a record's estimated size to the queue and adds it to the open batch. */
+  _enqueue(rec) {
+    const len = rec.size;
     if (len + 64 > wire.limits.maxLineBytes) {
       this._drop('invalid', 1);
-      this._error(new wire.InvalidEntryError(`encoded entry is ${len} bytes, too long for one line`));
+      this._error(new wire.InvalidEntryError(`encoded entry is about ${len} bytes, too long for one line`));
       return false;
     }
     let cost = len + ENTRY_OVERHEAD;
@@ -221,7 +230,7 @@ class Client {
     if (t === null) cost += BATCH_OVERHEAD;
     if (this._bytes + cost > this._o.maxQueueBytes) {
       if (this._o.dropPolicy !== 'oldest' || !this._dropOldest(cost)) {
-        this._overflow([enc], 'queue_full');
+        this._overflow([rec], 'queue_full');
         this._schedulePump();
         return false;
       }
@@ -229,11 +238,11 @@ class Client {
       if (t === null) cost = len + ENTRY_OVERHEAD + BATCH_OVERHEAD;
     }
     if (t === null) {
-      t = { entries: [], bytes: 0, cost: 0, seq: 0, gen: this._gen };
+      t = { entries: [], bytes: 0, cost: 0, seq: 0, gen: this._gen, exact: false };
       this._outstanding.set(t.gen, (this._outstanding.get(t.gen) || 0) + 1);
       this._tail = t;
     }
-    t.entries.push(enc);
+    t.entries.push(rec);
     t.bytes += len + 1;
     t.cost += cost;
     this._bytes += cost;
@@ -242,6 +251,27 @@ class Client {
     if (t.entries.length >= this._o.batchSize || t.bytes >= this._o.batchBytes) this._seal();
     if (!this._pumpScheduled) this._schedulePump();
     return true;
+  }
+
+  /**
+   * _shouldWait tells a producer that can wait (the pino transport) to
+   * pause: the queue is half full while the agent is connected or being
+   * connected to, so it will drain. onRoom is called once when the queue
+   * is below half again, a connection attempt fails or the connection is
+   * lost, or the client stops. With the agent away (the last attempt
+   * failed) the producer is never paused: entries go to the fallback or
+   * are dropped, as for log().
+   */
+  _shouldWait(onRoom) {
+    if (this._bytes * 2 < this._o.maxQueueBytes || this._downSince !== 0 || this._stopped) return false;
+    this._onRoom = onRoom;
+    return true;
+  }
+
+  _wakeProducer() {
+    const fn = this._onRoom;
+    this._onRoom = null;
+    fn();
   }
 
   /** _dropOldest drops queued batches not yet sent until cost fits. */
@@ -260,12 +290,17 @@ class Client {
     return true;
   }
 
-  /** _overflow sends entries that cannot be queued to the fallback, or drops them. */
+  /** _overflow sends records that cannot be queued to the fallback, or drops them. */
   _overflow(entries, reason) {
     // Entries waiting for the fallback file are bounded too, by maxQueueBytes.
-    const taken = this._fallback !== null ? this._fallback.add(entries) : 0;
+    const taken = this._fallback !== null ? this._fallback.add(encodeAll(entries)) : 0;
     if (taken < entries.length) this._drop(reason, entries.length - taken);
-    if (reason === 'queue_full') this._error(new Error('logflux: queue full: entries ' + (this._fallback ? 'go to the fallback file' : 'dropped')));
+    if (reason === 'queue_full') {
+      const msg = 'logflux: queue full: entries ' + (this._fallback ? 'go to the fallback file' : 'dropped');
+      // The same error as the last one is not made again (an Error takes its stack: costly per entry).
+      const last = this._st.lastError;
+      if (last === null || last.message !== msg) this._error(new Error(msg));
+    }
   }
 
   _seal() {
@@ -358,6 +393,7 @@ class Client {
     clearInterval(this._timer);
     live.delete(this);
     if (this._conn !== null) this._teardown(this._conn, null);
+    if (this._onRoom !== null) this._wakeProducer();
   }
 
   /** stats returns a snapshot of the counters. */
@@ -421,6 +457,7 @@ class Client {
     else this._outstanding.set(b.gen, n);
     if (!confirmed) this._markIncomplete(b.gen);
     this._checkWaiters();
+    if (this._onRoom !== null && this._bytes * 2 < this._o.maxQueueBytes) this._wakeProducer();
   }
 
   _markIncomplete(gen) {
@@ -444,7 +481,7 @@ class Client {
     if (this._tail !== null) this._seal();
     while (this._sealed.length > 0 && this._fallback.room() >= this._sealed[0].bytes) {
       const b = this._sealed.shift();
-      this._fallback.add(b.entries, Infinity);
+      this._fallback.add(encodeAll(b.entries), Infinity);
       this._release(b, false);
     }
   }
@@ -473,7 +510,7 @@ class Client {
       } else {
         // One batch larger than the room of an idle fallback: take it whole.
         const b = this._sealed.shift();
-        this._fallback.add(b.entries, Infinity);
+        this._fallback.add(encodeAll(b.entries), Infinity);
         this._release(b, false);
       }
     }
@@ -509,7 +546,7 @@ class Client {
     for (const b of this._sealed) pushAll(entries, b.entries);
     if (this._tail !== null) pushAll(entries, this._tail.entries);
     if (this._fallback !== null) {
-      const r = this._fallback.writeSync(entries);
+      const r = this._fallback.writeSync(encodeAll(entries));
       this._st.fallback += r.written;
       if (r.dropped) this._drop(r.err ? 'fallback_error' : 'fallback_full', r.dropped);
     } else if (entries.length > 0) {
@@ -566,12 +603,15 @@ class Client {
       if (c.unflushed && c.pending.length <= MAX_PENDING && now - c.lastFlush >= this._o.flushIntervalMs) this._writeFlush(c, now);
       return;
     }
-    while (this._sealed.length > 0 && c.pending.length < MAX_PENDING && c.socket.writableLength < WRITE_BUFFER) {
+    // Everything written in one pump leaves in one system call (writev).
+    const s = c.socket;
+    s.cork();
+    while (this._sealed.length > 0 && c.pending.length < MAX_PENDING && s.writableLength < WRITE_BUFFER) {
       this._writeBatch(c, this._sealed.shift());
-      if (this._conn !== c) return;
     }
     // A flush always has a slot, even with MAX_PENDING batches unanswered.
     if (c.unflushed && c.pending.length <= MAX_PENDING && this._flushDue(c, now)) this._writeFlush(c, now);
+    s.uncork();
   }
 
   _flushDue(c, now) {
@@ -579,13 +619,31 @@ class Client {
     return c.unflushedBytes >= this._limitBytes || now - c.lastFlush >= this._o.flushIntervalMs;
   }
 
+  /**
+   * _writeBatch encodes a batch and writes it. The first encoding replaces
+   * the batch's estimated size by its encoded size in the queue's count; a
+   * batch whose line is too long for the agent is split first.
+   */
   _writeBatch(c, b) {
+    const buf = Buffer.from(wire.batchLine(b.entries));
+    if (!b.exact) {
+      const cost = BATCH_OVERHEAD + buf.length + ENTRY_OVERHEAD * b.entries.length;
+      this._bytes += cost - b.cost;
+      b.cost = cost;
+      b.bytes = buf.length;
+      b.exact = true;
+    }
+    if (buf.length > wire.limits.maxLineBytes && b.entries.length > 1) {
+      this._count('retries', 'split', 1);
+      this._requeue(this._split(b));
+      return;
+    }
     c.pending.push({ batch: b, err: null });
     if (!c.unflushed || b.gen < c.unflushedGen) c.unflushedGen = b.gen;
     c.unflushed = true;
     c.unflushedBytes += b.bytes;
     this._st.sent += b.entries.length;
-    c.socket.write(wire.batchLine(b.entries));
+    c.socket.write(buf);
   }
 
   _writeFlush(c, now) {
@@ -686,6 +744,7 @@ class Client {
       }
       this._error(err);
       if (this._downSince === 0) this._downSince = now;
+      if (this._onRoom !== null) this._wakeProducer();
       // A refused secret is a configuration problem: no reconnect storm.
       this._nextDialAt = now + (err.code && err.code.startsWith('auth_') ? this._o.maxBackoffMs : this._backoff());
       this._checkWaiters();
@@ -829,8 +888,8 @@ class Client {
     const mid = b.entries.length >> 1;
     const mk = (entries) => {
       let bytes = 0;
-      for (const e of entries) bytes += Buffer.byteLength(e) + 1;
-      return { entries, bytes, cost: BATCH_OVERHEAD + bytes - entries.length + ENTRY_OVERHEAD * entries.length, seq: b.seq, gen: b.gen };
+      for (const r of entries) bytes += r.size + 1;
+      return { entries, bytes, cost: BATCH_OVERHEAD + bytes - entries.length + ENTRY_OVERHEAD * entries.length, seq: b.seq, gen: b.gen, exact: false };
     };
     const a = mk(b.entries.slice(0, mid));
     const z = mk(b.entries.slice(mid));
@@ -849,6 +908,7 @@ class Client {
   /** _teardown closes the connection and requeues every batch it had not got confirmed. */
   _teardown(c, cause) {
     this._conn = null;
+    if (this._onRoom !== null) this._wakeProducer();
     c.ready = false;
     c.socket.removeAllListeners('close');
     c.socket.removeAllListeners('data');
@@ -864,6 +924,13 @@ class Client {
       this._requeue(back);
     }
   }
+}
+
+/** encodeAll returns the Agent API JSON of each record (for the fallback file). */
+function encodeAll(records) {
+  const out = new Array(records.length);
+  for (let i = 0; i < records.length; i++) out[i] = wire.encodeRecord(records[i]);
+  return out;
 }
 
 function pushAll(dst, src) {

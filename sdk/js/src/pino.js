@@ -16,8 +16,17 @@ async function logfluxTransport(options = {}) {
   const { messageKey = 'msg', $context, pinoWillSendConfig, ...clientOptions } = options;
   const client = createClient(clientOptions);
   return build(
-    async (source) => {
-      for await (const obj of source) client.log(pinoEntry(obj, messageKey));
+    (source) => {
+      // Records are taken as pino's worker hands them over, a chunk at a
+      // time, without a promise per record. While the agent is connected
+      // and the queue is half full, the source pauses until the sender has
+      // made room (pino then waits, as with its own file transport) rather
+      // than dropping records of a burst.
+      const resume = () => source.resume();
+      source.on('data', (obj) => {
+        client.log(pinoEntry(obj, messageKey));
+        if (client._shouldWait(resume)) source.pause();
+      });
     },
     {
       async close() {

@@ -121,7 +121,6 @@ function flattenInto(out, obj, prefix, depth) {
   return out;
 }
 
-/** toTimestamp returns an RFC 3339 UTC string for a Date, number (ms) or string. */
 const RFC3339_RE = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(?:[Zz]|[+-](\d{2}):(\d{2}))$/;
 
 /** validRFC3339 checks the form and the ranges (no February 30th) of an RFC 3339 time. */
@@ -135,27 +134,31 @@ function validRFC3339(s) {
 }
 
 // The date and time of day are formatted once per second and cached; only
-// the milliseconds are formatted per entry.
+// the milliseconds are formatted per entry. A timestamp is kept as
+// milliseconds from log() until its batch is encoded.
 let tsSec = -1;
 let tsPrefix = '';
-const MS3 = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0') + 'Z');
+const MS3 = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0') + 'Z"');
+const MAX_CACHED_MS = 253402300799999; // 9999-12-31T23:59:59.999Z: four-digit years
 
-function nowTimestamp() {
-  const ms = Date.now();
-  const sec = Math.floor(ms / 1000);
+/** timestampJSON returns the quoted RFC 3339 UTC time of ms, or ts itself (a checked RFC 3339 string) quoted. */
+function timestampJSON(ts) {
+  if (typeof ts === 'string') return '"' + ts + '"'; // checked by validRFC3339: nothing to escape
+  if (ts < 0 || ts > MAX_CACHED_MS) return '"' + new Date(ts).toISOString() + '"';
+  const sec = Math.floor(ts / 1000);
   if (sec !== tsSec) {
-    tsPrefix = new Date(sec * 1000).toISOString().slice(0, 20); // "2025-08-31T10:30:00."
+    tsPrefix = '"' + new Date(sec * 1000).toISOString().slice(0, 20); // "2025-08-31T10:30:00.
     tsSec = sec;
   }
-  return tsPrefix + MS3[ms - sec * 1000];
+  return tsPrefix + MS3[ts - sec * 1000];
 }
 
-function toTimestamp(t) {
-  if (t === undefined || t === null) return nowTimestamp();
+/** toTime returns a timestamp for the record: milliseconds, a checked RFC 3339 string, or null when invalid. */
+function toTime(t) {
+  if (t === undefined || t === null) return Date.now();
   if (typeof t === 'string') return validRFC3339(t) ? t : null;
-  const d = t instanceof Date ? t : new Date(t);
-  const ms = d.getTime();
-  return Number.isNaN(ms) ? null : d.toISOString();
+  const ms = t instanceof Date ? t.getTime() : new Date(t).getTime();
+  return Number.isNaN(ms) ? null : ms;
 }
 
 class InvalidEntryError extends Error {
@@ -169,7 +172,7 @@ const jsonCache = new Map();
 function cachedJSON(k) {
   let j = jsonCache.get(k);
   if (j === undefined) {
-    j = JSON.stringify(k);
+    j = quote(k);
     if (k.length <= 256) {
       if (jsonCache.size >= 4096) jsonCache.clear();
       jsonCache.set(k, j);
@@ -178,12 +181,50 @@ function cachedJSON(k) {
   return j;
 }
 
+// A string with none of these is its own JSON between quotes: printable
+// ASCII without '"' or '\'. Anything else (controls, non-ASCII, lone
+// surrogates) goes through JSON.stringify.
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\u007f-\uffff]/;
+
+function quote(s) {
+  return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : '"' + s + '"';
+}
+
 /**
- * encodeEntry returns the Agent API LogEntry JSON (without a version: "1.0"
- * is implied) for an entry object, filling defaults, or throws an
- * InvalidEntryError. The caller (Client.log) catches it.
+ * Record is an entry as log() keeps it until its batch is encoded: checked
+ * fields and a copy of the metadata as [key, value, key, value, …] with
+ * values that are strings, numbers or booleans (all immutable, so the
+ * caller may change its objects after log() returns). size is the
+ * estimate charged to the queue until the batch is encoded (see
+ * estimateSize).
  */
-function encodeEntry(e, defaultSource) {
+class Record {
+  constructor(payload, type, level, source, ts, payloadType, meta, size) {
+    this.payload = payload;
+    this.type = type;
+    this.level = level;
+    this.source = source;
+    this.ts = ts;
+    this.payloadType = payloadType;
+    this.meta = meta;
+    this.size = size;
+  }
+}
+
+// The JSON of an entry besides its strings: {"payload":"","entryType":1,
+// "source":"","logLevel":7,"timestamp":"2025-08-31T10:30:00.000Z"}.
+const ENTRY_FIXED = 92;
+const META_NUMBER = 24; // the longest number as text: -1.2345678901234567e+308
+const hasOwn = Object.prototype.hasOwnProperty;
+
+/**
+ * makeRecord checks an entry object and returns its Record, filling
+ * defaults, or throws an InvalidEntryError. The caller (Client.log)
+ * catches it. Its size estimate counts strings in UTF-16 code units
+ * (metadata values at most 2048, the most a cut value keeps), numbers as
+ * 24: exact in bytes for ASCII text with nothing to escape.
+ */
+function makeRecord(e, defaultSource) {
   let payload = e.payload;
   if (typeof payload !== 'string') {
     if (payload === undefined || payload === null) throw new InvalidEntryError('payload is missing');
@@ -211,47 +252,84 @@ function encodeEntry(e, defaultSource) {
   if (source.length > limits.maxSourceChars && charCount(source) > limits.maxSourceChars) {
     throw new InvalidEntryError('source is longer than 256 characters');
   }
-  const ts = toTimestamp(e.timestamp);
+  const ts = toTime(e.timestamp);
   if (ts === null) throw new InvalidEntryError('timestamp is not a valid time (a Date, milliseconds, or an RFC 3339 string)');
-  let s = '{"payload":' + JSON.stringify(payload) + ',"entryType":' + type + ',"source":' + cachedJSON(source) +
-    ',"logLevel":' + level + ',"timestamp":' + JSON.stringify(ts);
-  const pt = e.payloadType;
+  let size = ENTRY_FIXED + payload.length + source.length;
+  let pt = e.payloadType;
   if (pt !== undefined && pt !== null && pt !== '') {
     if (typeof pt !== 'string' || !PAYLOAD_TYPE_RE.test(pt)) {
       throw new InvalidEntryError('payload type ' + JSON.stringify(String(pt)) + " is not 1-64 letters, digits, '_', '-' or '.'");
     }
-    s += ',"payloadType":' + JSON.stringify(pt);
+    size += 16 + pt.length;
+  } else {
+    pt = null;
   }
+  let meta = null;
   const md = e.metadata;
   if (md !== undefined && md !== null && typeof md === 'object') {
-    let first = true;
     for (const k in md) {
-      if (!Object.prototype.hasOwnProperty.call(md, k)) continue;
+      if (!hasOwn.call(md, k)) continue;
       let v = md[k];
-      if (typeof v !== 'string') {
-        if (v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Date)) {
-          // A nested object: dotted keys.
-          const flat = flattenInto({}, { [k]: v }, '', 0);
-          for (const fk in flat) {
-            s += (first ? ',"metadata":{' : ',') + JSON.stringify(fk) + ':' + JSON.stringify(cutChars(flat[fk], limits.maxMetaValueChars));
-            first = false;
+      const t = typeof v;
+      if (t === 'number' || t === 'boolean') {
+        size += k.length + META_NUMBER + 6;
+      } else {
+        if (t !== 'string') {
+          if (v !== null && t === 'object' && !Array.isArray(v) && !(v instanceof Date)) {
+            // A nested object: dotted keys, as text now.
+            const flat = flattenInto({}, { [k]: v }, '', 0);
+            for (const fk in flat) {
+              const fv = flat[fk];
+              if (meta === null) meta = [];
+              meta.push(fk, fv);
+              size += fk.length + (fv.length < 2048 ? fv.length : 2048) + 6;
+            }
+            continue;
           }
-          continue;
+          v = metaString(v);
+          if (v === undefined) continue;
         }
-        v = metaString(v);
-        if (v === undefined) continue;
+        size += k.length + (v.length < 2048 ? v.length : 2048) + 6;
       }
-      s += (first ? ',"metadata":{' : ',') + cachedJSON(k) + ':' + JSON.stringify(v.length > limits.maxMetaValueChars ? cutChars(v, limits.maxMetaValueChars) : v);
-      first = false;
+      if (meta === null) meta = [];
+      meta.push(k, v);
     }
-    if (!first) s += '}';
+    if (meta !== null) size += 13; // ,"metadata":{}
+  }
+  return new Record(payload, type, level, source, ts, pt, meta, size);
+}
+
+/** encodeRecord returns the Agent API LogEntry JSON of a record (without a version: "1.0" is implied). */
+function encodeRecord(r) {
+  let s = '{"payload":' + quote(r.payload) + ',"entryType":' + r.type + ',"source":' + cachedJSON(r.source) +
+    ',"logLevel":' + r.level + ',"timestamp":' + timestampJSON(r.ts);
+  if (r.payloadType !== null) s += ',"payloadType":"' + r.payloadType + '"'; // checked: nothing to escape
+  const m = r.meta;
+  if (m !== null) {
+    s += ',"metadata":{';
+    for (let i = 0; i < m.length; i += 2) {
+      const v = m[i + 1];
+      s += (i === 0 ? '' : ',') + cachedJSON(m[i]) + ':' +
+        (typeof v === 'string' ? quote(v.length > limits.maxMetaValueChars ? cutChars(v, limits.maxMetaValueChars) : v) : '"' + v + '"');
+    }
+    s += '}';
   }
   return s + '}';
 }
 
-/** batchLine returns the batch message for encoded entries, followed by a ping. */
-function batchLine(entries) {
-  return BATCH_PREFIX + entries.join(',') + BATCH_SUFFIX;
+/**
+ * encodeEntry returns the Agent API LogEntry JSON for an entry object,
+ * filling defaults, or throws an InvalidEntryError.
+ */
+function encodeEntry(e, defaultSource) {
+  return encodeRecord(makeRecord(e, defaultSource));
+}
+
+/** batchLine returns the batch message for records, followed by a ping. */
+function batchLine(records) {
+  let s = BATCH_PREFIX;
+  for (let i = 0; i < records.length; i++) s += (i === 0 ? '' : ',') + encodeRecord(records[i]);
+  return s + BATCH_SUFFIX;
 }
 
 /**
@@ -363,7 +441,7 @@ function programName() {
 
 module.exports = {
   limits, LEVELS, TYPES, BATCH_PREFIX, BATCH_SUFFIX, FLUSH_LINE, PING_LINE, authLine,
-  levelNumber, typeNumber, charCount, cutChars, metaString, flattenInto, encodeEntry, batchLine,
+  levelNumber, typeNumber, charCount, cutChars, metaString, flattenInto, Record, makeRecord, encodeRecord, encodeEntry, batchLine,
   LineReader, parseAnswer, AgentError, InvalidEntryError, parseAddress, discover, programName,
   ENV_ADDR, ENV_SECRET, DEFAULT_SOCKETS,
 };

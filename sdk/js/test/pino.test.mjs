@@ -40,3 +40,11 @@ test('pino and process.exit(): pino ends its worker at exit, and the transport d
   const got = byPayload(await agent.waitStored(N + 6, 5000));
   assert.equal(got.size, N + 6);
 });
+
+test('pino: a burst many times the queue\'s size arrives whole (the transport waits for the sender, it does not drop)', async (t) => {
+  const agent = await startAgent(t);
+  const N = 30000; // ~7 MB of records, pino hands them over up to 4 MiB at a time; the queue holds 256 KiB
+  await run(process.execPath, [path.join(sdkDir, 'test', 'fixtures', 'pino-child.mjs'), agent.unixAddress, String(N), 'return', String(256 << 10)], { timeout: 120000 });
+  const got = byPayload(await agent.waitStored(N + 6, 15000));
+  assert.equal(got.size, N + 6);
+});

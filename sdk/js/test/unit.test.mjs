@@ -2,6 +2,9 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import wire from '../src/wire.js';
 import mapping from '../src/mapping.js';
 import { createClient, metric, trace, event, audit } from '../src/index.js';
@@ -155,4 +158,31 @@ test('reconnect backoff: capped exponential with full jitter', async () => {
   });
   assert.ok(new Set(delays.map(Math.round)).size > 3, 'jittered');
   await c.close();
+});
+
+test('the queue\'s size estimate is the encoded size for ASCII text, and less for text beyond ASCII', () => {
+  const ascii = wire.makeRecord({ payload: 'order placed', level: 'warning', payloadType: 'generic', metadata: { orderId: '42', n: 7, ok: true } }, 'svc');
+  const enc = wire.encodeRecord(ascii);
+  assert.ok(ascii.size >= Buffer.byteLength(enc), `${ascii.size} < ${Buffer.byteLength(enc)}`);
+  assert.ok(ascii.size - Buffer.byteLength(enc) <= 2 * 24, 'only the numbers are over-counted');
+  const plain = wire.makeRecord({ payload: 'hello', metadata: { a: 'b' } }, 'svc');
+  assert.equal(plain.size, Buffer.byteLength(wire.encodeRecord(plain)));
+  const wide = wire.makeRecord({ payload: 'é'.repeat(100) }, 'svc');
+  assert.equal(Buffer.byteLength(wire.encodeRecord(wide)) - wide.size, 100, 'é: 1 code unit counted, 2 bytes encoded');
+});
+
+test('log() keeps the entry as it was: changing its metadata object afterwards changes nothing that is sent', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lfjs-unit-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const fallbackFile = path.join(dir, 'fallback.ndjson');
+  const c = createClient({ address: 'unix://' + path.join(dir, 'no-agent.sock'), fallbackFile, onError: () => {} });
+  const md = { user: 'ana', n: 1, req: { method: 'GET' } };
+  assert.equal(c.log({ payload: 'first', metadata: md }), true);
+  md.user = 'bob';
+  md.n = 2;
+  md.req.method = 'POST';
+  md.extra = 'x';
+  await c.close();
+  const [line] = fs.readFileSync(fallbackFile, 'utf8').trim().split('\n');
+  assert.deepEqual(JSON.parse(line).metadata, { user: 'ana', n: '1', 'req.method': 'GET' });
 });
