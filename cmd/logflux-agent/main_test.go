@@ -83,7 +83,7 @@ func freePort(t *testing.T) string {
 }
 
 // startAgent runs the binary in a fresh working directory with args, and
-// waits until its socket answers.
+// waits until it has started (every listener open).
 func startAgent(t *testing.T, dir string, args ...string) *agentProc {
 	t.Helper()
 	p := &agentProc{dir: dir, sock: filepath.Join(dir, "agent.sock"), stderr: newSyncBuffer(), done: make(chan error, 1)}
@@ -102,10 +102,13 @@ func startAgent(t *testing.T, dir string, args ...string) *agentProc {
 			<-p.done
 		}
 	})
-	deadline := time.Now().Add(20 * time.Second)
+	// The agent logs this line once every input listens (the Unix socket
+	// answers a little earlier than the TCP one). The bound only matters
+	// when the agent never starts: a -race build on a loaded machine can
+	// take many seconds.
+	deadline := time.Now().Add(60 * time.Second)
 	for {
-		if c, err := net.Dial("unix", p.sock); err == nil {
-			c.Close()
+		if strings.Contains(p.stderr.String(), "logflux-agent started") {
 			return p
 		}
 		select {
