@@ -73,7 +73,7 @@ func TestTopOnceShowsTheAgentsCounters(t *testing.T) {
 			t.Errorf("top shows %s %s; the agent's %s was %.0f before and %.0f after", what, shown, series, lo, hi)
 		}
 	}
-	in := row("all (unix, tcp)") // entries/s avg/s bytes/s avg accepted rejected
+	in := row("agent_api") // entries/s avg/s bytes/s avg accepted rejected
 	if in[0] == "0" || in[2] == "0B" {
 		t.Errorf("top shows no intake while a load runs: %q", in)
 	}

@@ -78,8 +78,8 @@ func (v *View) Frame(width, height int) []string {
 	}
 	add("")
 
-	// Inputs: one row per value of the input label when the agent exports
-	// per-input figures; until then, the intake as a whole.
+	// Inputs: one row per input (foldInputs gathers each type's figures by
+	// the input label); an agent that exports none shows its intake whole.
 	add("%-24s %10s %10s %10s %10s %12s %10s", "INPUT", "entries/s", "avg/s", "bytes/s", "avg", "accepted", "rejected")
 	inputs := s.LabelValues("input", mInputAccepted, mInputBytes, mInputRejected)
 	if len(inputs) == 0 {

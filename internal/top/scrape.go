@@ -61,6 +61,7 @@ func Scrape(ctx context.Context, c *http.Client, addr string) (*Sample, error) {
 			s.Metrics[name] = append(s.Metrics[name], point(m))
 		}
 	}
+	foldInputs(s.Metrics)
 	body, err = get(ctx, c, "http://"+addr+"/status")
 	if err != nil {
 		return nil, err
@@ -150,4 +151,40 @@ func (s *Sample) LabelValues(label string, metrics ...string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// foldInputs reads what each input publishes under its type's own names
+// (logflux_agent_input_<type>_entries_accepted_total{input="…"}, and its
+// received or read bytes and rejected entries, by reason or not) into the
+// three families the view shows per input, so that every input type,
+// including ones added later, gets a row without code here.
+func foldInputs(m map[string][]Point) {
+	const pre = "logflux_agent_input_"
+	var names []string
+	for name := range m {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		rest, ok := strings.CutPrefix(name, pre)
+		if !ok || name == mInputAccepted || name == mInputBytes || name == mInputRejected {
+			continue
+		}
+		var to string
+		switch {
+		case strings.HasSuffix(rest, "_entries_accepted_total"):
+			to = mInputAccepted
+		case strings.HasSuffix(rest, "_received_bytes_total"), strings.HasSuffix(rest, "_read_bytes_total"):
+			to = mInputBytes
+		case strings.HasSuffix(rest, "_entries_rejected_total"), strings.Contains(rest, "_entries_rejected_") && strings.HasSuffix(rest, "_total"):
+			to = mInputRejected
+		default:
+			continue
+		}
+		for _, p := range m[name] {
+			if p.Labels["input"] != "" {
+				m[to] = append(m[to], p)
+			}
+		}
+	}
 }
