@@ -4,7 +4,9 @@ GO ?= go
 .PHONY: test test-go test-sdk-go fuzz build bench
 
 # The SDKs in other languages, each tested by its own sdk/<lang>/ci-test.sh
-# (which installs what it needs) against the agent binary built here.
+# (which installs what it needs) against the agent binary built here:
+# sdk/python (pip into a virtualenv, mypy, pytest), sdk/java (Maven, JUnit)
+# and sdk/js (npm ci, node --test).
 SDKS = python java js
 
 build:

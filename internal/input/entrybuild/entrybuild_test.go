@@ -9,8 +9,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/logflux/agent/internal/input/inputtest"
-	"github.com/logflux/agent/internal/redact"
 	"github.com/logflux/agent/internal/protocol"
+	"github.com/logflux/agent/internal/redact"
 )
 
 func build(t *testing.T, f *Fields) (string, bool) {
