@@ -6,12 +6,16 @@
 //                                      ▲                                     │
 //                                      └──────── requeue (connection lost, queue_full) ┘
 //
-// log() only checks an entry and keeps its fields (a wire.Record); the
-// sender encodes a batch at a time when it writes it, into one Buffer, and
-// writes what is ready in one go (cork/uncork). Bytes are charged to the
-// queue by estimate at log() (wire.makeRecord: exact for ASCII text with
-// nothing to escape) and corrected to the batch's encoded size when it is
-// first encoded.
+// log() only checks an entry and keeps its fields (a wire.Record); a
+// sealed batch is encoded into one Buffer (wire.EncodedBatch) by the sender
+// when it writes it, or by log() itself once more than EARLY_ENCODE sealed
+// batches wait (the program logs without yielding to the event loop, so the
+// sender cannot run, or the agent is slow or away): then the queue holds bytes outside the
+// heap rather than objects per entry that the garbage collector would copy
+// again and again. The sender writes what is ready in one go
+// (cork/uncork). Bytes are charged to the queue by estimate at log()
+// (wire.makeRecord: exact for ASCII text with nothing to escape) and
+// corrected to the batch's encoded size when it is encoded.
 //
 // A batch's bytes stay charged to the queue from the first entry until the
 // agent confirms it with its flush answer (or refuses it, or it goes to the
@@ -37,6 +41,7 @@ const ENTRY_OVERHEAD = 16; // bytes charged per entry besides its JSON
 const BATCH_OVERHEAD = 128; // and per batch
 const MAX_PENDING = 32; // batches written and not yet answered, per connection
 const WRITE_BUFFER = 1 << 20; // bytes buffered in the socket before waiting for 'drain'
+const EARLY_ENCODE = 20; // sealed batches waiting beyond which log() encodes each batch it seals
 
 const DEFAULTS = Object.freeze({
   maxQueueBytes: 8 << 20,
@@ -230,7 +235,7 @@ class Client {
     if (t === null) cost += BATCH_OVERHEAD;
     if (this._bytes + cost > this._o.maxQueueBytes) {
       if (this._o.dropPolicy !== 'oldest' || !this._dropOldest(cost)) {
-        this._overflow([rec], 'queue_full');
+        this._overflow({ recs: [rec], enc: null, n: 1 }, 'queue_full');
         this._schedulePump();
         return false;
       }
@@ -238,17 +243,18 @@ class Client {
       if (t === null) cost = len + ENTRY_OVERHEAD + BATCH_OVERHEAD;
     }
     if (t === null) {
-      t = { entries: [], bytes: 0, cost: 0, seq: 0, gen: this._gen, exact: false };
+      t = { recs: [], enc: null, n: 0, bytes: 0, cost: 0, seq: 0, gen: this._gen };
       this._outstanding.set(t.gen, (this._outstanding.get(t.gen) || 0) + 1);
       this._tail = t;
     }
-    t.entries.push(rec);
+    t.recs.push(rec);
+    t.n++;
     t.bytes += len + 1;
     t.cost += cost;
     this._bytes += cost;
     this._entries++;
     this._st.logged++;
-    if (t.entries.length >= this._o.batchSize || t.bytes >= this._o.batchBytes) this._seal();
+    if (t.n >= this._o.batchSize || t.bytes >= this._o.batchBytes) this._seal();
     if (!this._pumpScheduled) this._schedulePump();
     return true;
   }
@@ -284,17 +290,17 @@ class Client {
         this._tail = null;
         cost += BATCH_OVERHEAD;
       }
-      this._overflow(b.entries, 'queue_full');
+      this._overflow(b, 'queue_full');
       this._release(b, false);
     }
     return true;
   }
 
-  /** _overflow sends records that cannot be queued to the fallback, or drops them. */
-  _overflow(entries, reason) {
+  /** _overflow sends a batch's entries that cannot be queued to the fallback, or drops them. */
+  _overflow(b, reason) {
     // Entries waiting for the fallback file are bounded too, by maxQueueBytes.
-    const taken = this._fallback !== null ? this._fallback.add(encodeAll(entries)) : 0;
-    if (taken < entries.length) this._drop(reason, entries.length - taken);
+    const taken = this._fallback !== null ? this._fallback.add(batchLines(b)) : 0;
+    if (taken < b.n) this._drop(reason, b.n - taken);
     if (reason === 'queue_full') {
       const msg = 'logflux: queue full: entries ' + (this._fallback ? 'go to the fallback file' : 'dropped');
       // The same error as the last one is not made again (an Error takes its stack: costly per entry).
@@ -308,6 +314,22 @@ class Client {
     this._tail = null;
     t.seq = ++this._seq;
     this._sealed.push(t);
+    if (this._sealed.length > EARLY_ENCODE) this._encode(t);
+  }
+
+  /**
+   * _encode encodes a batch (once) and replaces its estimated size by its
+   * encoded size in the queue's count.
+   */
+  _encode(b) {
+    if (b.enc !== null) return b.enc;
+    b.enc = wire.encodeBatch(b.recs);
+    b.recs = null;
+    const cost = BATCH_OVERHEAD + b.enc.buf.length + ENTRY_OVERHEAD * b.n;
+    this._bytes += cost - b.cost;
+    b.cost = cost;
+    b.bytes = b.enc.buf.length;
+    return b.enc;
   }
 
   _schedulePump() {
@@ -451,7 +473,7 @@ class Client {
   /** _release frees a batch that needs no more sending; confirmed says whether the agent confirmed it. */
   _release(b, confirmed) {
     this._bytes -= b.cost;
-    this._entries -= b.entries.length;
+    this._entries -= b.n;
     const n = this._outstanding.get(b.gen) - 1;
     if (n <= 0) this._outstanding.delete(b.gen);
     else this._outstanding.set(b.gen, n);
@@ -481,7 +503,7 @@ class Client {
     if (this._tail !== null) this._seal();
     while (this._sealed.length > 0 && this._fallback.room() >= this._sealed[0].bytes) {
       const b = this._sealed.shift();
-      this._fallback.add(encodeAll(b.entries), Infinity);
+      this._fallback.add(batchLines(b), Infinity);
       this._release(b, false);
     }
   }
@@ -497,7 +519,7 @@ class Client {
       const batches = this._sealed;
       this._sealed = [];
       for (const b of batches) {
-        this._drop('unsent', b.entries.length);
+        this._drop('unsent', b.n);
         this._release(b, false);
       }
       return;
@@ -510,7 +532,7 @@ class Client {
       } else {
         // One batch larger than the room of an idle fallback: take it whole.
         const b = this._sealed.shift();
-        this._fallback.add(encodeAll(b.entries), Infinity);
+        this._fallback.add(batchLines(b), Infinity);
         this._release(b, false);
       }
     }
@@ -537,20 +559,24 @@ class Client {
   /** _saveAtExit runs on process 'exit': no more I/O but synchronous writes. */
   _saveAtExit() {
     if (this._stopped) return;
-    const entries = [];
+    const batches = [];
     const c = this._conn;
     if (c !== null) {
-      for (const it of c.pending) if (it.batch) pushAll(entries, it.batch.entries);
-      for (const b of c.unconfirmed) pushAll(entries, b.entries);
+      for (const it of c.pending) if (it.batch) batches.push(it.batch);
+      for (const b of c.unconfirmed) batches.push(b);
     }
-    for (const b of this._sealed) pushAll(entries, b.entries);
-    if (this._tail !== null) pushAll(entries, this._tail.entries);
+    for (const b of this._sealed) batches.push(b);
+    if (this._tail !== null) batches.push(this._tail);
+    let n = 0;
+    for (const b of batches) n += b.n;
     if (this._fallback !== null) {
-      const r = this._fallback.writeSync(encodeAll(entries));
+      const entries = [];
+      for (const b of batches) pushAll(entries, batchLines(b));
+      const r = this._fallback.writeSync(entries);
       this._st.fallback += r.written;
       if (r.dropped) this._drop(r.err ? 'fallback_error' : 'fallback_full', r.dropped);
-    } else if (entries.length > 0) {
-      this._drop('unsent', entries.length);
+    } else if (n > 0) {
+      this._drop('unsent', n);
     }
     this._stopped = true;
   }
@@ -620,20 +646,12 @@ class Client {
   }
 
   /**
-   * _writeBatch encodes a batch and writes it. The first encoding replaces
-   * the batch's estimated size by its encoded size in the queue's count; a
-   * batch whose line is too long for the agent is split first.
+   * _writeBatch encodes a batch (unless log() did) and writes it; a batch
+   * whose line is too long for the agent is split first.
    */
   _writeBatch(c, b) {
-    const buf = Buffer.from(wire.batchLine(b.entries));
-    if (!b.exact) {
-      const cost = BATCH_OVERHEAD + buf.length + ENTRY_OVERHEAD * b.entries.length;
-      this._bytes += cost - b.cost;
-      b.cost = cost;
-      b.bytes = buf.length;
-      b.exact = true;
-    }
-    if (buf.length > wire.limits.maxLineBytes && b.entries.length > 1) {
+    const buf = this._encode(b).buf;
+    if (buf.length > wire.limits.maxLineBytes && b.n > 1) {
       this._count('retries', 'split', 1);
       this._requeue(this._split(b));
       return;
@@ -642,7 +660,7 @@ class Client {
     if (!c.unflushed || b.gen < c.unflushedGen) c.unflushedGen = b.gen;
     c.unflushed = true;
     c.unflushedBytes += b.bytes;
-    this._st.sent += b.entries.length;
+    this._st.sent += b.n;
     c.socket.write(buf);
   }
 
@@ -831,12 +849,12 @@ class Client {
     c.unconfirmed = [];
     for (const b of done) {
       this._st.confirmed += b.confirmCount;
-      this._release(b, b.confirmCount === b.entries.length);
+      this._release(b, b.confirmCount === b.n);
     }
   }
 
   _settleBatch(c, b, err) {
-    const n = b.entries.length;
+    const n = b.n;
     if (err === null) {
       this._st.accepted += n;
       b.confirmCount = n;
@@ -885,14 +903,14 @@ class Client {
   }
 
   _split(b) {
-    const mid = b.entries.length >> 1;
-    const mk = (entries) => {
-      let bytes = 0;
-      for (const r of entries) bytes += r.size + 1;
-      return { entries, bytes, cost: BATCH_OVERHEAD + bytes - entries.length + ENTRY_OVERHEAD * entries.length, seq: b.seq, gen: b.gen, exact: false };
+    const lines = batchLines(b);
+    const mid = lines.length >> 1;
+    const mk = (part) => {
+      const enc = wire.encodeBatchLines(part);
+      return { recs: null, enc, n: part.length, bytes: enc.buf.length, cost: BATCH_OVERHEAD + enc.buf.length + ENTRY_OVERHEAD * part.length, seq: b.seq, gen: b.gen };
     };
-    const a = mk(b.entries.slice(0, mid));
-    const z = mk(b.entries.slice(mid));
+    const a = mk(lines.slice(0, mid));
+    const z = mk(lines.slice(mid));
     this._bytes += a.cost + z.cost - b.cost;
     this._outstanding.set(b.gen, this._outstanding.get(b.gen) + 1);
     return [a, z];
@@ -926,11 +944,9 @@ class Client {
   }
 }
 
-/** encodeAll returns the Agent API JSON of each record (for the fallback file). */
-function encodeAll(records) {
-  const out = new Array(records.length);
-  for (let i = 0; i < records.length; i++) out[i] = wire.encodeRecord(records[i]);
-  return out;
+/** batchLines returns the Agent API JSON of each entry of a batch (for the fallback file, or to split it). */
+function batchLines(b) {
+  return b.enc !== null ? b.enc.lines() : b.recs.map(wire.encodeRecord);
 }
 
 function pushAll(dst, src) {

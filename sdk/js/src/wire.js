@@ -332,6 +332,65 @@ function batchLine(records) {
   return s + BATCH_SUFFIX;
 }
 
+const BATCH_PREFIX_BYTES = BATCH_PREFIX.length; // ASCII
+const BATCH_SUFFIX_BYTES = BATCH_SUFFIX.length;
+
+/**
+ * EncodedBatch is a batch message (followed by its ping) in one Buffer,
+ * with where each entry's JSON ends in it: entry i is
+ * buf[start(i), ends[i]) with start(0) = the prefix's length and
+ * start(i) = ends[i-1] + 1 (after the comma). Once encoded, a batch holds
+ * no JavaScript objects per entry, only bytes outside the heap.
+ */
+class EncodedBatch {
+  constructor(buf, ends) {
+    this.buf = buf;
+    this.ends = ends;
+  }
+
+  get count() { return this.ends.length; }
+
+  /** line returns entry i's JSON. */
+  line(i) {
+    return this.buf.toString('utf8', i === 0 ? BATCH_PREFIX_BYTES : this.ends[i - 1] + 1, this.ends[i]);
+  }
+
+  /** lines returns every entry's JSON, in order. */
+  lines() {
+    const out = new Array(this.ends.length);
+    for (let i = 0; i < out.length; i++) out[i] = this.line(i);
+    return out;
+  }
+}
+
+/** encodeBatch encodes records into one batch message and its ping. */
+function encodeBatch(records) {
+  return encodeBatchLines(records.map(encodeRecord));
+}
+
+/** encodeBatchLines makes a batch message and its ping of entries' JSON. */
+function encodeBatchLines(lines) {
+  const n = lines.length;
+  const ends = new Array(n);
+  let s = BATCH_PREFIX;
+  for (let i = 0; i < n; i++) {
+    s += (i === 0 ? '' : ',') + lines[i];
+    ends[i] = s.length; // in UTF-16 code units: bytes while the text is ASCII
+  }
+  s += BATCH_SUFFIX;
+  const buf = Buffer.from(s);
+  if (buf.length !== s.length) {
+    // Text beyond ASCII: the ends in bytes, entry by entry.
+    let off = BATCH_PREFIX_BYTES;
+    for (let i = 0; i < n; i++) {
+      off += Buffer.byteLength(lines[i]);
+      ends[i] = off;
+      off++; // the comma
+    }
+  }
+  return new EncodedBatch(buf, ends);
+}
+
 /**
  * LineReader splits a byte stream into lines. push returns the complete
  * lines (without "\n" or "\r"); a line longer than maxBytes is an error.
@@ -442,6 +501,7 @@ function programName() {
 module.exports = {
   limits, LEVELS, TYPES, BATCH_PREFIX, BATCH_SUFFIX, FLUSH_LINE, PING_LINE, authLine,
   levelNumber, typeNumber, charCount, cutChars, metaString, flattenInto, Record, makeRecord, encodeRecord, encodeEntry, batchLine,
+  EncodedBatch, encodeBatch, encodeBatchLines, BATCH_SUFFIX_BYTES,
   LineReader, parseAnswer, AgentError, InvalidEntryError, parseAddress, discover, programName,
   ENV_ADDR, ENV_SECRET, DEFAULT_SOCKETS,
 };
