@@ -7,13 +7,15 @@
 //                                      └──────── requeue (connection lost, queue_full) ┘
 //
 // log() only checks an entry and keeps its fields (a wire.Record); a
-// sealed batch is encoded into one Buffer (wire.EncodedBatch) by the sender
-// when it writes it, or by log() itself once more than EARLY_ENCODE sealed
-// batches wait (the program logs without yielding to the event loop, so the
-// sender cannot run, or the agent is slow or away): then the queue holds bytes outside the
-// heap rather than objects per entry that the garbage collector would copy
-// again and again. The sender writes what is ready in one go
-// (cork/uncork). Bytes are charged to the queue by estimate at log()
+// sealed batch is encoded into one Buffer (wire.EncodedBatch) and written
+// by the sender, on the event loop, what is ready in one go (cork/uncork).
+// When more than EARLY_SEND sealed batches wait (the program logs without
+// yielding to the event loop, so the sender cannot run; or the agent is
+// slow or away), log() does the sender's work for each batch it seals: it
+// writes the waiting batches while the window allows, so that the agent
+// works in parallel with the burst, and encodes the rest, so that the queue
+// holds bytes outside the heap rather than objects per entry that the
+// garbage collector would copy again and again. Bytes are charged to the queue by estimate at log()
 // (wire.makeRecord: exact for ASCII text with nothing to escape) and
 // corrected to the batch's encoded size when it is encoded.
 //
@@ -39,9 +41,9 @@ const { Fallback } = require('./fallback.js');
 
 const ENTRY_OVERHEAD = 16; // bytes charged per entry besides its JSON
 const BATCH_OVERHEAD = 128; // and per batch
-const MAX_PENDING = 32; // batches written and not yet answered, per connection
+const MAX_PENDING = 256; // batches written and not yet answered, per connection (their pongs: under 5 KiB)
 const WRITE_BUFFER = 1 << 20; // bytes buffered in the socket before waiting for 'drain'
-const EARLY_ENCODE = 20; // sealed batches waiting beyond which log() encodes each batch it seals
+const EARLY_SEND = 20; // sealed batches waiting beyond which log() sends or encodes each batch it seals
 
 const DEFAULTS = Object.freeze({
   maxQueueBytes: 8 << 20,
@@ -314,7 +316,20 @@ class Client {
     this._tail = null;
     t.seq = ++this._seq;
     this._sealed.push(t);
-    if (this._sealed.length > EARLY_ENCODE) this._encode(t);
+    if (this._sealed.length > EARLY_SEND) this._sendEarly(t);
+  }
+
+  /** _sendEarly writes the waiting batches if the connection can take them now, and encodes t if it still waits. */
+  _sendEarly(t) {
+    const c = this._conn;
+    if (c !== null && c.ready && !this._stopped && Date.now() >= c.throttleUntil) {
+      try {
+        this._writeSealed(c);
+      } catch (err) {
+        this._lost(c, err); // log() never throws
+      }
+    }
+    if (t.enc === null) this._encode(t);
   }
 
   /**
@@ -632,12 +647,18 @@ class Client {
     // Everything written in one pump leaves in one system call (writev).
     const s = c.socket;
     s.cork();
-    while (this._sealed.length > 0 && c.pending.length < MAX_PENDING && s.writableLength < WRITE_BUFFER) {
-      this._writeBatch(c, this._sealed.shift());
-    }
+    this._writeSealed(c);
     // A flush always has a slot, even with MAX_PENDING batches unanswered.
     if (c.unflushed && c.pending.length <= MAX_PENDING && this._flushDue(c, now)) this._writeFlush(c, now);
     s.uncork();
+  }
+
+  /** _writeSealed writes sealed batches, oldest first, while the window and the socket's buffer allow. */
+  _writeSealed(c) {
+    const s = c.socket;
+    while (this._sealed.length > 0 && c.pending.length < MAX_PENDING && s.writableLength < WRITE_BUFFER) {
+      this._writeBatch(c, this._sealed.shift());
+    }
   }
 
   _flushDue(c, now) {
