@@ -220,6 +220,31 @@ class Client {
     return this._enqueue(rec);
   }
 
+  /**
+   * _logRecord queues a record an adapter made (the pino transport, see
+   * mapping.pinoRecord) as log() does; make returns it or throws an
+   * InvalidEntryError.
+   */
+  _logRecord(make, arg) {
+    if (this._closing) {
+      this._drop('closed', 1);
+      return false;
+    }
+    let rec;
+    try {
+      rec = make(arg, this._o.source);
+    } catch (err) {
+      this._drop('invalid', 1);
+      this._error(err);
+      return false;
+    }
+    if (rec.level > this._o.minLevel) {
+      this._st.filtered++;
+      return false;
+    }
+    return this._enqueue(rec);
+  }
+
   /** _enqueue charges a record's estimated size to the queue and adds it to the open batch. */
   _enqueue(rec) {
     const len = rec.size;

@@ -299,6 +299,29 @@ function makeRecord(e, defaultSource) {
   return new Record(payload, type, level, source, ts, pt, meta, size);
 }
 
+/**
+ * mappedRecord returns the Record of an entry that an adapter (the pino
+ * transport) mapped itself: level a number 1-8, ts milliseconds, meta
+ * [key, value, …] with values that are strings, numbers or booleans (or
+ * null: none). It checks and estimates as makeRecord does, or throws an
+ * InvalidEntryError.
+ */
+function mappedRecord(payload, level, source, ts, meta) {
+  if (payload.length === 0) throw new InvalidEntryError('payload is empty');
+  if (payload.length > limits.maxPayloadBytes / 3 && Buffer.byteLength(payload) > limits.maxPayloadBytes) {
+    throw new InvalidEntryError('payload is more than 1 MiB');
+  }
+  let size = ENTRY_FIXED + payload.length + source.length;
+  if (meta !== null) {
+    for (let i = 0; i < meta.length; i += 2) {
+      const v = meta[i + 1];
+      size += meta[i].length + 6 + (typeof v !== 'string' ? META_NUMBER : v.length < 2048 ? v.length : 2048);
+    }
+    size += 13; // ,"metadata":{}
+  }
+  return new Record(payload, 1, level, source, ts, null, meta, size);
+}
+
 /** encodeRecord returns the Agent API LogEntry JSON of a record (without a version: "1.0" is implied). */
 function encodeRecord(r) {
   let s = '{"payload":' + quote(r.payload) + ',"entryType":' + r.type + ',"source":' + cachedJSON(r.source) +
@@ -500,7 +523,7 @@ function programName() {
 
 module.exports = {
   limits, LEVELS, TYPES, BATCH_PREFIX, BATCH_SUFFIX, FLUSH_LINE, PING_LINE, authLine,
-  levelNumber, typeNumber, charCount, cutChars, metaString, flattenInto, Record, makeRecord, encodeRecord, encodeEntry, batchLine,
+  levelNumber, typeNumber, charCount, cutChars, metaString, flattenInto, Record, makeRecord, mappedRecord, encodeRecord, encodeEntry, batchLine,
   EncodedBatch, encodeBatch, encodeBatchLines, BATCH_SUFFIX_BYTES,
   LineReader, parseAnswer, AgentError, InvalidEntryError, parseAddress, discover, programName,
   ENV_ADDR, ENV_SECRET, DEFAULT_SOCKETS,

@@ -140,6 +140,32 @@ test('pino mapping: levels, message, fields as dotted metadata, err with its sta
   assert.equal(mapping.pinoEntry({ level: 30 }).payload, '(empty)');
 });
 
+test('the pino transport\'s own path (pinoRecord) sends what pinoEntry and log() send', () => {
+  const lines = [
+    { level: 50, time: 1700000000000, pid: 1, hostname: 'h', msg: 'failed', req: { id: 7, headers: { a: 'b' } }, err: { type: 'Error', message: 'boom', stack: 'Error: boom\n    at x' } },
+    { level: 30, time: 1700000000123, msg: 'x'.repeat(5000), long: 'é'.repeat(3000), list: [1, 'a'], nothing: null, ok: true, n: 1.5 },
+    { level: 20, time: '2024-02-29T12:00:00.5+02:00', msg: 42, extra: 'e' },
+    { level: 60, time: 'not a time', err: { message: 'only err' } },
+    { level: 'warn', msg: '' },
+    { level: 30, time: 1700000000000, msg: 'no fields' },
+    { level: 30, time: 1.7e12 + 0.5, message: 'other key', msg: 'kept as metadata' },
+  ];
+  for (const [i, obj] of lines.entries()) {
+    const mk = obj.message ? 'message' : 'msg';
+    const now = Date.now();
+    const want = wire.makeRecord(mapping.pinoEntry(obj, mk), 'svc');
+    const got = mapping.pinoRecord(obj, mk, 'svc');
+    // A line without a valid time is stamped when it is mapped.
+    if (typeof obj.time !== 'number' && !(typeof obj.time === 'string' && !Number.isNaN(Date.parse(obj.time)))) {
+      assert.ok(got.ts >= now && got.ts <= Date.now() + 1, `line ${i}: stamped now`);
+      got.ts = want.ts;
+    }
+    assert.equal(wire.encodeRecord(got), wire.encodeRecord(want), `line ${i}`);
+    assert.ok(got.size >= Buffer.byteLength(wire.encodeRecord(got)) / 3, `line ${i}: size estimate`);
+  }
+  assert.throws(() => mapping.pinoRecord({ level: 30, msg: 'x'.repeat((1 << 20) + 1) }, 'msg', 'svc'), wire.InvalidEntryError);
+});
+
 test('winston mapping: npm and syslog level sets', () => {
   const L = Symbol.for('level');
   const lv = (name) => mapping.winstonEntry({ level: name, [L]: name, message: 'm' }).level;
