@@ -212,3 +212,16 @@ test('log() keeps the entry as it was: changing its metadata object afterwards c
   const [line] = fs.readFileSync(fallbackFile, 'utf8').trim().split('\n');
   assert.deepEqual(JSON.parse(line).metadata, { user: 'ana', n: '1', 'req.method': 'GET' });
 });
+
+test('an encoded batch is one batch line and its ping, and gives back each entry\'s JSON (ASCII or not)', () => {
+  const recs = ['plain', 'ünïcödé 🚀', 'tab\tand "quote"', 'last'].map((p, i) => wire.makeRecord({ payload: p, metadata: { i } }, 'svc'));
+  const enc = wire.encodeBatch(recs);
+  const [batch, ping, rest] = enc.buf.toString('utf8').split('\n');
+  assert.deepEqual(JSON.parse(ping), { version: '1.0', action: 'ping' });
+  assert.equal(rest, '');
+  assert.deepEqual(JSON.parse(batch).entries.map((e) => e.payload), ['plain', 'ünïcödé 🚀', 'tab\tand "quote"', 'last']);
+  assert.equal(enc.count, 4);
+  assert.deepEqual(enc.lines(), recs.map(wire.encodeRecord));
+  const ascii = wire.encodeBatchLines(['{"payload":"a"}', '{"payload":"b"}']);
+  assert.deepEqual(ascii.lines(), ['{"payload":"a"}', '{"payload":"b"}']);
+});
