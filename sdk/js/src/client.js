@@ -15,9 +15,10 @@
 // writes the waiting batches while the window allows, so that the agent
 // works in parallel with the burst, and encodes the rest, so that the queue
 // holds bytes outside the heap rather than objects per entry that the
-// garbage collector would copy again and again. Bytes are charged to the queue by estimate at log()
-// (wire.makeRecord: exact for ASCII text with nothing to escape) and
-// corrected to the batch's encoded size when it is encoded.
+// garbage collector would copy again and again. Bytes are charged to the
+// queue by estimate at log() (wire.makeRecord: exact for ASCII text with
+// nothing to escape) and corrected to the batch's encoded size when it is
+// encoded.
 //
 // A batch's bytes stay charged to the queue from the first entry until the
 // agent confirms it with its flush answer (or refuses it, or it goes to the
