@@ -6,12 +6,13 @@
 //                                      ▲                                     │
 //                                      └──────── requeue (connection lost, queue_full) ┘
 //
-// log() only checks an entry and keeps its fields (a wire.Record); a
-// sealed batch is encoded into one Buffer (wire.EncodedBatch) and written
-// by the sender, on the event loop, what is ready in one go (cork/uncork).
-// When more than EARLY_SEND sealed batches wait (the program logs without
-// yielding to the event loop, so the sender cannot run; or the agent is
-// slow or away), log() does the sender's work for each batch it seals: it
+// log() only checks an entry and keeps its fields (a wire.Record). The
+// sender, on the event loop, encodes every sealed batch into one Buffer
+// (wire.EncodedBatch) on its turn, and writes what the connection can take
+// in one go (cork/uncork); what it cannot write yet waits as bytes.
+// When more than EARLY_SEND batches were sealed since the sender last ran
+// (the program logs without yielding to the event loop, so the sender
+// cannot run), log() does the sender's work for each batch it seals: it
 // writes the waiting batches while the window allows, so that the agent
 // works in parallel with the burst, and encodes the rest, so that the queue
 // holds bytes outside the heap rather than objects per entry that the
@@ -44,7 +45,7 @@ const ENTRY_OVERHEAD = 16; // bytes charged per entry besides its JSON
 const BATCH_OVERHEAD = 128; // and per batch
 const MAX_PENDING = 256; // batches written and not yet answered, per connection (their pongs: under 5 KiB)
 const WRITE_BUFFER = 1 << 20; // bytes buffered in the socket before waiting for 'drain'
-const EARLY_SEND = 20; // sealed batches waiting beyond which log() sends or encodes each batch it seals
+const EARLY_SEND = 20; // batches sealed since the sender last ran beyond which log() sends or encodes each batch it seals
 
 const DEFAULTS = Object.freeze({
   maxQueueBytes: 8 << 20,
@@ -167,6 +168,7 @@ class Client {
     this._waiters = [];
 
     this._pumpScheduled = false;
+    this._sealsSincePump = 0; // see EARLY_SEND
     this._pumpBound = () => this._pump();
     this._timer = null;
     this._closing = false;
@@ -342,7 +344,7 @@ class Client {
     this._tail = null;
     t.seq = ++this._seq;
     this._sealed.push(t);
-    if (this._sealed.length > EARLY_SEND) this._sendEarly(t);
+    if (++this._sealsSincePump > EARLY_SEND) this._sendEarly(t);
   }
 
   /** _sendEarly writes the waiting batches if the connection can take them now, and encodes t if it still waits. */
@@ -647,7 +649,17 @@ class Client {
 
   _pump() {
     this._pumpScheduled = false;
+    this._sealsSincePump = 0;
     if (this._stopped) return;
+    this._send();
+    // What cannot be written now waits as bytes rather than as objects per
+    // entry for the garbage collector to copy. Unencoded batches are the
+    // newest (requeued and split ones are encoded), so they end the list.
+    for (let i = this._sealed.length - 1; i >= 0 && this._sealed[i].enc === null; i--) this._encode(this._sealed[i]);
+  }
+
+  /** _send connects, writes waiting batches and flushes, as far as the connection allows now. */
+  _send() {
     const now = Date.now();
     const c = this._conn;
     if (c === null) {
