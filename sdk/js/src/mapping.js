@@ -15,42 +15,16 @@ function pinoLevel(n) {
   return 8;
 }
 
-const PINO_SKIP = new Set(['level', 'time']);
 const hasOwn = Object.prototype.hasOwnProperty;
-
-/** pinoEntry turns one parsed pino line into an entry. */
-function pinoEntry(obj, messageKey = 'msg', source) {
-  const metadata = {};
-  let payload;
-  for (const k of Object.keys(obj)) {
-    if (PINO_SKIP.has(k)) continue;
-    const v = obj[k];
-    if (k === messageKey && typeof v === 'string') {
-      payload = v;
-      continue;
-    }
-    if (v !== null && typeof v === 'object' && !Array.isArray(v)) wire.flattenInto(metadata, v, k, 1);
-    else {
-      const s = wire.metaString(v);
-      if (s !== undefined) metadata[k] = s;
-    }
-  }
-  if (!payload) payload = (obj.err && typeof obj.err.message === 'string' && obj.err.message) || '(empty)';
-  const e = { payload, level: pinoLevel(obj.level), metadata };
-  if (typeof obj.time === 'number' || typeof obj.time === 'string') {
-    const d = new Date(obj.time);
-    if (!Number.isNaN(d.getTime())) e.timestamp = d;
-  }
-  if (source) e.source = source;
-  return e;
-}
 
 const MAX_DATE_MS = 8.64e15;
 
 /**
- * pinoRecord turns one parsed pino line straight into the client's record,
- * with what pinoEntry gives: the pino transport's path, without an entry
- * object in between. It throws an InvalidEntryError as makeRecord does.
+ * pinoRecord turns one parsed pino line straight into the client's record
+ * (no entry object in between): the message as payload (else err.message,
+ * else "(empty)"), time as timestamp (else now), every other field as
+ * metadata, nested objects as dotted keys and an err as err.type,
+ * err.message, err.stack. It throws an InvalidEntryError as makeRecord does.
  */
 function pinoRecord(obj, messageKey, source) {
   let meta = null;
@@ -120,4 +94,4 @@ function winstonEntry(info, levelMap) {
   return e;
 }
 
-module.exports = { pinoLevel, pinoEntry, pinoRecord, winstonEntry, WINSTON_LEVELS };
+module.exports = { pinoLevel, pinoRecord, winstonEntry, WINSTON_LEVELS };
