@@ -146,11 +146,15 @@ test('full queue with a fallback file: overflow goes to the file, nothing is los
   const agent = newAgent(t, dir);
   const fallbackFile = path.join(dir, 'fallback.ndjson');
   const c = createClient({ address: agent.unixAddress, maxQueueBytes: 64 << 10, fallbackFile });
-  // Bursts of 100 with pauses, so the fallback writer keeps up (what waits
-  // for the file is bounded by maxQueueBytes too).
+  // Bursts of 100, each once the fallback writer has caught up with the
+  // last (what waits for the file is bounded by maxQueueBytes too, and a
+  // loaded machine may take long to fsync).
   for (let i = 0; i < 2000; i++) {
     c.log({ payload: `entry ${i}`, level: 'notice' });
-    if (i % 100 === 99) await sleep(20);
+    if (i % 100 === 99) {
+      const deadline = Date.now() + 10000;
+      for (let s = c.stats(); s.queued + s.fallback < i + 1 && Date.now() < deadline; s = c.stats()) await sleep(5);
+    }
   }
   assert.deepEqual(c.stats().dropped, {});
   await agent.start();
