@@ -5,8 +5,10 @@
 //   pino        cost per pino logger.info call with the LogFlux transport,
 //               next to pino's own pino/file transport and pino.destination,
 //               same run; every record is waited for (the agent stored it)
-//   throughput  entries/s from the first log call to the agent's flush answer;
-//               with --go, the Go SDK's end-to-end benchmark right after it
+//   throughput  entries/s from the first log call to the agent's flush answer,
+//               logged in one synchronous loop, then in bursts of 1,000 with
+//               a turn of the event loop between them; with --go, the Go
+//               SDK's end-to-end benchmark right after it
 //
 // Each figure is given as wall time and CPU time: the calling thread's CPU
 // (Linux /proc/self/task/PID/schedstat) and, for pino and throughput, the
@@ -184,6 +186,25 @@ try {
     rows.push([`throughput into the agent (Unix socket, disk queue), ${M.toLocaleString('en')} entries of ~200 B`, `${perSec.toLocaleString('en')} entries/s`,
       `flush ${ok}, confirmed ${c.stats().confirmed}; logging alone ${(logged / 1e6).toFixed(0)} ms; main thread ${us(cpu / M)} CPU/entry, whole process ${us(proc / M)} CPU/entry`]);
     await c.close();
+
+    // The same entries logged in bursts of 1,000 with a turn of the event
+    // loop between them, as a server logs while it handles requests: the
+    // sender runs between bursts.
+    const p = createClient({ address: agent.unixAddress, source: 'bench', maxQueueBytes: 512 << 20 });
+    const pp0 = processCpu();
+    const pc0 = threadCpu();
+    const pt0 = process.hrtime.bigint();
+    for (let done = 0; done < M; done += 1000) {
+      for (let i = done; i < done + 1000; i++) p.log({ payload: `entry ${i} ${pad}`, metadata: md });
+      await tick();
+    }
+    const pok = await p.flush({ timeoutMs: 120000 });
+    const pns = Number(process.hrtime.bigint() - pt0);
+    const pcpu = threadCpu() - pc0;
+    const pproc = processCpu() - pp0;
+    rows.push([`… the same, logged in bursts of 1,000 with a turn of the event loop between`, `${Math.round(M / (pns / 1e9)).toLocaleString('en')} entries/s`,
+      `flush ${pok}, confirmed ${p.stats().confirmed}; main thread ${us(pcpu / M)} CPU/entry, whole process ${us(pproc / M)} CPU/entry`]);
+    await p.close();
     if (withGo) {
       // The Go SDK's end-to-end benchmark, right after, same entry count.
       const out = execFileSync('go', ['test', '-run', '^$', '-bench', 'EndToEndRealAgent', `-benchtime=${M}x`, '-count=1', '.'], { cwd: path.join(repoRoot, 'sdk', 'go'), encoding: 'utf8' });

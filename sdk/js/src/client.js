@@ -6,12 +6,20 @@
 //                                      ▲                                     │
 //                                      └──────── requeue (connection lost, queue_full) ┘
 //
-// log() only checks an entry and keeps its fields (a wire.Record); the
-// sender encodes a batch at a time when it writes it, into one Buffer, and
-// writes what is ready in one go (cork/uncork). Bytes are charged to the
+// log() only checks an entry and keeps its fields (a wire.Record). The
+// sender, on the event loop, encodes every sealed batch into one Buffer
+// (wire.EncodedBatch) on its turn, and writes what the connection can take
+// in one go (cork/uncork); what it cannot write yet waits as bytes.
+// When more than EARLY_SEND batches were sealed since the sender last ran
+// (the program logs without yielding to the event loop, so the sender
+// cannot run), log() does the sender's work for each batch it seals: it
+// writes the waiting batches while the window allows, so that the agent
+// works in parallel with the burst, and encodes the rest, so that the queue
+// holds bytes outside the heap rather than objects per entry that the
+// garbage collector would copy again and again. Bytes are charged to the
 // queue by estimate at log() (wire.makeRecord: exact for ASCII text with
 // nothing to escape) and corrected to the batch's encoded size when it is
-// first encoded.
+// encoded.
 //
 // A batch's bytes stay charged to the queue from the first entry until the
 // agent confirms it with its flush answer (or refuses it, or it goes to the
@@ -35,8 +43,9 @@ const { Fallback } = require('./fallback.js');
 
 const ENTRY_OVERHEAD = 16; // bytes charged per entry besides its JSON
 const BATCH_OVERHEAD = 128; // and per batch
-const MAX_PENDING = 32; // batches written and not yet answered, per connection
+const MAX_PENDING = 256; // batches written and not yet answered, per connection (their pongs: under 5 KiB)
 const WRITE_BUFFER = 1 << 20; // bytes buffered in the socket before waiting for 'drain'
+const EARLY_SEND = 20; // batches sealed since the sender last ran beyond which log() sends or encodes each batch it seals
 
 const DEFAULTS = Object.freeze({
   maxQueueBytes: 8 << 20,
@@ -159,6 +168,7 @@ class Client {
     this._waiters = [];
 
     this._pumpScheduled = false;
+    this._sealsSincePump = 0; // see EARLY_SEND
     this._pumpBound = () => this._pump();
     this._timer = null;
     this._closing = false;
@@ -213,6 +223,31 @@ class Client {
     return this._enqueue(rec);
   }
 
+  /**
+   * _logRecord queues a record an adapter made (the pino transport, see
+   * mapping.pinoRecord) as log() does; make returns it or throws an
+   * InvalidEntryError.
+   */
+  _logRecord(make, arg) {
+    if (this._closing) {
+      this._drop('closed', 1);
+      return false;
+    }
+    let rec;
+    try {
+      rec = make(arg, this._o.source);
+    } catch (err) {
+      this._drop('invalid', 1);
+      this._error(err);
+      return false;
+    }
+    if (rec.level > this._o.minLevel) {
+      this._st.filtered++;
+      return false;
+    }
+    return this._enqueue(rec);
+  }
+
   /** _enqueue charges a record's estimated size to the queue and adds it to the open batch. */
   _enqueue(rec) {
     const len = rec.size;
@@ -230,7 +265,7 @@ class Client {
     if (t === null) cost += BATCH_OVERHEAD;
     if (this._bytes + cost > this._o.maxQueueBytes) {
       if (this._o.dropPolicy !== 'oldest' || !this._dropOldest(cost)) {
-        this._overflow([rec], 'queue_full');
+        this._overflow({ recs: [rec], enc: null, n: 1 }, 'queue_full');
         this._schedulePump();
         return false;
       }
@@ -238,17 +273,18 @@ class Client {
       if (t === null) cost = len + ENTRY_OVERHEAD + BATCH_OVERHEAD;
     }
     if (t === null) {
-      t = { entries: [], bytes: 0, cost: 0, seq: 0, gen: this._gen, exact: false };
+      t = { recs: [], enc: null, n: 0, bytes: 0, cost: 0, seq: 0, gen: this._gen };
       this._outstanding.set(t.gen, (this._outstanding.get(t.gen) || 0) + 1);
       this._tail = t;
     }
-    t.entries.push(rec);
+    t.recs.push(rec);
+    t.n++;
     t.bytes += len + 1;
     t.cost += cost;
     this._bytes += cost;
     this._entries++;
     this._st.logged++;
-    if (t.entries.length >= this._o.batchSize || t.bytes >= this._o.batchBytes) this._seal();
+    if (t.n >= this._o.batchSize || t.bytes >= this._o.batchBytes) this._seal();
     if (!this._pumpScheduled) this._schedulePump();
     return true;
   }
@@ -284,17 +320,17 @@ class Client {
         this._tail = null;
         cost += BATCH_OVERHEAD;
       }
-      this._overflow(b.entries, 'queue_full');
+      this._overflow(b, 'queue_full');
       this._release(b, false);
     }
     return true;
   }
 
-  /** _overflow sends records that cannot be queued to the fallback, or drops them. */
-  _overflow(entries, reason) {
+  /** _overflow sends a batch's entries that cannot be queued to the fallback, or drops them. */
+  _overflow(b, reason) {
     // Entries waiting for the fallback file are bounded too, by maxQueueBytes.
-    const taken = this._fallback !== null ? this._fallback.add(encodeAll(entries)) : 0;
-    if (taken < entries.length) this._drop(reason, entries.length - taken);
+    const taken = this._fallback !== null ? this._fallback.add(batchLines(b)) : 0;
+    if (taken < b.n) this._drop(reason, b.n - taken);
     if (reason === 'queue_full') {
       const msg = 'logflux: queue full: entries ' + (this._fallback ? 'go to the fallback file' : 'dropped');
       // The same error as the last one is not made again (an Error takes its stack: costly per entry).
@@ -308,6 +344,35 @@ class Client {
     this._tail = null;
     t.seq = ++this._seq;
     this._sealed.push(t);
+    if (++this._sealsSincePump > EARLY_SEND) this._sendEarly(t);
+  }
+
+  /** _sendEarly writes the waiting batches if the connection can take them now, and encodes t if it still waits. */
+  _sendEarly(t) {
+    const c = this._conn;
+    if (c !== null && c.ready && !this._stopped && Date.now() >= c.throttleUntil) {
+      try {
+        this._writeSealed(c);
+      } catch (err) {
+        this._lost(c, err); // log() never throws
+      }
+    }
+    if (t.enc === null) this._encode(t);
+  }
+
+  /**
+   * _encode encodes a batch (once) and replaces its estimated size by its
+   * encoded size in the queue's count.
+   */
+  _encode(b) {
+    if (b.enc !== null) return b.enc;
+    b.enc = wire.encodeBatch(b.recs);
+    b.recs = null;
+    const cost = BATCH_OVERHEAD + b.enc.buf.length + ENTRY_OVERHEAD * b.n;
+    this._bytes += cost - b.cost;
+    b.cost = cost;
+    b.bytes = b.enc.buf.length;
+    return b.enc;
   }
 
   _schedulePump() {
@@ -451,7 +516,7 @@ class Client {
   /** _release frees a batch that needs no more sending; confirmed says whether the agent confirmed it. */
   _release(b, confirmed) {
     this._bytes -= b.cost;
-    this._entries -= b.entries.length;
+    this._entries -= b.n;
     const n = this._outstanding.get(b.gen) - 1;
     if (n <= 0) this._outstanding.delete(b.gen);
     else this._outstanding.set(b.gen, n);
@@ -481,7 +546,7 @@ class Client {
     if (this._tail !== null) this._seal();
     while (this._sealed.length > 0 && this._fallback.room() >= this._sealed[0].bytes) {
       const b = this._sealed.shift();
-      this._fallback.add(encodeAll(b.entries), Infinity);
+      this._fallback.add(batchLines(b), Infinity);
       this._release(b, false);
     }
   }
@@ -497,7 +562,7 @@ class Client {
       const batches = this._sealed;
       this._sealed = [];
       for (const b of batches) {
-        this._drop('unsent', b.entries.length);
+        this._drop('unsent', b.n);
         this._release(b, false);
       }
       return;
@@ -510,7 +575,7 @@ class Client {
       } else {
         // One batch larger than the room of an idle fallback: take it whole.
         const b = this._sealed.shift();
-        this._fallback.add(encodeAll(b.entries), Infinity);
+        this._fallback.add(batchLines(b), Infinity);
         this._release(b, false);
       }
     }
@@ -537,20 +602,24 @@ class Client {
   /** _saveAtExit runs on process 'exit': no more I/O but synchronous writes. */
   _saveAtExit() {
     if (this._stopped) return;
-    const entries = [];
+    const batches = [];
     const c = this._conn;
     if (c !== null) {
-      for (const it of c.pending) if (it.batch) pushAll(entries, it.batch.entries);
-      for (const b of c.unconfirmed) pushAll(entries, b.entries);
+      for (const it of c.pending) if (it.batch) batches.push(it.batch);
+      for (const b of c.unconfirmed) batches.push(b);
     }
-    for (const b of this._sealed) pushAll(entries, b.entries);
-    if (this._tail !== null) pushAll(entries, this._tail.entries);
+    for (const b of this._sealed) batches.push(b);
+    if (this._tail !== null) batches.push(this._tail);
+    let n = 0;
+    for (const b of batches) n += b.n;
     if (this._fallback !== null) {
-      const r = this._fallback.writeSync(encodeAll(entries));
+      const entries = [];
+      for (const b of batches) pushAll(entries, batchLines(b));
+      const r = this._fallback.writeSync(entries);
       this._st.fallback += r.written;
       if (r.dropped) this._drop(r.err ? 'fallback_error' : 'fallback_full', r.dropped);
-    } else if (entries.length > 0) {
-      this._drop('unsent', entries.length);
+    } else if (n > 0) {
+      this._drop('unsent', n);
     }
     this._stopped = true;
   }
@@ -580,7 +649,17 @@ class Client {
 
   _pump() {
     this._pumpScheduled = false;
+    this._sealsSincePump = 0;
     if (this._stopped) return;
+    this._send();
+    // What cannot be written now waits as bytes rather than as objects per
+    // entry for the garbage collector to copy. Unencoded batches are the
+    // newest (requeued and split ones are encoded), so they end the list.
+    for (let i = this._sealed.length - 1; i >= 0 && this._sealed[i].enc === null; i--) this._encode(this._sealed[i]);
+  }
+
+  /** _send connects, writes waiting batches and flushes, as far as the connection allows now. */
+  _send() {
     const now = Date.now();
     const c = this._conn;
     if (c === null) {
@@ -606,12 +685,18 @@ class Client {
     // Everything written in one pump leaves in one system call (writev).
     const s = c.socket;
     s.cork();
-    while (this._sealed.length > 0 && c.pending.length < MAX_PENDING && s.writableLength < WRITE_BUFFER) {
-      this._writeBatch(c, this._sealed.shift());
-    }
+    this._writeSealed(c);
     // A flush always has a slot, even with MAX_PENDING batches unanswered.
     if (c.unflushed && c.pending.length <= MAX_PENDING && this._flushDue(c, now)) this._writeFlush(c, now);
     s.uncork();
+  }
+
+  /** _writeSealed writes sealed batches, oldest first, while the window and the socket's buffer allow. */
+  _writeSealed(c) {
+    const s = c.socket;
+    while (this._sealed.length > 0 && c.pending.length < MAX_PENDING && s.writableLength < WRITE_BUFFER) {
+      this._writeBatch(c, this._sealed.shift());
+    }
   }
 
   _flushDue(c, now) {
@@ -620,20 +705,12 @@ class Client {
   }
 
   /**
-   * _writeBatch encodes a batch and writes it. The first encoding replaces
-   * the batch's estimated size by its encoded size in the queue's count; a
-   * batch whose line is too long for the agent is split first.
+   * _writeBatch encodes a batch (unless log() did) and writes it; a batch
+   * whose line is too long for the agent is split first.
    */
   _writeBatch(c, b) {
-    const buf = Buffer.from(wire.batchLine(b.entries));
-    if (!b.exact) {
-      const cost = BATCH_OVERHEAD + buf.length + ENTRY_OVERHEAD * b.entries.length;
-      this._bytes += cost - b.cost;
-      b.cost = cost;
-      b.bytes = buf.length;
-      b.exact = true;
-    }
-    if (buf.length > wire.limits.maxLineBytes && b.entries.length > 1) {
+    const buf = this._encode(b).buf;
+    if (buf.length > wire.limits.maxLineBytes && b.n > 1) {
       this._count('retries', 'split', 1);
       this._requeue(this._split(b));
       return;
@@ -642,7 +719,7 @@ class Client {
     if (!c.unflushed || b.gen < c.unflushedGen) c.unflushedGen = b.gen;
     c.unflushed = true;
     c.unflushedBytes += b.bytes;
-    this._st.sent += b.entries.length;
+    this._st.sent += b.n;
     c.socket.write(buf);
   }
 
@@ -831,12 +908,12 @@ class Client {
     c.unconfirmed = [];
     for (const b of done) {
       this._st.confirmed += b.confirmCount;
-      this._release(b, b.confirmCount === b.entries.length);
+      this._release(b, b.confirmCount === b.n);
     }
   }
 
   _settleBatch(c, b, err) {
-    const n = b.entries.length;
+    const n = b.n;
     if (err === null) {
       this._st.accepted += n;
       b.confirmCount = n;
@@ -885,14 +962,14 @@ class Client {
   }
 
   _split(b) {
-    const mid = b.entries.length >> 1;
-    const mk = (entries) => {
-      let bytes = 0;
-      for (const r of entries) bytes += r.size + 1;
-      return { entries, bytes, cost: BATCH_OVERHEAD + bytes - entries.length + ENTRY_OVERHEAD * entries.length, seq: b.seq, gen: b.gen, exact: false };
+    const lines = batchLines(b);
+    const mid = lines.length >> 1;
+    const mk = (part) => {
+      const enc = wire.encodeBatchLines(part);
+      return { recs: null, enc, n: part.length, bytes: enc.buf.length, cost: BATCH_OVERHEAD + enc.buf.length + ENTRY_OVERHEAD * part.length, seq: b.seq, gen: b.gen };
     };
-    const a = mk(b.entries.slice(0, mid));
-    const z = mk(b.entries.slice(mid));
+    const a = mk(lines.slice(0, mid));
+    const z = mk(lines.slice(mid));
     this._bytes += a.cost + z.cost - b.cost;
     this._outstanding.set(b.gen, this._outstanding.get(b.gen) + 1);
     return [a, z];
@@ -926,11 +1003,9 @@ class Client {
   }
 }
 
-/** encodeAll returns the Agent API JSON of each record (for the fallback file). */
-function encodeAll(records) {
-  const out = new Array(records.length);
-  for (let i = 0; i < records.length; i++) out[i] = wire.encodeRecord(records[i]);
-  return out;
+/** batchLines returns the Agent API JSON of each entry of a batch (for the fallback file, or to split it). */
+function batchLines(b) {
+  return b.enc !== null ? b.enc.lines() : b.recs.map(wire.encodeRecord);
 }
 
 function pushAll(dst, src) {

@@ -15,33 +15,47 @@ function pinoLevel(n) {
   return 8;
 }
 
-const PINO_SKIP = new Set(['level', 'time']);
+const hasOwn = Object.prototype.hasOwnProperty;
 
-/** pinoEntry turns one parsed pino line into an entry. */
-function pinoEntry(obj, messageKey = 'msg', source) {
-  const metadata = {};
+const MAX_DATE_MS = 8.64e15;
+
+/**
+ * pinoRecord turns one parsed pino line straight into the client's record
+ * (no entry object in between): the message as payload (else err.message,
+ * else "(empty)"), time as timestamp (else now), every other field as
+ * metadata, nested objects as dotted keys and an err as err.type,
+ * err.message, err.stack. It throws an InvalidEntryError as makeRecord does.
+ */
+function pinoRecord(obj, messageKey, source) {
+  let meta = null;
   let payload;
-  for (const k of Object.keys(obj)) {
-    if (PINO_SKIP.has(k)) continue;
+  for (const k in obj) {
+    if (!hasOwn.call(obj, k) || k === 'level' || k === 'time') continue;
     const v = obj[k];
     if (k === messageKey && typeof v === 'string') {
       payload = v;
       continue;
     }
-    if (v !== null && typeof v === 'object' && !Array.isArray(v)) wire.flattenInto(metadata, v, k, 1);
-    else {
+    if (meta === null) meta = [];
+    const t = typeof v;
+    if (t === 'string' || t === 'number' || t === 'boolean') {
+      meta.push(k, v);
+    } else if (v !== null && t === 'object' && !Array.isArray(v)) {
+      const flat = wire.flattenInto({}, v, k, 1);
+      for (const fk in flat) meta.push(fk, flat[fk]);
+    } else {
       const s = wire.metaString(v);
-      if (s !== undefined) metadata[k] = s;
+      if (s !== undefined) meta.push(k, s);
     }
   }
+  if (meta !== null && meta.length === 0) meta = null;
   if (!payload) payload = (obj.err && typeof obj.err.message === 'string' && obj.err.message) || '(empty)';
-  const e = { payload, level: pinoLevel(obj.level), metadata };
-  if (typeof obj.time === 'number' || typeof obj.time === 'string') {
-    const d = new Date(obj.time);
-    if (!Number.isNaN(d.getTime())) e.timestamp = d;
-  }
-  if (source) e.source = source;
-  return e;
+  let ts;
+  const t = obj.time;
+  if (typeof t === 'number' && Number.isInteger(t) && t >= -MAX_DATE_MS && t <= MAX_DATE_MS) ts = t;
+  else if (typeof t === 'number' || typeof t === 'string') ts = new Date(t).getTime();
+  if (ts === undefined || Number.isNaN(ts)) ts = Date.now();
+  return wire.mappedRecord(payload, pinoLevel(obj.level), source, ts, meta);
 }
 
 // winston's npm and syslog level sets; anything else maps through the
@@ -80,4 +94,4 @@ function winstonEntry(info, levelMap) {
   return e;
 }
 
-module.exports = { pinoLevel, pinoEntry, winstonEntry, WINSTON_LEVELS };
+module.exports = { pinoLevel, pinoRecord, winstonEntry, WINSTON_LEVELS };

@@ -6,7 +6,7 @@
 
 const build = require('pino-abstract-transport');
 const { createClient } = require('./client.js');
-const { pinoEntry } = require('./mapping.js');
+const { pinoRecord } = require('./mapping.js');
 
 /**
  * @param {object} [options] createClient options, plus messageKey (pino's, default "msg")
@@ -23,8 +23,9 @@ async function logfluxTransport(options = {}) {
       // made room (pino then waits, as with its own file transport) rather
       // than dropping records of a burst.
       const resume = () => source.resume();
+      const make = (obj, defaultSource) => pinoRecord(obj, messageKey, defaultSource);
       source.on('data', (obj) => {
-        client.log(pinoEntry(obj, messageKey));
+        client._logRecord(make, obj);
         if (client._shouldWait(resume)) source.pause();
       });
     },

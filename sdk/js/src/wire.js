@@ -299,6 +299,29 @@ function makeRecord(e, defaultSource) {
   return new Record(payload, type, level, source, ts, pt, meta, size);
 }
 
+/**
+ * mappedRecord returns the Record of an entry that an adapter (the pino
+ * transport) mapped itself: level a number 1-8, ts milliseconds, meta
+ * [key, value, …] with values that are strings, numbers or booleans (or
+ * null: none). It checks and estimates as makeRecord does, or throws an
+ * InvalidEntryError.
+ */
+function mappedRecord(payload, level, source, ts, meta) {
+  if (payload.length === 0) throw new InvalidEntryError('payload is empty');
+  if (payload.length > limits.maxPayloadBytes / 3 && Buffer.byteLength(payload) > limits.maxPayloadBytes) {
+    throw new InvalidEntryError('payload is more than 1 MiB');
+  }
+  let size = ENTRY_FIXED + payload.length + source.length;
+  if (meta !== null) {
+    for (let i = 0; i < meta.length; i += 2) {
+      const v = meta[i + 1];
+      size += meta[i].length + 6 + (typeof v !== 'string' ? META_NUMBER : v.length < 2048 ? v.length : 2048);
+    }
+    size += 13; // ,"metadata":{}
+  }
+  return new Record(payload, 1, level, source, ts, null, meta, size);
+}
+
 /** encodeRecord returns the Agent API LogEntry JSON of a record (without a version: "1.0" is implied). */
 function encodeRecord(r) {
   let s = '{"payload":' + quote(r.payload) + ',"entryType":' + r.type + ',"source":' + cachedJSON(r.source) +
@@ -330,6 +353,65 @@ function batchLine(records) {
   let s = BATCH_PREFIX;
   for (let i = 0; i < records.length; i++) s += (i === 0 ? '' : ',') + encodeRecord(records[i]);
   return s + BATCH_SUFFIX;
+}
+
+const BATCH_PREFIX_BYTES = BATCH_PREFIX.length; // ASCII
+const BATCH_SUFFIX_BYTES = BATCH_SUFFIX.length;
+
+/**
+ * EncodedBatch is a batch message (followed by its ping) in one Buffer,
+ * with where each entry's JSON ends in it: entry i is
+ * buf[start(i), ends[i]) with start(0) = the prefix's length and
+ * start(i) = ends[i-1] + 1 (after the comma). Once encoded, a batch holds
+ * no JavaScript objects per entry, only bytes outside the heap.
+ */
+class EncodedBatch {
+  constructor(buf, ends) {
+    this.buf = buf;
+    this.ends = ends;
+  }
+
+  get count() { return this.ends.length; }
+
+  /** line returns entry i's JSON. */
+  line(i) {
+    return this.buf.toString('utf8', i === 0 ? BATCH_PREFIX_BYTES : this.ends[i - 1] + 1, this.ends[i]);
+  }
+
+  /** lines returns every entry's JSON, in order. */
+  lines() {
+    const out = new Array(this.ends.length);
+    for (let i = 0; i < out.length; i++) out[i] = this.line(i);
+    return out;
+  }
+}
+
+/** encodeBatch encodes records into one batch message and its ping. */
+function encodeBatch(records) {
+  return encodeBatchLines(records.map(encodeRecord));
+}
+
+/** encodeBatchLines makes a batch message and its ping of entries' JSON. */
+function encodeBatchLines(lines) {
+  const n = lines.length;
+  const ends = new Array(n);
+  let s = BATCH_PREFIX;
+  for (let i = 0; i < n; i++) {
+    s += (i === 0 ? '' : ',') + lines[i];
+    ends[i] = s.length; // in UTF-16 code units: bytes while the text is ASCII
+  }
+  s += BATCH_SUFFIX;
+  const buf = Buffer.from(s);
+  if (buf.length !== s.length) {
+    // Text beyond ASCII: the ends in bytes, entry by entry.
+    let off = BATCH_PREFIX_BYTES;
+    for (let i = 0; i < n; i++) {
+      off += Buffer.byteLength(lines[i]);
+      ends[i] = off;
+      off++; // the comma
+    }
+  }
+  return new EncodedBatch(buf, ends);
 }
 
 /**
@@ -441,7 +523,8 @@ function programName() {
 
 module.exports = {
   limits, LEVELS, TYPES, BATCH_PREFIX, BATCH_SUFFIX, FLUSH_LINE, PING_LINE, authLine,
-  levelNumber, typeNumber, charCount, cutChars, metaString, flattenInto, Record, makeRecord, encodeRecord, encodeEntry, batchLine,
+  levelNumber, typeNumber, charCount, cutChars, metaString, flattenInto, Record, makeRecord, mappedRecord, encodeRecord, encodeEntry, batchLine,
+  EncodedBatch, encodeBatch, encodeBatchLines, BATCH_SUFFIX_BYTES,
   LineReader, parseAnswer, AgentError, InvalidEntryError, parseAddress, discover, programName,
   ENV_ADDR, ENV_SECRET, DEFAULT_SOCKETS,
 };

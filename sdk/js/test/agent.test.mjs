@@ -146,11 +146,15 @@ test('full queue with a fallback file: overflow goes to the file, nothing is los
   const agent = newAgent(t, dir);
   const fallbackFile = path.join(dir, 'fallback.ndjson');
   const c = createClient({ address: agent.unixAddress, maxQueueBytes: 64 << 10, fallbackFile });
-  // Bursts of 100 with pauses, so the fallback writer keeps up (what waits
-  // for the file is bounded by maxQueueBytes too).
+  // Bursts of 100, each once the fallback writer has caught up with the
+  // last (what waits for the file is bounded by maxQueueBytes too, and a
+  // loaded machine may take long to fsync).
   for (let i = 0; i < 2000; i++) {
     c.log({ payload: `entry ${i}`, level: 'notice' });
-    if (i % 100 === 99) await sleep(20);
+    if (i % 100 === 99) {
+      const deadline = Date.now() + 10000;
+      for (let s = c.stats(); s.queued + s.fallback < i + 1 && Date.now() < deadline; s = c.stats()) await sleep(5);
+    }
   }
   assert.deepEqual(c.stats().dropped, {});
   await agent.start();
@@ -220,4 +224,42 @@ test('a batch longer than the agent\'s line limit is split and sent again', asyn
   assert.ok(s.retries.split >= 1, JSON.stringify(s));
   assert.deepEqual(s.rejected, {});
   assert.equal(byPayload(await agent.waitStored(100)).size, 100);
+});
+
+test('a long synchronous burst is sent while it runs, and arrives whole', async (t) => {
+  const agent = await startAgent(t);
+  const c = createClient({ address: agent.unixAddress, source: 'burst', maxQueueBytes: 64 << 20 });
+  t.after(() => c.close());
+  c.log('connect');
+  assert.equal(await c.flush(), true);
+  // 20,000 entries without yielding to the event loop: the sender cannot
+  // run, so log() writes the batches itself once 20 wait.
+  const N = 20000;
+  for (let i = 0; i < N; i++) c.log({ payload: `burst ${i}`, metadata: { i } });
+  const sentDuringBurst = c.stats().sent;
+  assert.ok(sentDuringBurst >= 10000, `sent while the burst ran: ${sentDuringBurst} of ${N}`);
+  assert.equal(await c.flush(), true);
+  const got = byPayload(await agent.waitStored(N + 1));
+  for (let i = 0; i < N; i++) assert.equal(got.get(`burst ${i}`)?.metadata.i, String(i), `burst ${i}`);
+  assert.equal(c.stats().confirmed, N + 1);
+});
+
+test('agent away during a synchronous burst: the batches encoded meanwhile reach the fallback file whole and in order', async (t) => {
+  const dir = tempDir(t);
+  const fallbackFile = path.join(dir, 'fallback.ndjson');
+  const c = createClient({ address: 'unix://' + path.join(dir, 'absent.sock'), fallbackFile, maxQueueBytes: 16 << 20 });
+  // More than 20 batches wait, so log() encodes them as it seals them;
+  // text beyond ASCII checks where each entry ends in the encoded batch.
+  const N = 5000;
+  for (let i = 0; i < N; i++) c.log({ payload: i % 7 === 0 ? `ünïcödé ${i} 🚀` : `plain ${i}`, metadata: { i, note: i % 3 === 0 ? 'naïve "quoted"' : 'x' } });
+  await c.close();
+  const s = c.stats();
+  assert.equal(s.fallback, N, JSON.stringify(s));
+  assert.deepEqual(s.dropped, {});
+  const lines = fallbackLines(fallbackFile);
+  assert.equal(lines.length, N);
+  for (let i = 0; i < N; i++) {
+    assert.equal(lines[i].payload, i % 7 === 0 ? `ünïcödé ${i} 🚀` : `plain ${i}`, `line ${i}`);
+    assert.deepEqual(lines[i].metadata, { i: String(i), note: i % 3 === 0 ? 'naïve "quoted"' : 'x' });
+  }
 });

@@ -131,13 +131,32 @@ test('entry helpers: metric, trace, event, audit', () => {
 
 test('pino mapping: levels, message, fields as dotted metadata, err with its stack', () => {
   assert.deepEqual([10, 20, 30, 40, 50, 60].map(mapping.pinoLevel), [8, 8, 7, 5, 4, 3]);
-  const e = mapping.pinoEntry({ level: 50, time: 1700000000000, pid: 1, hostname: 'h', msg: 'failed', req: { id: 7 }, err: { type: 'Error', message: 'boom', stack: 'Error: boom\n    at x' } });
-  assert.equal(e.payload, 'failed');
-  assert.equal(e.level, 4);
-  assert.equal(e.timestamp.toISOString(), '2023-11-14T22:13:20.000Z');
+  const sent = (obj, messageKey = 'msg') => JSON.parse(wire.encodeRecord(mapping.pinoRecord(obj, messageKey, 'svc')));
+  const e = sent({ level: 50, time: 1700000000000, pid: 1, hostname: 'h', msg: 'failed', req: { id: 7 }, err: { type: 'Error', message: 'boom', stack: 'Error: boom\n    at x' } });
+  assert.deepEqual([e.payload, e.logLevel, e.entryType, e.source, e.timestamp], ['failed', 4, 1, 'svc', '2023-11-14T22:13:20.000Z']);
   assert.deepEqual(e.metadata, { pid: '1', hostname: 'h', 'req.id': '7', 'err.type': 'Error', 'err.message': 'boom', 'err.stack': 'Error: boom\n    at x' });
-  assert.equal(mapping.pinoEntry({ level: 30, err: { message: 'only err' } }).payload, 'only err');
-  assert.equal(mapping.pinoEntry({ level: 30 }).payload, '(empty)');
+  assert.equal(sent({ level: 30, err: { message: 'only err' } }).payload, 'only err');
+  assert.equal(sent({ level: 30 }).payload, '(empty)');
+  assert.equal(sent({ level: 30, msg: '' }).payload, '(empty)');
+  assert.equal(sent({ level: 30, msg: 'no fields' }).metadata, undefined);
+
+  // Values of every JSON type, as text; long ones cut to 1024 characters.
+  const v = sent({ level: 20, time: 1700000000123, msg: 'x'.repeat(5000), long: 'é'.repeat(3000), list: [1, 'a'], nothing: null, ok: true, n: 1.5, deep: { a: { b: 'c' } } });
+  assert.equal(v.payload, 'x'.repeat(5000));
+  assert.equal(v.logLevel, 8);
+  assert.equal(v.timestamp, '2023-11-14T22:13:20.123Z');
+  assert.deepEqual(v.metadata, { long: 'é'.repeat(1023) + '…', list: '[1,"a"]', nothing: 'null', ok: 'true', n: '1.5', 'deep.a.b': 'c' });
+
+  // A message that is not a string is metadata; a time as text is converted
+  // to UTC; another messageKey leaves msg as metadata; a line without a
+  // valid time is stamped when it is mapped.
+  const m = sent({ level: 40, time: '2024-02-29T12:00:00.5+02:00', msg: 42, extra: 'e' });
+  assert.deepEqual([m.payload, m.logLevel, m.timestamp, m.metadata], ['(empty)', 5, '2024-02-29T10:00:00.500Z', { msg: '42', extra: 'e' }]);
+  assert.deepEqual(sent({ level: 30, message: 'other key', msg: 'kept' }, 'message').metadata, { msg: 'kept' });
+  const before = Date.now();
+  const stamped = Date.parse(sent({ level: 60, time: 'not a time', msg: 'm' }).timestamp);
+  assert.ok(stamped >= before && stamped <= Date.now(), 'stamped now');
+  assert.throws(() => mapping.pinoRecord({ level: 30, msg: 'x'.repeat((1 << 20) + 1) }, 'msg', 'svc'), wire.InvalidEntryError);
 });
 
 test('winston mapping: npm and syslog level sets', () => {
@@ -185,4 +204,17 @@ test('log() keeps the entry as it was: changing its metadata object afterwards c
   await c.close();
   const [line] = fs.readFileSync(fallbackFile, 'utf8').trim().split('\n');
   assert.deepEqual(JSON.parse(line).metadata, { user: 'ana', n: '1', 'req.method': 'GET' });
+});
+
+test('an encoded batch is one batch line and its ping, and gives back each entry\'s JSON (ASCII or not)', () => {
+  const recs = ['plain', 'ünïcödé 🚀', 'tab\tand "quote"', 'last'].map((p, i) => wire.makeRecord({ payload: p, metadata: { i } }, 'svc'));
+  const enc = wire.encodeBatch(recs);
+  const [batch, ping, rest] = enc.buf.toString('utf8').split('\n');
+  assert.deepEqual(JSON.parse(ping), { version: '1.0', action: 'ping' });
+  assert.equal(rest, '');
+  assert.deepEqual(JSON.parse(batch).entries.map((e) => e.payload), ['plain', 'ünïcödé 🚀', 'tab\tand "quote"', 'last']);
+  assert.equal(enc.count, 4);
+  assert.deepEqual(enc.lines(), recs.map(wire.encodeRecord));
+  const ascii = wire.encodeBatchLines(['{"payload":"a"}', '{"payload":"b"}']);
+  assert.deepEqual(ascii.lines(), ['{"payload":"a"}', '{"payload":"b"}']);
 });
