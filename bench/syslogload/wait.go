@@ -1,18 +1,16 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/logflux/agent/internal/bench"
+	"github.com/logflux/agent/internal/udpstat"
 )
 
 // waiter follows the agent's output file from before the first message is
@@ -74,9 +72,9 @@ func (w *waiter) report(out io.Writer, hostport string) error {
 	return nil
 }
 
-// udpDrops reads the drop counter of the UDP socket bound to hostport from
-// /proc/net/udp (Linux): datagrams the kernel discarded because the
-// socket's receive buffer was full.
+// udpDrops reads the drop counter of the UDP socket bound to hostport:
+// datagrams the kernel discarded because the socket's receive buffer was
+// full.
 func udpDrops(hostport string) (int64, error) {
 	_, port, err := net.SplitHostPort(hostport)
 	if err != nil {
@@ -86,21 +84,6 @@ func udpDrops(hostport string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	suffix := fmt.Sprintf(":%04X", p)
-	for _, path := range []string{"/proc/net/udp", "/proc/net/udp6"} {
-		f, err := os.Open(path)
-		if err != nil {
-			continue
-		}
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			fields := strings.Fields(sc.Text())
-			if len(fields) >= 13 && strings.HasSuffix(fields[1], suffix) {
-				f.Close()
-				return strconv.ParseInt(fields[len(fields)-1], 10, 64)
-			}
-		}
-		f.Close()
-	}
-	return 0, errors.New("no UDP socket on " + hostport + " in /proc/net/udp")
+	s, err := udpstat.Lookup(func(s udpstat.Socket) bool { return s.Port == p })
+	return s.Drops, err
 }

@@ -3,6 +3,7 @@ package syslog
 import (
 	"bytes"
 	"slices"
+	"time"
 	"unsafe"
 
 	"github.com/leodido/go-syslog/v4/common"
@@ -283,17 +284,9 @@ func validTimestamp(b []byte) bool {
 	return ok1 && ok2 && oh <= 23 && om <= 59
 }
 
+// daysIn is the number of days of month in year.
 func daysIn(month, year int) int {
-	switch month {
-	case 2:
-		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
-			return 29
-		}
-		return 28
-	case 4, 6, 9, 11:
-		return 30
-	}
-	return 31
+	return time.Date(year, time.Month(month)+1, 0, 0, 0, 0, 0, time.UTC).Day()
 }
 
 // stringOf is b as a string without a copy, valid while b is not written.

@@ -1,17 +1,15 @@
 package syslog
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
-	"strconv"
 	"syscall"
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
+
+	"github.com/logflux/agent/internal/udpstat"
 )
 
 // datagrams reads a packet socket several datagrams a system call where the
@@ -128,39 +126,18 @@ func socketInode(pc net.PacketConn) uint64 {
 	return ino
 }
 
-// kernelDrops reads the datagrams the kernel dropped for the socket with
-// inode ino because its receive buffer was full: the last column of its
-// line in /proc/net/udp or /proc/net/udp6 (Linux). -1 when unknown.
+// kernelDrops is the count of datagrams the kernel dropped for the socket
+// with inode ino because its receive buffer was full (Linux); -1 when
+// unknown.
 func kernelDrops(ino uint64) int64 {
 	if ino == 0 {
 		return -1
 	}
-	want := []byte(" " + strconv.FormatUint(ino, 10) + " ")
-	for _, path := range []string{"/proc/net/udp", "/proc/net/udp6"} {
-		f, err := os.Open(path)
-		if err != nil {
-			continue
-		}
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			line := sc.Bytes()
-			if !bytes.Contains(line, want) {
-				continue
-			}
-			fields := bytes.Fields(line)
-			// sl local rem st tx:rx tr:when retrnsmt uid timeout inode ref pointer drops
-			if len(fields) >= 13 && string(fields[9]) == strconv.FormatUint(ino, 10) {
-				v, err := strconv.ParseInt(string(fields[len(fields)-1]), 10, 64)
-				f.Close()
-				if err != nil {
-					return -1
-				}
-				return v
-			}
-		}
-		f.Close()
+	s, err := udpstat.Lookup(func(s udpstat.Socket) bool { return s.Inode == ino })
+	if err != nil {
+		return -1
 	}
-	return -1
+	return s.Drops
 }
 
 // describeBuffer says what the kernel granted of a receive buffer, for the
