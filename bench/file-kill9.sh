@@ -63,9 +63,12 @@ for r in $(seq "$ROUNDS"); do
 	pid=
 	out=$work/out/entries.ndjson
 	total=$(wc -l <"$out")
-	payloads=$(grep -o '"payload":"[0-9]\{9\}' "$out" | sort | uniq -c | awk '$1 > 1 {d++} END {print d + 0}')
+	# Lines written more than once, and the range of their numbers (a range
+	# as long as their count: one contiguous run of the file).
+	read -r payloads dmin dmax < <(grep -o '"payload":"[0-9]\{9\}' "$out" | cut -c12- | sort | uniq -c |
+		awk '$1 > 1 {d++; if (min == "") min = $2; max = $2} END {print d + 0, (min == "" ? "-" : min + 0), (max == "" ? "-" : max + 0)}')
 	distinct=$(grep -o '"payload":"[0-9]\{9\}' "$out" | sort -u | wc -l)
 	ids=$(grep -o '"id":"[^"]*"' "$out" | sort | uniq -c | awk '$1 > 1 {d++} END {print d + 0}')
-	printf 'round %d: killed after %ss with %d of %d lines in the output; after the restart %d lines: %d distinct (missing %d), %d lines written more than once, %d ids written more than once\n' \
-		"$r" "$AFTER" "$before" "$lines" "$total" "$distinct" $((lines - distinct)) "$payloads" "$ids"
+	printf 'round %d: killed after %ss with %d of %d lines in the output; after the restart %d lines: %d distinct (missing %d), %d lines written more than once (lines %s to %s), %d ids written more than once\n' \
+		"$r" "$AFTER" "$before" "$lines" "$total" "$distinct" $((lines - distinct)) "$payloads" "$dmin" "$dmax" "$ids"
 done
