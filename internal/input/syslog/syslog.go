@@ -1,7 +1,8 @@
 // Package syslog is the syslog input: RFC 5424 and RFC 3164 messages over UDP, TCP (octet-counted or newline-framed, optionally TLS) and a Unix datagram socket, turned into entries with payloadType syslog.
 //
 // Each message is parsed with github.com/leodido/go-syslog (the format told
-// per message); severity 0-7 becomes logLevel 1-8, and the facility,
+// per message), except RFC 5424 messages of the plain shape, which a fast
+// path reads into the same fields (fast.go); severity 0-7 becomes logLevel 1-8, and the facility,
 // hostname, app-name, procid, msgid and structured data become metadata. A
 // message that does not parse is kept whole as the payload, with
 // syslog.parse_error saying why. Syslog has no acknowledgements: what the
