@@ -494,3 +494,35 @@ func atoi(t *testing.T, s string) int {
 	}
 	return n
 }
+
+// TestUDPWildcardAndIPv6: batched reads work on a wildcard address (a
+// dual-stack socket where the system has one) and on IPv6, with the
+// sender's address as the peer.
+func TestUDPWildcardAndIPv6(t *testing.T) {
+	for _, tc := range []struct{ listen, send string }{
+		{"udp://0.0.0.0:0", "127.0.0.1"},
+		{"udp://[::1]:0", "::1"},
+	} {
+		t.Run(tc.listen, func(t *testing.T) {
+			if tc.send == "::1" {
+				if c, err := net.ListenPacket("udp", "[::1]:0"); err != nil {
+					t.Skip("no IPv6 loopback here")
+				} else {
+					c.Close()
+				}
+			}
+			in, sink := start(t, tc.listen, nil)
+			_, p := hostPort(t, in)
+			c, err := net.Dial("udp", net.JoinHostPort(tc.send, p))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			fmt.Fprint(c, "<13>1 - - app - - - over "+tc.send)
+			e := sink.Wait(t, 1)[0]
+			if e.Payload != "over "+tc.send || e.Metadata["syslog.peer"] != c.LocalAddr().String() {
+				t.Fatalf("entry %q from %q, want the peer %s", e.Payload, e.Metadata["syslog.peer"], c.LocalAddr())
+			}
+		})
+	}
+}

@@ -71,7 +71,9 @@ func (d *datagrams) message(i int) (msg []byte, cut bool, n int, peer string) {
 	n = m.N
 	if ua, ok := m.Addr.(*net.UDPAddr); ok {
 		if ap := ua.AddrPort(); ap != d.last {
-			d.last, d.peer = ap, ap.String()
+			// An IPv4 sender on a dual-stack socket shows as itself,
+			// not as ::ffff:a.b.c.d.
+			d.last, d.peer = ap, netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()).String()
 		}
 		peer = d.peer
 	}
