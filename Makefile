@@ -54,7 +54,8 @@ FUZZ_TARGETS = \
 	./internal/ingestsim:FuzzValidatePayload:40000x \
 	./internal/output/logflux:FuzzMappingLossless:30000x \
 	./internal/redact:FuzzRedact:20000x \
-	./internal/record:FuzzParseAgrees:50000x
+	./internal/record:FuzzParseAgrees:50000x \
+	./internal/input/syslog:FuzzFastPath:10000x
 
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \

@@ -27,6 +27,8 @@
 # Sides (--sides, default agent,agent-memory,fluent-bit): our agent with its disk
 # queue (flush = fsync), with its memory queue, Fluent Bit with its default
 # memory buffering, and fluent-bit-fs (storage.type filesystem; not by default).
+# agent-base (not by default) is a second agent build, AGENT_BASE=/path, with the
+# disk queue: a before/after pair measured in the same interleaved rounds.
 #
 # Figures per run: entries (lines) per second, the daemon's CPU seconds per
 # million entries (utime+stime from /proc over the timed span) and its peak RSS
@@ -43,7 +45,7 @@ MIB=256
 ROUNDS=3
 KEEP=0
 
-usage() { sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,37p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--only) ONLY=$2; shift 2 ;;
@@ -74,6 +76,9 @@ trap 'exit 130' INT TERM
 command -v jq >/dev/null || { log "jq is needed to read the sink's answers (apt-get install jq)"; exit 1; }
 command -v curl >/dev/null || { log "curl is needed to ask the sink (apt-get install curl)"; exit 1; }
 FLUENT_BIT=${FLUENT_BIT:-$(command -v fluent-bit || true)}
+if side agent-base; then
+	[ -n "${AGENT_BASE:-}" ] && [ -x "$AGENT_BASE" ] || { log "the agent-base side needs AGENT_BASE=/path/to/logflux-agent"; exit 1; }
+fi
 if side fluent-bit || side fluent-bit-fs; then
 	[ -n "$FLUENT_BIT" ] && [ -x "$FLUENT_BIT" ] || { log "no Fluent Bit: set FLUENT_BIT=/path/to/fluent-bit (see docs/benchmarks.md)"; exit 1; }
 fi
@@ -272,10 +277,12 @@ start_side() {
 	local s=$1 d=$2 mode=$3 arg=$4 queue=disk storage=memory
 	mkdir -p "$d"
 	case $s in
-	agent | agent-memory)
+	agent | agent-memory | agent-base)
 		[ "$s" = agent-memory ] && queue=memory
+		local bin=$AGENT
+		[ "$s" = agent-base ] && bin=$AGENT_BASE
 		"agent_config_$mode" "$d" "$queue" "$arg" >"$d/agent.yaml"
-		start_daemon "$d" "$([ "$mode" = out ] && echo "$d/in.sock")" "$AGENT" run --config "$d/agent.yaml"
+		start_daemon "$d" "$([ "$mode" = out ] && echo "$d/in.sock")" "$bin" run --config "$d/agent.yaml"
 		;;
 	fluent-bit | fluent-bit-fs)
 		[ "$s" = fluent-bit-fs ] && storage=filesystem

@@ -45,7 +45,7 @@ inputs:
 YAML
   sync # the last run's dirty pages are not written back during this one
   start=$(date +%s.%N)
-  "$1" run --config "$work/agent.yaml" --unix-path "$work/agent.sock" 2>"$work/agent.log" &
+  LOGFLUX_CPUPROFILE=${CPUPROFILE:-} "$1" run --config "$work/agent.yaml" --unix-path "$work/agent.sock" 2>"$work/agent.log" &
   pid=$!
   # The lines come out in order: the run is over when the last one is there.
   # (Only the output's tail is read, so the watching costs next to nothing.)

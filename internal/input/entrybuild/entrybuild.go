@@ -1,17 +1,16 @@
 // Package entrybuild turns what a non-API input read (a syslog message, a journal entry, an OTLP log record) into normalised records through the Agent API's own validation, and hands them to the sink in bounded appends.
 //
-// An input fills Fields; Builder.Add makes a contract message of them,
-// decodes it with protocol.Decoder (so every rule of the wire format holds
-// for these entries too) and writes the record with
-// protocol.AppendRecordStamp. Values that would break a limit are fitted
+// An input fills Fields; Builder.Add fits them to the contract's limits,
+// validates them with protocol.Maker (the rules the Agent API's decoder
+// applies to the wire format, without a JSON round trip) and writes the
+// record with protocol.AppendRecordStamp. Values that would break a limit are fitted
 // first, never dropped: a payload over 1 MiB is cut at a character
 // boundary and marked with metadata "truncated" (the original size in
 // bytes), a source over 256 characters and metadata values over 1024
 // characters are cut, bytes that are not UTF-8 become U+FFFD, and a
 // repeated metadata key keeps its first value.
 //
-// This is the one place the syslog, journald and otlp inputs build entries,
-// so that a shared constructor in internal/protocol can replace it alone.
+// This is the one place the syslog, journald and otlp inputs build entries.
 package entrybuild
 
 import (
@@ -21,6 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/logflux/agent/internal/backoff"
 	"github.com/logflux/agent/internal/component"
@@ -43,7 +43,11 @@ type Fields struct {
 	PayloadType string // "" for generic
 	LogLevel    int    // 1-8; anything else becomes 7 (INFO)
 	Time        time.Time
-	Metadata    []KV
+	// TimeText, when set, is the entry's time as the source wrote it, an
+	// RFC 3339 date-time (used instead of Time); text that is not one
+	// leaves the time of receipt.
+	TimeText string
+	Metadata []KV
 }
 
 // Reasons an entry is counted as rejected.
@@ -132,11 +136,14 @@ type Builder struct {
 	// applied to every entry before its record is written; nil: none.
 	Filter component.EntryFilter
 
-	dec   protocol.Decoder
+	maker protocol.Maker
 	stamp protocol.Stamp
-	msg   []byte
+	pf    protocol.Fields
+	kvs   []protocol.KV       // the metadata of the entry being built
+	num   []byte              // the truncated marker's value
 	keys  []string            // metadata keys of the entry being built
 	seen  map[string]struct{} // the same, once there are many
+	one   [1]protocol.Entry   // what the filter is given
 
 	data []byte
 	ends []int
@@ -165,15 +172,18 @@ func (b *Builder) Add(f *Fields) (truncated bool, err error) {
 	if b.stamp.T.IsZero() {
 		b.Received(time.Now())
 	}
-	b.msg, truncated = b.message(b.msg[:0], f)
-	m, perr := b.dec.Decode(b.msg)
+	truncated = b.fields(f)
+	e, _, perr := b.maker.Make(&b.pf)
 	if perr != nil {
 		return truncated, perr
 	}
-	if m == nil || len(m.Entries) != 1 {
-		return truncated, errors.New("entrybuild: the entry made no record")
+	if b.pf.Timestamp == nil && !f.Time.IsZero() {
+		if t := f.Time.UTC(); t.Year() > 0 && t.Year() <= 9999 {
+			e.Timestamp, e.HasTimestamp = t, true // written as RFC 3339 in UTC
+		}
 	}
-	entries := m.Entries[:1]
+	entries := b.one[:]
+	entries[0] = e
 	if b.Filter != nil {
 		if entries = b.Filter.Filter(entries); len(entries) == 0 {
 			return truncated, nil // dropped by a drop_entry rule, and counted there
@@ -184,8 +194,10 @@ func (b *Builder) Add(f *Fields) (truncated bool, err error) {
 	return truncated, nil
 }
 
-// message writes f as one contract entry.
-func (b *Builder) message(dst []byte, f *Fields) ([]byte, bool) {
+// fields fits f into the contract's limits as b.pf, for the Maker, and
+// reports whether anything was cut. The byte slices share f's memory: the
+// Maker and the record writer only read them.
+func (b *Builder) fields(f *Fields) bool {
 	cut := false
 	payload := f.Payload
 	if len(payload) == 0 {
@@ -201,9 +213,6 @@ func (b *Builder) message(dst []byte, f *Fields) ([]byte, bool) {
 			cut = true
 		}
 	}
-	dst = append(dst, `{"payload":`...)
-	dst = protocol.AppendString(dst, payload)
-	dst = append(dst, `,"entryType":1,"source":`...)
 	source := f.Source
 	if source == "" {
 		source = "unknown"
@@ -211,56 +220,66 @@ func (b *Builder) message(dst []byte, f *Fields) ([]byte, bool) {
 	if s, c := cutChars(source, protocol.MaxSourceChars); c {
 		source, cut = s, true
 	}
-	dst = protocol.AppendString(dst, source)
 	level := f.LogLevel
 	if level < 1 || level > 8 {
 		level = 7
 	}
-	dst = append(dst, `,"logLevel":`...)
-	dst = append(dst, byte('0'+level))
-	if !f.Time.IsZero() && f.Time.Year() > 0 && f.Time.Year() <= 9999 {
-		dst = append(dst, `,"timestamp":"`...)
-		dst = f.Time.UTC().AppendFormat(dst, time.RFC3339Nano)
-		dst = append(dst, '"')
+	b.pf = protocol.Fields{
+		Payload:     bytesOf(payload),
+		Source:      bytesOf(source),
+		PayloadType: bytesOf(f.PayloadType),
+		EntryType:   1,
+		LogLevel:    level,
+		Timestamp:   bytesOf(f.TimeText),
 	}
-	if f.PayloadType != "" {
-		dst = append(dst, `,"payloadType":`...)
-		dst = protocol.AppendString(dst, f.PayloadType)
+	if len(f.Metadata) == 0 && origLen == len(payload) {
+		return cut
 	}
-	if len(f.Metadata) > 0 || cut && origLen != len(payload) {
-		dst = append(dst, `,"metadata":{`...)
-		first := true
-		b.keys = b.keys[:0]
-		clear(b.seen)
-		put := func(k, v string) {
-			if k == "" || b.repeated(k) {
-				return
-			}
-			if !first {
-				dst = append(dst, ',')
-			}
-			first = false
-			dst = protocol.AppendString(dst, k)
-			dst = append(dst, ':')
-			dst = protocol.AppendString(dst, v)
+	b.kvs = b.kvs[:0]
+	b.keys = b.keys[:0]
+	clear(b.seen)
+	put := func(k, v string) {
+		if k == "" || b.repeated(k) {
+			return
 		}
-		if origLen != len(payload) {
-			put(TruncatedKey, strconv.Itoa(origLen))
-		}
-		total := 0
-		for _, kv := range f.Metadata {
-			k, c1 := cutChars(kv.Key, protocol.MaxMetaValueChars)
-			v, c2 := cutChars(kv.Value, protocol.MaxMetaValueChars)
-			if total += len(k) + len(v); total > protocol.MaxMetaChars {
-				cut = true
-				break
-			}
-			cut = cut || c1 || c2
-			put(k, v)
-		}
-		dst = append(dst, '}')
+		b.kvs = append(b.kvs, protocol.KV{Key: bytesOf(k), Value: bytesOf(v)})
 	}
-	return append(dst, '}'), cut
+	if origLen != len(payload) {
+		b.num = strconv.AppendInt(b.num[:0], int64(origLen), 10)
+		put(TruncatedKey, stringOf(b.num))
+	}
+	total := 0
+	for _, kv := range f.Metadata {
+		k, c1 := cutChars(kv.Key, protocol.MaxMetaValueChars)
+		v, c2 := cutChars(kv.Value, protocol.MaxMetaValueChars)
+		if total += len(k) + len(v); total > protocol.MaxMetaChars {
+			cut = true
+			break
+		}
+		cut = cut || c1 || c2
+		put(k, v)
+	}
+	if len(b.kvs) > 0 {
+		b.pf.Metadata = b.kvs
+	}
+	return cut
+}
+
+// bytesOf is s's bytes without a copy, for the Maker, which never writes
+// them; nil for "".
+func bytesOf(s string) []byte {
+	if s == "" {
+		return nil
+	}
+	return unsafe.Slice(unsafe.StringData(s), len(s))
+}
+
+// stringOf is b as a string without a copy, valid while b is not written.
+func stringOf(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
 }
 
 // repeated reports whether k is among the metadata keys written so far,

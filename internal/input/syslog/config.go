@@ -36,6 +36,11 @@ type Config struct {
 	// IdleTimeout closes a TCP connection silent this long (default 10m,
 	// 0: never).
 	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// ReceiveBuffer is the kernel's receive buffer for udp:// and unix://
+	// sockets, where bursts wait while the input appends (default 8MiB).
+	// Linux caps it at net.core.rmem_max unless the agent has
+	// CAP_NET_ADMIN; the granted size is logged when it is less.
+	ReceiveBuffer component.ByteSize `yaml:"receive_buffer"`
 
 	network, addr string // from Address
 	loc           *time.Location
@@ -44,8 +49,11 @@ type Config struct {
 // DefaultMaxMessageBytes is max_message_bytes unless set.
 const DefaultMaxMessageBytes = 64 << 10
 
+// DefaultReceiveBuffer is receive_buffer unless set.
+const DefaultReceiveBuffer = 8 << 20
+
 func defaults() *Config {
-	return &Config{MaxMessageBytes: DefaultMaxMessageBytes, SocketMode: 0o666, MaxConnections: 256, IdleTimeout: 10 * time.Minute, Timezone: "Local"}
+	return &Config{MaxMessageBytes: DefaultMaxMessageBytes, SocketMode: 0o666, MaxConnections: 256, IdleTimeout: 10 * time.Minute, Timezone: "Local", ReceiveBuffer: DefaultReceiveBuffer}
 }
 
 // Finish does nothing: a syslog input depends on nothing else.
@@ -88,6 +96,9 @@ func (c *Config) Validate() error {
 			ps.Add("tls", "needs both cert_file and key_file")
 		}
 	}
+	if c.ReceiveBuffer < 4<<10 || c.ReceiveBuffer > 1<<30 {
+		ps.Add("receive_buffer", "must be from 4KiB to 1GiB")
+	}
 	if c.MaxConnections < 1 {
 		ps.Add("max_connections", "must be at least 1")
 	}
@@ -111,5 +122,5 @@ func (c *Config) Validate() error {
 // listenerKey is what a listener depends on: when it changes on reload,
 // the listener is opened anew.
 func (c *Config) listenerKey() string {
-	return fmt.Sprintf("%s|%s|%v|%v", c.network, c.addr, c.TLS, c.SocketMode)
+	return fmt.Sprintf("%s|%s|%v|%v|%d", c.network, c.addr, c.TLS, c.SocketMode, c.ReceiveBuffer)
 }

@@ -22,6 +22,11 @@ type parser struct {
 	m   gosyslog.Machine
 	now func() time.Time
 	f   entrybuild.Fields
+
+	// The fast path's memory (fast.go).
+	facilities [24]string
+	sd         []sdItem
+	keys       []byte
 }
 
 func newParser(cfg *Config) *parser { return newParserAt(cfg, time.Now) }
@@ -47,17 +52,27 @@ func newParserAt(cfg *Config, now func() time.Time) *parser {
 		),
 		auto.WithRFC5424Options(rfc5424.WithBestEffort()),
 	)
-	return &parser{cfg: cfg, m: m, now: now}
+	return &parser{cfg: cfg, m: m, now: now, facilities: fastFacility()}
 }
 
 // parse fills p.f from raw. A message that cannot be parsed is kept as it
 // is, with metadata syslog.parse_error saying why; parsed reports which.
+// The fields may point into raw: they are valid until raw is overwritten
+// or the next parse.
 func (p *parser) parse(raw []byte, peer string) (f *entrybuild.Fields, parsed bool) {
-	f = &p.f
-	*f = entrybuild.Fields{PayloadType: PayloadType, LogLevel: 7, Metadata: f.Metadata[:0]}
 	for len(raw) > 0 && (raw[len(raw)-1] == '\n' || raw[len(raw)-1] == '\r' || raw[len(raw)-1] == 0) {
 		raw = raw[:len(raw)-1]
 	}
+	if p.fast5424(raw, peer) {
+		return &p.f, true
+	}
+	return p.parseLib(raw, peer)
+}
+
+// parseLib is parse by go-syslog, for every message the fast path refuses.
+func (p *parser) parseLib(raw []byte, peer string) (f *entrybuild.Fields, parsed bool) {
+	f = &p.f
+	*f = entrybuild.Fields{PayloadType: PayloadType, LogLevel: 7, Metadata: f.Metadata[:0]}
 	msg, err := p.m.Parse(raw)
 	var base *gosyslog.Base
 	var sd *map[string]map[string]string

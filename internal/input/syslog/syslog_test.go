@@ -343,6 +343,7 @@ func TestConfigProblems(t *testing.T) {
 		{"udp://127.0.0.1:5514", "tls: TLS is for tcp:// addresses only", func(c *Config) { c.TLS.CertFile, c.TLS.KeyFile = "a", "b" }},
 		{"udp://127.0.0.1:5514", "timezone", func(c *Config) { c.Timezone = "Mars/Olympus" }},
 		{"udp://127.0.0.1:5514", "max_message_bytes", func(c *Config) { c.MaxMessageBytes = 10 }},
+		{"udp://127.0.0.1:5514", "receive_buffer", func(c *Config) { c.ReceiveBuffer = 100 }},
 	} {
 		c := defaults()
 		c.Address = tc.addr
@@ -392,5 +393,136 @@ func TestShutdownWithOpenConnection(t *testing.T) {
 	}
 	if in.connsOpen.Load() != 0 {
 		t.Fatalf("%d connections open after shutdown", in.connsOpen.Load())
+	}
+}
+
+// TestUDPBatchesKeepEveryDatagram: datagrams read many at a time arrive
+// each once, in each sender's order, with that sender's address, and one
+// over max_message_bytes is cut and marked.
+func TestUDPBatchesKeepEveryDatagram(t *testing.T) {
+	in, sink := start(t, "udp://127.0.0.1:0", func(c *Config) { c.MaxMessageBytes = 1024 })
+	h, p := hostPort(t, in)
+	const perSender = 1000
+	var senders [2]*net.UDPConn
+	for i := range senders {
+		c, err := net.DialUDP("udp", nil, &net.UDPAddr{IP: net.ParseIP(h), Port: atoi(t, p)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		senders[i] = c
+	}
+	for n := range perSender { // interleaved, faster than one read each
+		for i, c := range senders {
+			if _, err := fmt.Fprintf(c, "<13>1 - - app%d - - - line %d", i, n); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	long := "<13>1 - - big - - - " + strings.Repeat("x", 2000)
+	if _, err := senders[0].Write([]byte(long)); err != nil {
+		t.Fatal(err)
+	}
+	es := sink.Wait(t, 2*perSender+1)
+	next := map[string]int{}
+	for _, e := range es {
+		if e.Source == "big" {
+			if len(e.Payload) > 1024 || e.Metadata["truncated"] == "" {
+				t.Errorf("long datagram: %d bytes, metadata %v", len(e.Payload), e.Metadata)
+			}
+			continue
+		}
+		i := int(e.Source[len("app")] - '0')
+		if want := fmt.Sprintf("line %d", next[e.Source]); e.Payload != want {
+			t.Fatalf("from %s: %q, want %q", e.Source, e.Payload, want)
+		}
+		if e.Metadata["syslog.peer"] != senders[i].LocalAddr().String() {
+			t.Fatalf("peer %q, want %s", e.Metadata["syslog.peer"], senders[i].LocalAddr())
+		}
+		next[e.Source]++
+	}
+	if next["app0"] != perSender || next["app1"] != perSender {
+		t.Fatalf("arrived %v", next)
+	}
+	if d := in.Status().Figures["kernel_drops"]; d != 0 {
+		t.Errorf("kernel_drops %d with a buffer large enough", d)
+	}
+}
+
+// TestUDPKernelDropsCounted: when the queue is full the input stops
+// reading, the socket's buffer fills, and what the kernel then drops is
+// counted as kernel_drops.
+func TestUDPKernelDropsCounted(t *testing.T) {
+	if _, err := os.Stat("/proc/net/udp"); err != nil {
+		t.Skip("no /proc/net/udp here: kernel drops are counted on Linux")
+	}
+	in, sink := start(t, "udp://127.0.0.1:0", func(c *Config) { c.ReceiveBuffer = 4 << 10 })
+	h, p := hostPort(t, in)
+	sink.Refuse.Store(true)
+	c, err := net.Dial("udp", net.JoinHostPort(h, p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for n := range 500 {
+		fmt.Fprintf(c, "<13>1 - - app - - - line %d %s", n, strings.Repeat("x", 200))
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for in.Status().Figures["kernel_drops"] == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	drops := in.Status().Figures["kernel_drops"]
+	if drops == 0 {
+		t.Fatal("no kernel drops counted with a 4 KiB buffer and the input paused")
+	}
+	sink.Refuse.Store(false)
+	// Everything not dropped arrives: 500 in all.
+	deadline = time.Now().Add(5 * time.Second)
+	for int64(len(sink.Entries(t)))+in.Status().Figures["kernel_drops"] < 500 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got, d := len(sink.Entries(t)), in.Status().Figures["kernel_drops"]; int64(got)+d != 500 {
+		t.Fatalf("%d arrived and %d dropped of 500", got, d)
+	}
+}
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	var n int
+	if _, err := fmt.Sscan(s, &n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestUDPWildcardAndIPv6: batched reads work on a wildcard address (a
+// dual-stack socket where the system has one) and on IPv6, with the
+// sender's address as the peer.
+func TestUDPWildcardAndIPv6(t *testing.T) {
+	for _, tc := range []struct{ listen, send string }{
+		{"udp://0.0.0.0:0", "127.0.0.1"},
+		{"udp://[::1]:0", "::1"},
+	} {
+		t.Run(tc.listen, func(t *testing.T) {
+			if tc.send == "::1" {
+				if c, err := net.ListenPacket("udp", "[::1]:0"); err != nil {
+					t.Skip("no IPv6 loopback here")
+				} else {
+					c.Close()
+				}
+			}
+			in, sink := start(t, tc.listen, nil)
+			_, p := hostPort(t, in)
+			c, err := net.Dial("udp", net.JoinHostPort(tc.send, p))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			fmt.Fprint(c, "<13>1 - - app - - - over "+tc.send)
+			e := sink.Wait(t, 1)[0]
+			if e.Payload != "over "+tc.send || e.Metadata["syslog.peer"] != c.LocalAddr().String() {
+				t.Fatalf("entry %q from %q, want the peer %s", e.Payload, e.Metadata["syslog.peer"], c.LocalAddr())
+			}
+		})
 	}
 }
