@@ -298,6 +298,10 @@ func (a *Answer) Classify(retryable func(status int) bool) error {
 	return output.Permanent(err)
 }
 
+// Throttled reports a 429: the backend asks the agent to slow down (what
+// the failure metrics count as "throttled").
+func (e *StatusError) Throttled() bool { return e.Status == http.StatusTooManyRequests }
+
 func snippet(b []byte) string {
 	s := strings.TrimSpace(string(b))
 	if len(s) > 300 {

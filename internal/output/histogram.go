@@ -1,0 +1,103 @@
+package output
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync/atomic"
+	"time"
+)
+
+// histogram counts observations into fixed buckets with atomic adds only,
+// so that a dispatcher can observe every batch and a scrape read it at any
+// time. Its zero value is ready; the bounds (at most maxBounds, ascending,
+// inclusive) are given with each call, always the same ones for one
+// histogram. Values are integers (entries, nanoseconds).
+type histogram struct {
+	counts [maxBounds]atomic.Uint64
+	sum    atomic.Int64
+	count  atomic.Uint64
+}
+
+const maxBounds = 16
+
+func (h *histogram) observe(bounds []int64, v int64) {
+	for i, b := range bounds {
+		if v <= b {
+			h.counts[i].Add(1)
+			break
+		}
+	}
+	h.sum.Add(v)
+	h.count.Add(1)
+}
+
+// HistogramSnapshot is a histogram read at one time, in exported units:
+// what prometheus.MustNewConstHistogram takes.
+type HistogramSnapshot struct {
+	Count   uint64
+	Sum     float64
+	Buckets map[float64]uint64 // upper bound → observations at or below it
+}
+
+// snapshot reads h, each value divided by per (per exported unit: 1e9 for
+// nanoseconds exported as seconds; division keeps 0.0005 and 30 exact). Reads made while observations go
+// on may be a batch apart; the count is never below the last bucket.
+func (h *histogram) snapshot(bounds []int64, per float64) HistogramSnapshot {
+	s := HistogramSnapshot{Buckets: make(map[float64]uint64, len(bounds))}
+	var cum uint64
+	for i, b := range bounds {
+		cum += h.counts[i].Load()
+		s.Buckets[float64(b)/per] = cum
+	}
+	s.Count = max(h.count.Load(), cum)
+	s.Sum = float64(h.sum.Load()) / per
+	return s
+}
+
+// The buckets of the dispatcher's histograms: batches from one entry to
+// fifty thousand (batch.max_entries), and deliveries from half a
+// millisecond (a local server) to thirty seconds (the default timeout).
+var (
+	batchEntryBounds = []int64{1, 5, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 50000}
+	sendTimeBounds   = []int64{
+		int64(500 * time.Microsecond), int64(time.Millisecond), int64(2500 * time.Microsecond), int64(5 * time.Millisecond),
+		int64(10 * time.Millisecond), int64(25 * time.Millisecond), int64(50 * time.Millisecond), int64(100 * time.Millisecond),
+		int64(250 * time.Millisecond), int64(500 * time.Millisecond), int64(time.Second), int64(2500 * time.Millisecond),
+		int64(5 * time.Second), int64(10 * time.Second), int64(30 * time.Second),
+	}
+)
+
+// FailureReason is why a Write failed, as the metrics label it.
+type FailureReason int
+
+// The reasons, in the order of FailureReasons.
+const (
+	FailPermanent FailureReason = iota // refused for good: dead-lettered
+	FailThrottled                      // the backend asked to slow down (429, Retry-After)
+	FailTimeout                        // no answer in time
+	FailTransient                      // any other retryable failure (connection refused, 5xx, broker errors)
+	numFailureReasons
+)
+
+// FailureReasons are the label values of the reasons.
+var FailureReasons = [numFailureReasons]string{"permanent", "throttled", "timeout", "transient"}
+
+// Throttler is implemented by an error that says the backend throttled the
+// request (an HTTP 429 without Retry-After, for instance).
+type Throttler interface{ Throttled() bool }
+
+// ReasonOf classifies a failed Write's error by its type.
+func ReasonOf(err error) FailureReason {
+	var th Throttler
+	var ne net.Error
+	switch {
+	case IsPermanent(err):
+		return FailPermanent
+	case RetryAfter(err) > 0 || errors.As(err, &th) && th.Throttled():
+		return FailThrottled
+	case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout():
+		return FailTimeout
+	}
+	return FailTransient
+}
