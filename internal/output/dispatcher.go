@@ -42,7 +42,9 @@ func (c *Counters) Fail(err error) {
 }
 
 // BatchEntries is the histogram of records delivered per write.
-func (c *Counters) BatchEntries() HistogramSnapshot { return c.batchEntries.snapshot(batchEntryBounds, 1) }
+func (c *Counters) BatchEntries() HistogramSnapshot {
+	return c.batchEntries.snapshot(batchEntryBounds, 1)
+}
 
 // SendSeconds is the histogram of the time of the writes that delivered
 // records, in seconds.
