@@ -44,7 +44,7 @@ type Output struct {
 	memo    remote.Memo
 	req     remote.Post
 	zbuf    []byte
-	wire    *wireEncoder // protobuf requests
+	wire    *wireEncoder  // protobuf requests
 	partial *atomic.Int64 // records the receiver reported rejected in a partial success
 	refused *atomic.Int64
 }
@@ -222,4 +222,3 @@ func (o *Output) logRecord(e *record.Entry) *logspb.LogRecord {
 	}
 	return lr
 }
-
