@@ -197,6 +197,15 @@ type bulkItemBody struct {
 
 // items reads the per-item results of a 200 answer.
 func (o *Output) items(items []item, ans *remote.Answer, delivered *int) error {
+	if errs, n, ok := skimBulk(ans.Body); ok && !errs && (n == len(items) || n == 0) {
+		// "errors": false: every item succeeded, and their results need
+		// not be decoded one by one (most of the CPU of a large batch).
+		for _, it := range items {
+			o.memo.MarkDelivered(it.id)
+		}
+		*delivered += len(items)
+		return nil
+	}
 	var ba bulkAnswer
 	if err := json.Unmarshal(ans.Body, &ba); err != nil {
 		// The request was taken but its answer is unreadable: retrying
@@ -239,6 +248,74 @@ func (o *Output) items(items []item, ans *remote.Answer, delivered *int) error {
 		return output.Retryable(fmt.Errorf("%d of %d items to retry, first: %w", retried, len(items), retry), 0)
 	}
 	return nil
+}
+
+// skimBulk reads a _bulk answer's top-level "errors" and counts the items
+// of its top-level "items" array in one pass, without decoding them. ok is
+// false when the answer is not a JSON object it can read this way (then
+// encoding/json decides) or has no "errors" member.
+func skimBulk(b []byte) (errors bool, items int, ok bool) {
+	depth := 0
+	var key []byte       // the last member name read at depth 1
+	inItems := false     // inside the top-level "items" array
+	expectValue := false // after a depth-1 member name and its colon
+	sawErrors := false
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; c {
+		case ' ', '\t', '\n', '\r', ',':
+		case ':':
+			expectValue = depth == 1
+		case '"':
+			end := i + 1
+			for ; end < len(b) && b[end] != '"'; end++ {
+				if b[end] == '\\' {
+					end++
+				}
+			}
+			if end >= len(b) {
+				return false, 0, false
+			}
+			if depth == 1 && !expectValue {
+				key = b[i+1 : end]
+			}
+			expectValue = false
+			i = end
+		case '{', '[':
+			if depth == 0 && c != '{' {
+				return false, 0, false
+			}
+			if inItems && depth == 2 && c == '{' {
+				items++
+			}
+			if depth == 1 && expectValue {
+				inItems = c == '[' && string(key) == "items"
+				if inItems {
+					items = 0 // a repeated member: the last one counts
+				}
+			}
+			expectValue = false
+			depth++
+		case '}', ']':
+			depth--
+			if depth == 1 {
+				inItems = false
+			}
+			if depth == 0 {
+				return errors, items, sawErrors
+			}
+		case 't', 'f':
+			if depth == 1 && expectValue && string(key) == "errors" {
+				sawErrors, errors = true, c == 't'
+			}
+			expectValue = false
+			for i+1 < len(b) && b[i+1] >= 'a' && b[i+1] <= 'z' {
+				i++
+			}
+		default:
+			expectValue = false
+		}
+	}
+	return false, 0, false
 }
 
 func itemReason(res bulkItemBody) string {
