@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/logflux/agent/internal/component"
 	"github.com/logflux/agent/internal/output/elasticsearch"
 	"github.com/logflux/agent/internal/output/outputtest"
 )
@@ -37,6 +38,12 @@ func BenchmarkMillion(b *testing.B) {
 	})
 	b.Run("disk", func(b *testing.B) {
 		out := newOutput(b, []string{bulkSink(b).URL}, nil)
+		outputtest.BenchDrainDisk(b, out, recs)
+	})
+	b.Run("disk-batch5k", func(b *testing.B) { // batches of 5000 entries (8 MiB)
+		out := newOutput(b, []string{bulkSink(b).URL}, func(c *elasticsearch.Config) {
+			c.Batch.MaxEntries, c.Batch.MaxBytes = 5000, component.ByteSize(8<<20)
+		})
 		outputtest.BenchDrainDisk(b, out, recs)
 	})
 }

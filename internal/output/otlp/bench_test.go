@@ -3,6 +3,7 @@ package otlp_test
 import (
 	"testing"
 
+	"github.com/logflux/agent/internal/component"
 	"github.com/logflux/agent/internal/output/otlp"
 	"github.com/logflux/agent/internal/output/outputtest"
 )
@@ -34,6 +35,12 @@ func BenchmarkMillion(b *testing.B) {
 	})
 	b.Run("disk", func(b *testing.B) {
 		out := newOutputB(b, outputtest.Drain(b, nil).URL, nil)
+		outputtest.BenchDrainDisk(b, out, recs)
+	})
+	b.Run("disk-batch5k", func(b *testing.B) { // batches of 5000 entries (8 MiB)
+		out := newOutputB(b, outputtest.Drain(b, nil).URL, func(c *otlp.Config) {
+			c.Batch.MaxEntries, c.Batch.MaxBytes = 5000, component.ByteSize(8<<20)
+		})
 		outputtest.BenchDrainDisk(b, out, recs)
 	})
 }
