@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -100,6 +101,8 @@ func TestFailureReasons(t *testing.T) {
 		{output.Retryable(errors.New("429"), time.Second), output.FailThrottled},
 		{output.Retryable(throttled{}, 0), output.FailThrottled},
 		{output.Retryable(context.DeadlineExceeded, 0), output.FailTimeout},
+		{output.Retryable(output.Timeout(errors.New("no acknowledgement within 5s")), 0), output.FailTimeout},
+		{output.Retryable(&net.OpError{Op: "dial", Err: timeoutErr{}}, 0), output.FailTimeout},
 		{errors.New("connection refused"), output.FailTransient},
 	} {
 		if got := output.ReasonOf(c.err); got != c.want {
@@ -107,6 +110,12 @@ func TestFailureReasons(t *testing.T) {
 		}
 	}
 }
+
+type timeoutErr struct{}
+
+func (timeoutErr) Error() string   { return "i/o timeout" }
+func (timeoutErr) Timeout() bool   { return true }
+func (timeoutErr) Temporary() bool { return true }
 
 type throttled struct{}
 

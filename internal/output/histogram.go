@@ -3,7 +3,6 @@ package output
 import (
 	"context"
 	"errors"
-	"net"
 	"sync/atomic"
 	"time"
 )
@@ -87,16 +86,32 @@ var FailureReasons = [numFailureReasons]string{"permanent", "throttled", "timeou
 // request (an HTTP 429 without Retry-After, for instance).
 type Throttler interface{ Throttled() bool }
 
+// TimeoutError is a Write that got no answer within the output's timeout
+// (Timeout wraps an error as one).
+type TimeoutError struct{ Err error }
+
+func (e *TimeoutError) Error() string { return e.Err.Error() }
+func (e *TimeoutError) Unwrap() error { return e.Err }
+func (e *TimeoutError) Timeout() bool { return true }
+
+// Timeout marks err as a wait for an answer that ran out of time.
+func Timeout(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &TimeoutError{Err: err}
+}
+
 // ReasonOf classifies a failed Write's error by its type.
 func ReasonOf(err error) FailureReason {
 	var th Throttler
-	var ne net.Error
+	var to interface{ Timeout() bool } // net.Error, TimeoutError
 	switch {
 	case IsPermanent(err):
 		return FailPermanent
 	case RetryAfter(err) > 0 || errors.As(err, &th) && th.Throttled():
 		return FailThrottled
-	case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout():
+	case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &to) && to.Timeout():
 		return FailTimeout
 	}
 	return FailTransient
