@@ -7,6 +7,48 @@ import (
 	"time"
 )
 
+// Counters are a dispatcher's running totals, safe to read at any time.
+type Counters struct {
+	Sent       atomic.Int64 // records delivered
+	Filtered   atomic.Int64 // records passed over: the output's match did not select them
+	Failed     atomic.Int64 // failed write attempts (all reasons)
+	Retried    atomic.Int64 // records written again after a failure
+	DeadLetter atomic.Int64 // records given up on permanently
+	Batches    atomic.Int64 // successful writes
+	LastSend   atomic.Int64 // unix nanoseconds of the last successful write
+
+	failures     [numFailureReasons]atomic.Int64
+	batchEntries histogram // records delivered per write that delivered any
+	sendTime     histogram // nanoseconds of each write that delivered any
+}
+
+// Failures returns the failed write attempts for one reason.
+func (c *Counters) Failures(r FailureReason) int64 { return c.failures[r].Load() }
+
+// Fail counts a failed write attempt, by the reason its error gives.
+func (c *Counters) Fail(err error) {
+	c.Failed.Add(1)
+	c.failures[ReasonOf(err)].Add(1)
+}
+
+// BatchEntries is the histogram of records delivered per write.
+func (c *Counters) BatchEntries() HistogramSnapshot {
+	return c.batchEntries.snapshot(batchEntryBounds, 1)
+}
+
+// SendSeconds is the histogram of the time of the writes that delivered
+// records, in seconds.
+func (c *Counters) SendSeconds() HistogramSnapshot { return c.sendTime.snapshot(sendTimeBounds, 1e9) }
+
+// Delivered counts n records (n > 0) delivered by one write that started
+// at start and ended at end: one observation of each histogram.
+func (c *Counters) Delivered(n int, start, end time.Time) {
+	c.Sent.Add(int64(n))
+	c.batchEntries.observe(batchEntryBounds, int64(n))
+	c.sendTime.observe(sendTimeBounds, int64(end.Sub(start)))
+	c.LastSend.Store(end.UnixNano())
+}
+
 // histogram counts observations into fixed buckets with atomic adds only,
 // so that a dispatcher can observe every batch and a scrape read it at any
 // time. Its zero value is ready; the bounds (at most maxBounds, ascending,
@@ -39,9 +81,10 @@ type HistogramSnapshot struct {
 	Buckets map[float64]uint64 // upper bound → observations at or below it
 }
 
-// snapshot reads h, each value divided by per (per exported unit: 1e9 for
-// nanoseconds exported as seconds; division keeps 0.0005 and 30 exact). Reads made while observations go
-// on may be a batch apart; the count is never below the last bucket.
+// snapshot reads h, each value divided by per (per exported unit: 1e9
+// for nanoseconds exported as seconds; a division keeps 0.0005 and 30
+// exact). Reads made while observations go on may be a batch apart; the
+// count is never below the last bucket.
 func (h *histogram) snapshot(bounds []int64, per float64) HistogramSnapshot {
 	s := HistogramSnapshot{Buckets: make(map[float64]uint64, len(bounds))}
 	var cum uint64
