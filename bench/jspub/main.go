@@ -8,7 +8,7 @@
 // messages, the rate and the process's CPU time (client and server), to
 // tell whether a slowdown as the stream grows is the server's.
 //
-// Usage: go run ./bench/jspub [-n 1000000] [-every 100000] [-msgid=false] [-dup 2m] [-mem] [-async]
+// Usage: go run ./bench/jspub [-n 1000000] [-every 100000] [-msgid=false] [-dup 2m] [-mem] [-async] [-cpuprofile file]
 package main
 
 import (
@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -43,6 +44,7 @@ func main() {
 	dup := flag.Duration("dup", 2*time.Minute, "the stream's duplicate window")
 	mem := flag.Bool("mem", false, "memory storage instead of file")
 	async := flag.Bool("async", false, "the stream's persist_mode: async (acknowledged before written)")
+	profile := flag.String("cpuprofile", "", "write a CPU profile of the publishing here (to split the server's CPU from the client's)")
 	flag.Parse()
 	if *n < 1 || *batch < 1 || *every < *batch {
 		log.Fatal("need n >= 1, batch >= 1 and every >= batch")
@@ -83,6 +85,16 @@ func main() {
 	}
 
 	payload := []byte(strings.Repeat("x", 300))
+	if *profile != "" {
+		f, err := os.Create(*profile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	start, cpuStart := time.Now(), cpu()
 	last, cpuLast, lastI := start, cpuStart, 0
 	futures := make([]jetstream.PubAckFuture, 0, *batch)

@@ -73,11 +73,12 @@ var (
 	dQueueMax     = prometheus.NewDesc(ns+"queue_max_bytes", "The queue's byte cap.", nil, nil)
 	dQueueAge     = prometheus.NewDesc(ns+"queue_oldest_entry_age_seconds", "Age of the oldest entry waiting in the queue (0 when empty).", nil, nil)
 	dOutSent      = prometheus.NewDesc(ns+"output_entries_sent_total", "Entries delivered, by output.", []string{"output"}, nil)
-	dOutFailed    = prometheus.NewDesc(ns+"output_send_failures_total", "Failed delivery attempts, by output.", []string{"output"}, nil)
+	dOutFailed    = prometheus.NewDesc(ns+"output_send_failures_total", "Failed delivery attempts, by output and reason (permanent, throttled, timeout, transient).", []string{"output", "reason"}, nil)
 	dOutFiltered  = prometheus.NewDesc(ns+"output_entries_filtered_total", "Entries an output's match passed over, by output.", []string{"output"}, nil)
 	dOutRetried   = prometheus.NewDesc(ns+"output_entries_retried_total", "Entries sent again after a failure, by output.", []string{"output"}, nil)
 	dOutDead      = prometheus.NewDesc(ns+"output_entries_dead_lettered_total", "Entries refused permanently by an output and moved to the dead-letter store.", []string{"output"}, nil)
-	dOutLatency   = prometheus.NewDesc(ns+"output_send_duration_seconds", "Time spent in successful deliveries, by output.", []string{"output"}, nil)
+	dOutLatency   = prometheus.NewDesc(ns+"output_send_duration_seconds", "Time of each write that delivered entries (encoding, sending and waiting for the acknowledgement), by output.", []string{"output"}, nil)
+	dOutBatch     = prometheus.NewDesc(ns+"output_batch_entries", "Entries delivered per write (one batch, or the part of one a backend took), by output.", []string{"output"}, nil)
 	dOutLast      = prometheus.NewDesc(ns+"output_last_success_timestamp_seconds", "When an output last delivered (Unix time; 0: never).", []string{"output"}, nil)
 	dDrops        = prometheus.NewDesc(ns+"entries_dropped_total", "Entries not delivered to an output, by reason.", []string{"reason"}, nil)
 	dReloads      = prometheus.NewDesc(ns+"reloads_total", "Configuration reloads, by outcome.", []string{"outcome"}, nil)
@@ -106,7 +107,7 @@ func NewRegistry(src Sources) *prometheus.Registry {
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{dConnOpen, dConnTotal, dConnRefused, dAuthFail, dMessages, dBytesIn, dAccepted, dRejected,
 		dErrors, dQueueEntries, dQueueBytes, dQueueMax, dQueueAge, dOutSent, dOutFailed, dOutRetried, dOutFiltered, dOutDead, dOutLatency,
-		dOutLast, dDrops, dReloads, dReloadLast, dRedactMatch, dRedactDrop, dRedactTime, dRedactCut, dBuildInfo, dAdminFails, dAdminSince} {
+		dOutBatch, dOutLast, dDrops, dReloads, dReloadLast, dRedactMatch, dRedactDrop, dRedactTime, dRedactCut, dBuildInfo, dAdminFails, dAdminSince} {
 		ch <- d
 	}
 	for _, d := range limitDescs {
@@ -120,6 +121,10 @@ func counter(ch chan<- prometheus.Metric, d *prometheus.Desc, v int64, labels ..
 
 func gauge(ch chan<- prometheus.Metric, d *prometheus.Desc, v float64, labels ...string) {
 	ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+}
+
+func histogram(ch chan<- prometheus.Metric, d *prometheus.Desc, h output.HistogramSnapshot, labels ...string) {
+	ch <- prometheus.MustNewConstHistogram(d, h.Count, h.Sum, h.Buckets, labels...)
 }
 
 func (c *collector) intake() *intake.Counters {
@@ -166,12 +171,15 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		for _, o := range c.src.Outputs() {
 			oc := o.Counters
 			counter(ch, dOutSent, oc.Sent.Load(), o.Name)
-			counter(ch, dOutFailed, oc.Failed.Load(), o.Name)
+			for r, reason := range output.FailureReasons {
+				counter(ch, dOutFailed, oc.Failures(output.FailureReason(r)), o.Name, reason)
+			}
 			counter(ch, dOutRetried, oc.Retried.Load(), o.Name)
 			counter(ch, dOutFiltered, oc.Filtered.Load(), o.Name)
 			counter(ch, dOutDead, oc.DeadLetter.Load(), o.Name)
 			dead += oc.DeadLetter.Load()
-			ch <- prometheus.MustNewConstSummary(dOutLatency, uint64(oc.Batches.Load()), float64(oc.SendNanos.Load())/1e9, nil, o.Name)
+			histogram(ch, dOutLatency, oc.SendSeconds(), o.Name)
+			histogram(ch, dOutBatch, oc.BatchEntries(), o.Name)
 			last := 0.0
 			if ns := oc.LastSend.Load(); ns > 0 {
 				last = float64(ns) / 1e9

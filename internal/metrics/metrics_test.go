@@ -1,12 +1,17 @@
 package metrics
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/logflux/agent/internal/intake"
 	"github.com/logflux/agent/internal/output"
@@ -20,9 +25,15 @@ func TestCollectorReportsTheCounters(t *testing.T) {
 	in.Rejected.Store(3)
 	in.QueueFull.Store(1)
 	var oc output.Counters
-	oc.Sent.Store(39)
-	oc.Batches.Store(4)
-	oc.SendNanos.Store(int64(2 * time.Second))
+	t0 := time.Unix(1700000000, 0)
+	oc.Delivered(1000, t0, t0.Add(3*time.Millisecond))
+	oc.Delivered(1000, t0, t0.Add(40*time.Millisecond))
+	oc.Delivered(7, t0, t0.Add(2*time.Second))
+	oc.Fail(output.Retryable(errors.New("connection refused"), 0))
+	oc.Fail(output.Retryable(errors.New("slow down"), time.Second))
+	oc.Fail(output.Permanent(errors.New("mapping error")))
+	oc.Fail(fmt.Errorf("produce: %w", context.DeadlineExceeded))
+	oc.Fail(output.Retryable(errors.New("503"), 0))
 	var reloads Reloads
 	reloads.Failure.Store(1)
 	reg := NewRegistry(Sources{
@@ -39,7 +50,7 @@ func TestCollectorReportsTheCounters(t *testing.T) {
 logflux_agent_entries_accepted_total 40
 # HELP logflux_agent_output_entries_sent_total Entries delivered, by output.
 # TYPE logflux_agent_output_entries_sent_total counter
-logflux_agent_output_entries_sent_total{output="file"} 39
+logflux_agent_output_entries_sent_total{output="file"} 2007
 # HELP logflux_agent_entries_dropped_total Entries not delivered to an output, by reason.
 # TYPE logflux_agent_entries_dropped_total counter
 logflux_agent_entries_dropped_total{reason="dead_letter"} 0
@@ -59,12 +70,58 @@ logflux_agent_reloads_total{outcome="success"} 0
 		t.Fatalf("oldest-age metric: %d %v", n, err)
 	}
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(`
-# HELP logflux_agent_output_send_duration_seconds Time spent in successful deliveries, by output.
-# TYPE logflux_agent_output_send_duration_seconds summary
-logflux_agent_output_send_duration_seconds_sum{output="file"} 2
-logflux_agent_output_send_duration_seconds_count{output="file"} 4
-`), "logflux_agent_output_send_duration_seconds"); err != nil {
+# HELP logflux_agent_output_send_failures_total Failed delivery attempts, by output and reason (permanent, throttled, timeout, transient).
+# TYPE logflux_agent_output_send_failures_total counter
+logflux_agent_output_send_failures_total{output="file",reason="permanent"} 1
+logflux_agent_output_send_failures_total{output="file",reason="throttled"} 1
+logflux_agent_output_send_failures_total{output="file",reason="timeout"} 1
+logflux_agent_output_send_failures_total{output="file",reason="transient"} 2
+# HELP logflux_agent_output_batch_entries Entries delivered per write (one batch, or the part of one a backend took), by output.
+# TYPE logflux_agent_output_batch_entries histogram
+logflux_agent_output_batch_entries_bucket{output="file",le="1"} 0
+logflux_agent_output_batch_entries_bucket{output="file",le="5"} 0
+logflux_agent_output_batch_entries_bucket{output="file",le="10"} 1
+logflux_agent_output_batch_entries_bucket{output="file",le="50"} 1
+logflux_agent_output_batch_entries_bucket{output="file",le="100"} 1
+logflux_agent_output_batch_entries_bucket{output="file",le="250"} 1
+logflux_agent_output_batch_entries_bucket{output="file",le="500"} 1
+logflux_agent_output_batch_entries_bucket{output="file",le="1000"} 3
+logflux_agent_output_batch_entries_bucket{output="file",le="2500"} 3
+logflux_agent_output_batch_entries_bucket{output="file",le="5000"} 3
+logflux_agent_output_batch_entries_bucket{output="file",le="10000"} 3
+logflux_agent_output_batch_entries_bucket{output="file",le="50000"} 3
+logflux_agent_output_batch_entries_bucket{output="file",le="+Inf"} 3
+logflux_agent_output_batch_entries_sum{output="file"} 2007
+logflux_agent_output_batch_entries_count{output="file"} 3
+`), "logflux_agent_output_send_failures_total", "logflux_agent_output_batch_entries"); err != nil {
 		t.Fatal(err)
+	}
+	// The latency histogram: 3 ms, 40 ms and 2 s, each in its bucket.
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lat *dto.Histogram
+	for _, mf := range mfs {
+		if mf.GetName() == "logflux_agent_output_send_duration_seconds" {
+			lat = mf.GetMetric()[0].GetHistogram()
+		}
+	}
+	if lat == nil {
+		t.Fatal("no logflux_agent_output_send_duration_seconds histogram")
+	}
+	if lat.GetSampleCount() != 3 || math.Abs(lat.GetSampleSum()-2.043) > 1e-9 {
+		t.Errorf("latency count %d sum %g, want 3 and 2.043", lat.GetSampleCount(), lat.GetSampleSum())
+	}
+	bounds := map[float64]uint64{0.0025: 0, 0.005: 1, 0.025: 1, 0.05: 2, 1: 2, 2.5: 3, 30: 3}
+	for _, b := range lat.GetBucket() {
+		if w, ok := bounds[b.GetUpperBound()]; ok && b.GetCumulativeCount() != w {
+			t.Errorf("latency bucket le=%g: %d, want %d", b.GetUpperBound(), b.GetCumulativeCount(), w)
+		}
+		delete(bounds, b.GetUpperBound())
+	}
+	if len(bounds) > 0 {
+		t.Errorf("latency buckets missing: %v", bounds)
 	}
 }
 

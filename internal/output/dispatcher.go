@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync/atomic"
 	"time"
 
 	"github.com/logflux/agent/internal/backoff"
@@ -17,18 +16,6 @@ type DeadLetter interface {
 	Put(output string, records [][]byte, reason error) error
 }
 
-// Counters are a dispatcher's running totals, safe to read at any time.
-type Counters struct {
-	Sent       atomic.Int64 // records delivered
-	Filtered   atomic.Int64 // records passed over: the output's match did not select them
-	Failed     atomic.Int64 // failed write attempts
-	Retried    atomic.Int64 // records written again after a failure
-	DeadLetter atomic.Int64 // records given up on permanently
-	Batches    atomic.Int64 // successful writes
-	SendNanos  atomic.Int64 // total time spent in successful writes
-	LastSend   atomic.Int64 // unix nanoseconds of the last successful write
-}
-
 // failureStreak is a run of failed writes, logged when it starts and ends.
 type failureStreak struct {
 	failures int
@@ -38,13 +25,9 @@ type failureStreak struct {
 
 // sent counts n records delivered by a write that started at start.
 func (d *Dispatcher) sent(n int, start time.Time) {
-	if n <= 0 {
-		return
+	if n > 0 {
+		d.Counters.Delivered(n, start, time.Now())
 	}
-	d.Counters.Sent.Add(int64(n))
-	now := time.Now()
-	d.Counters.SendNanos.Add(int64(now.Sub(start)))
-	d.Counters.LastSend.Store(now.UnixNano())
 }
 
 // Dispatcher moves records from one queue reader into one output.
@@ -177,7 +160,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 				return err
 			}
 		case IsPermanent(err):
-			d.Counters.Failed.Add(1)
+			d.Counters.Fail(err)
 			var partial PartialRefusal
 			if errors.As(err, &partial) {
 				refused := make([][]byte, 0, len(partial.RefusedIndexes()))
@@ -207,7 +190,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 				return err
 			}
 		default:
-			d.Counters.Failed.Add(1)
+			d.Counters.Fail(err)
 			if n := DeliveredBefore(err); n > 0 {
 				d.sent(n, start)
 				counted += n

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -77,7 +78,49 @@ func TestRetriesUntilDelivered(t *testing.T) {
 	if d.Counters.Failed.Load() != 3 || d.Counters.Sent.Load() != 3 || d.Counters.Retried.Load() != 6 { // three retries of the first two
 		t.Errorf("counters failed=%d sent=%d retried=%d", d.Counters.Failed.Load(), d.Counters.Sent.Load(), d.Counters.Retried.Load())
 	}
+	// Failures by reason: two plain errors, one the backend asked to wait.
+	if tr, th := d.Counters.Failures(output.FailTransient), d.Counters.Failures(output.FailThrottled); tr != 2 || th != 1 {
+		t.Errorf("failures transient=%d throttled=%d, want 2 and 1", tr, th)
+	}
+	// Two writes delivered: a batch of two, then one.
+	b := d.Counters.BatchEntries()
+	if b.Count != 2 || b.Sum != 3 || b.Buckets[1] != 1 || b.Buckets[5] != 2 {
+		t.Errorf("batch histogram %+v", b)
+	}
+	if lat := d.Counters.SendSeconds(); lat.Count != 2 || lat.Buckets[30] != 2 {
+		t.Errorf("latency histogram %+v", lat)
+	}
 }
+
+func TestFailureReasons(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want output.FailureReason
+	}{
+		{output.Permanent(errors.New("400")), output.FailPermanent},
+		{output.Retryable(errors.New("429"), time.Second), output.FailThrottled},
+		{output.Retryable(throttled{}, 0), output.FailThrottled},
+		{output.Retryable(context.DeadlineExceeded, 0), output.FailTimeout},
+		{output.Retryable(output.Timeout(errors.New("no acknowledgement within 5s")), 0), output.FailTimeout},
+		{output.Retryable(&net.OpError{Op: "dial", Err: timeoutErr{}}, 0), output.FailTimeout},
+		{errors.New("connection refused"), output.FailTransient},
+	} {
+		if got := output.ReasonOf(c.err); got != c.want {
+			t.Errorf("%v: %s, want %s", c.err, output.FailureReasons[got], output.FailureReasons[c.want])
+		}
+	}
+}
+
+type timeoutErr struct{}
+
+func (timeoutErr) Error() string   { return "i/o timeout" }
+func (timeoutErr) Timeout() bool   { return true }
+func (timeoutErr) Temporary() bool { return true }
+
+type throttled struct{}
+
+func (throttled) Error() string   { return "HTTP 429" }
+func (throttled) Throttled() bool { return true }
 
 func TestPermanentGoesToDeadLetter(t *testing.T) {
 	f := &flaky{failures: []error{output.Permanent(errors.New("400 bad request"))}}

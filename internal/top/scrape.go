@@ -84,6 +84,8 @@ func point(m *dto.Metric) Point {
 		p.Value = m.Gauge.GetValue()
 	case m.Summary != nil:
 		p.Value, p.Count = m.Summary.GetSampleSum(), float64(m.Summary.GetSampleCount())
+	case m.Histogram != nil:
+		p.Value, p.Count = m.Histogram.GetSampleSum(), float64(m.Histogram.GetSampleCount())
 	case m.Untyped != nil:
 		p.Value = m.Untyped.GetValue()
 	}

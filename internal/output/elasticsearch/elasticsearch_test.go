@@ -280,3 +280,36 @@ func TestValidate(t *testing.T) {
 		}
 	}
 }
+
+// Entries of one batch dated on different days go to their day's index,
+// each with @timestamp first and the entry's fields as they were.
+func TestIndexPerDay(t *testing.T) {
+	c := newCluster()
+	srv := httptest.NewServer(c)
+	defer srv.Close()
+	out := newOutput(t, []string{srv.URL}, nil)
+	var recs [][]byte
+	for i, ts := range []string{"2026-03-04T23:59:59Z", "2026-03-05T00:00:00Z", "2026-03-04T12:00:00Z", "2026-03-06T00:00:00.5Z"} {
+		recs = append(recs, outputtest.Record(t, outputtest.Entry{Payload: fmt.Sprintf("entry %d", i), Timestamp: ts}))
+	}
+	outputtest.Run(t, out, recs, 4, 10*time.Second)
+	want := map[string]int{"logs-2026.03.04": 2, "logs-2026.03.05": 1, "logs-2026.03.06": 1}
+	if len(c.docs) != len(want) {
+		t.Fatalf("indexes %v, want %v", keys(c.docs), want)
+	}
+	for idx, n := range want {
+		if len(c.docs[idx]) != n {
+			t.Errorf("index %s has %d documents, want %d", idx, len(c.docs[idx]), n)
+		}
+		for id, doc := range c.docs[idx] {
+			var d map[string]any
+			if err := json.Unmarshal(doc, &d); err != nil {
+				t.Fatalf("document %s: %v", id, err)
+			}
+			ts, _ := d["@timestamp"].(string)
+			if !strings.HasPrefix(string(doc), `{"@timestamp":"`) || d["timestamp"] != ts || !strings.HasPrefix(ts, strings.ReplaceAll(idx[5:], ".", "-")) || d["id"] != id || d["payload"] == nil {
+				t.Errorf("index %s, document %s: %s", idx, id, doc)
+			}
+		}
+	}
+}

@@ -30,4 +30,8 @@ func BenchmarkMillion(b *testing.B) {
 			outputtest.BenchDrain(b, out, recs)
 		})
 	}
+	b.Run("disk", func(b *testing.B) { // defaults, from a disk queue
+		c := newCluster(b, kfake.NumBrokers(1))
+		outputtest.BenchDrainDisk(b, newOutput(b, c.ListenAddrs(), nil), recs)
+	})
 }

@@ -311,7 +311,7 @@ func (o *Output) Write(ctx context.Context, records [][]byte) error {
 	case <-w.done:
 	case <-timer.C:
 		o.ackTimeouts.Add(1)
-		waitErr = fmt.Errorf("not every record was acknowledged within %s%s", o.cfg.Timeout, o.brokerHint())
+		waitErr = output.Timeout(fmt.Errorf("not every record was acknowledged within %s%s", o.cfg.Timeout, o.brokerHint()))
 	case <-ctx.Done():
 		waitErr = ctx.Err()
 	}

@@ -29,4 +29,8 @@ func BenchmarkMillion(b *testing.B) {
 			outputtest.BenchDrain(b, out, recs)
 		})
 	}
+	b.Run("disk", func(b *testing.B) { // defaults, from a disk queue
+		s := runServer(b, b.TempDir(), 0, nil)
+		outputtest.BenchDrainDisk(b, newOutput(b, s.ClientURL(), nil), recs)
+	})
 }

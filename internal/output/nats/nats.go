@@ -227,7 +227,7 @@ func (o *Output) Write(ctx context.Context, records [][]byte) error {
 	select {
 	case <-done:
 	case <-backstop.C:
-		waitErr = fmt.Errorf("no acknowledgement within %s", o.cfg.Timeout)
+		waitErr = output.Timeout(fmt.Errorf("no acknowledgement within %s", o.cfg.Timeout))
 	case <-ctx.Done():
 		waitErr = ctx.Err()
 	}

@@ -9,7 +9,6 @@ import (
 	"os"
 	"sort"
 	"sync/atomic"
-	"time"
 
 	collpb "go.opentelemetry.io/proto/slim/otlp/collector/logs/v1"
 	commonpb "go.opentelemetry.io/proto/slim/otlp/common/v1"
@@ -45,6 +44,7 @@ type Output struct {
 	memo    remote.Memo
 	req     remote.Post
 	zbuf    []byte
+	wire    *wireEncoder  // protobuf requests
 	partial *atomic.Int64 // records the receiver reported rejected in a partial success
 	refused *atomic.Int64
 }
@@ -70,7 +70,7 @@ func New(cfg *Config, set component.Settings) (*Output, error) {
 		contentType = "application/json"
 	}
 	return &Output{
-		name: set.Name, cfg: cfg, client: client, host: host, log: log,
+		name: set.Name, cfg: cfg, client: client, host: host, log: log, wire: newWireEncoder(host, cfg.Resource),
 		req:     remote.Post{URL: cfg.URL(), ContentType: contentType, Compression: cfg.Compression, Headers: cfg.Headers, Retryable: remote.OTLPRetryable},
 		partial: set.Metrics.Counter("partial_rejected_records", "Records an OTLP receiver reported rejected in a partial success (it does not say which)."),
 		refused: set.Metrics.Counter("refused_requests", "Requests refused for good (400, 413 of a single entry, and other non-retryable answers)."),
@@ -140,8 +140,18 @@ func (o *Output) partialSuccess(ans *remote.Answer) {
 	}
 }
 
-// encode builds one export request: a ResourceLogs per source.
+// encode builds one export request: a ResourceLogs per source. The body
+// is valid until the next call.
 func (o *Output) encode(entries []record.Entry) ([]byte, error) {
+	if o.cfg.Encoding == "json" {
+		return protojson.MarshalOptions{UseEnumNumbers: true}.Marshal(o.message(entries))
+	}
+	return o.wire.encode(entries), nil
+}
+
+// message builds the export request as protobuf structs (for the JSON
+// encoding; the protobuf encoding writes the same message directly).
+func (o *Output) message(entries []record.Entry) *collpb.ExportLogsServiceRequest {
 	req := &collpb.ExportLogsServiceRequest{}
 	bySource := map[string]*logspb.ScopeLogs{}
 	var sources []string
@@ -174,10 +184,7 @@ func (o *Output) encode(entries []record.Entry) ([]byte, error) {
 			ScopeLogs: []*logspb.ScopeLogs{bySource[s]},
 		})
 	}
-	if o.cfg.Encoding == "json" {
-		return protojson.MarshalOptions{UseEnumNumbers: true}.Marshal(req)
-	}
-	return proto.Marshal(req)
+	return req
 }
 
 func (o *Output) logRecord(e *record.Entry) *logspb.LogRecord {
@@ -214,12 +221,4 @@ func (o *Output) logRecord(e *record.Entry) *logspb.LogRecord {
 		lr.Attributes = append(lr.Attributes, otel.KV(AttrInput, e.Input))
 	}
 	return lr
-}
-
-func unixNano(s string) uint64 {
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return 0
-	}
-	return uint64(t.UnixNano())
 }

@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logflux/agent/internal/diskqueue"
 	"github.com/logflux/agent/internal/output"
+	"github.com/logflux/agent/internal/queue"
 )
 
 // Drain is an HTTP server that reads every request body whole and answers
@@ -50,10 +52,29 @@ func BenchWrite(b *testing.B, out output.Output, batch int) {
 // broker included). On a shared machine the wall time measures the
 // neighbours too; the CPU time much less so.
 func BenchDrain(b *testing.B, out output.Output, recs [][]byte) {
+	benchDrain(b, out, recs, func() queue.Queue { return queue.NewMemory(1<<30, queue.Reject) })
+}
+
+// BenchDrainDisk is BenchDrain from a disk queue (the agent's default) in a
+// temporary directory, written and synced before the clock starts: the
+// dispatcher reads the records back from the queue's files (mostly from
+// the page cache) as the agent does after a backlog.
+func BenchDrainDisk(b *testing.B, out output.Output, recs [][]byte) {
+	benchDrain(b, out, recs, func() queue.Queue {
+		q, err := diskqueue.Open(diskqueue.Options{Dir: b.TempDir(), MaxBytes: 4 << 30})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { q.Close() })
+		return q
+	})
+}
+
+func benchDrain(b *testing.B, out output.Output, recs [][]byte, newQueue func() queue.Queue) {
 	var cpu time.Duration
 	for b.Loop() {
 		b.StopTimer()
-		run := Start(b, out, recs, 1000, 10*time.Minute)
+		run := StartOn(b, newQueue(), out, recs, 1000, 10*time.Minute)
 		b.StartTimer()
 		c0 := CPUTime(b)
 		run.Wait(b)

@@ -125,7 +125,7 @@ func (d *DeadLetters) IDs(t testing.TB) []string {
 type Result struct {
 	Dispatcher  *output.Dispatcher
 	DeadLetters *DeadLetters
-	Queue       *queue.Memory
+	Queue       queue.Queue
 }
 
 // Run appends recs to a memory queue, closes it for writing, and runs a
@@ -148,10 +148,17 @@ type Running struct {
 // (its counters and queue can be watched) until Wait.
 func Start(t testing.TB, out output.Output, recs [][]byte, batch int, limit time.Duration) *Running {
 	t.Helper()
+	return StartOn(t, queue.NewMemory(1<<30, queue.Reject), out, recs, batch, limit)
+}
+
+// StartOn is Start on a queue of the caller's (a disk queue, for
+// benchmarks from where the agent keeps entries by default). The queue
+// must be empty; it is synced before the dispatcher starts.
+func StartOn(t testing.TB, q queue.Queue, out output.Output, recs [][]byte, batch int, limit time.Duration) *Running {
+	t.Helper()
 	if batch < 1 {
 		batch = 1
 	}
-	q := queue.NewMemory(1<<30, queue.Reject)
 	r, err := q.Reader(out.Name())
 	if err != nil {
 		t.Fatal(err)
@@ -160,6 +167,9 @@ func Start(t testing.TB, out output.Output, recs [][]byte, batch int, limit time
 		if err := q.Append(context.Background(), recs[i:min(i+batch, len(recs))]); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if err := q.Sync(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 	q.CloseWrite()
 	dl := &DeadLetters{}

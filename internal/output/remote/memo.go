@@ -165,6 +165,7 @@ func halves[T any](ctx context.Context, m *Memo, r Request[T], items []T, delive
 // good with read's error.
 func Pending[T any](m *Memo, records [][]byte, read func(rec []byte) (T, string, error)) (ids []string, todo []T) {
 	ids = make([]string, len(records))
+	todo = make([]T, 0, len(records))
 	for i, r := range records {
 		v, id, err := read(r)
 		if err != nil {

@@ -3,12 +3,12 @@ package remote
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/klauspost/compress/gzip"
 	"io"
 	"net/http"
 	"os"
@@ -297,6 +297,10 @@ func (a *Answer) Classify(retryable func(status int) bool) error {
 	}
 	return output.Permanent(err)
 }
+
+// Throttled reports a 429: the backend asks the agent to slow down (what
+// the failure metrics count as "throttled").
+func (e *StatusError) Throttled() bool { return e.Status == http.StatusTooManyRequests }
 
 func snippet(b []byte) string {
 	s := strings.TrimSpace(string(b))
