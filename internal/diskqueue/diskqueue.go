@@ -258,6 +258,8 @@ type Queue struct {
 	failGen    uint64        // appendGen it covered
 	syncErr    error         // its error
 	syncDone   chan struct{} // closed after every fsync round; nil when nobody waits
+	posDone    chan struct{} // closed after every round's position writes; nil when nobody waits
+	persistNow bool          // write dirty positions in the next round, whatever CommitInterval says
 	dataCh     chan struct{} // closed when records are added; nil when nobody waits
 	spaceCh    chan struct{} // closed when room is freed; nil when nobody waits
 
