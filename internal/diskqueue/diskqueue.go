@@ -55,8 +55,10 @@ package diskqueue
 //     is lost can restart at its segment's start without repeating anything.
 //   - Position files are written only after the data before them is fsynced,
 //     and a position committed with an output's state (queue.StateReader)
-//     only after that output's durable call has returned: the position and
-//     the state are in one file, so a restart finds both or neither.
+//     only after that output's durable call has returned (it runs while
+//     the round fsyncs the queue's data; the position is written after
+//     both): the position and the state are in one file, so a restart
+//     finds both or neither.
 //   - A segment file is removed only when every reader's committed position
 //     written to disk is in a later segment: what a restart delivers again
 //     is still there (an output may have undone it, see queue.StateReader).
