@@ -764,16 +764,26 @@ func (q *Queue) Sync(ctx context.Context) error {
 			q.mu.Unlock()
 			return queue.ErrClosed
 		}
-		ch := waitCh(&q.syncDone)
-		q.mu.Unlock()
-		q.wake()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := q.awaitRoundLocked(ctx, &q.syncDone); err != nil {
+			return err
 		}
-		q.mu.Lock()
 	}
+}
+
+// awaitRoundLocked, called with q.mu held, wakes the syncer and waits until
+// it closes *done (a round's end), and takes q.mu again; when ctx ends first
+// it returns ctx.Err() without q.mu.
+func (q *Queue) awaitRoundLocked(ctx context.Context, done *chan struct{}) error {
+	ch := waitCh(done)
+	q.mu.Unlock()
+	q.wake()
+	select {
+	case <-ch:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	q.mu.Lock()
+	return nil
 }
 
 func (q *Queue) wake() {

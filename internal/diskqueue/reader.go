@@ -332,15 +332,9 @@ func (r *reader) CommitStateDurable(ctx context.Context, state []byte, durable f
 			q.mu.Unlock()
 			return queue.ErrClosed
 		}
-		ch := waitCh(&q.posDone)
-		q.mu.Unlock()
-		q.wake()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := q.awaitRoundLocked(ctx, &q.posDone); err != nil {
+			return err
 		}
-		q.mu.Lock()
 	}
 }
 
