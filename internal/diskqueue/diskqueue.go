@@ -55,8 +55,10 @@ package diskqueue
 //     is lost can restart at its segment's start without repeating anything.
 //   - Position files are written only after the data before them is fsynced,
 //     and a position committed with an output's state (queue.StateReader)
-//     only after that output's durable call has returned: the position and
-//     the state are in one file, so a restart finds both or neither.
+//     only after that output's durable call has returned (it runs while
+//     the round fsyncs the queue's data; the position is written after
+//     both): the position and the state are in one file, so a restart
+//     finds both or neither.
 //   - A segment file is removed only when every reader's committed position
 //     written to disk is in a later segment: what a restart delivers again
 //     is still there (an output may have undone it, see queue.StateReader).
@@ -258,6 +260,8 @@ type Queue struct {
 	failGen    uint64        // appendGen it covered
 	syncErr    error         // its error
 	syncDone   chan struct{} // closed after every fsync round; nil when nobody waits
+	posDone    chan struct{} // closed after every round's position writes; nil when nobody waits
+	persistNow bool          // write dirty positions in the next round, whatever CommitInterval says
 	dataCh     chan struct{} // closed when records are added; nil when nobody waits
 	spaceCh    chan struct{} // closed when room is freed; nil when nobody waits
 
@@ -760,16 +764,26 @@ func (q *Queue) Sync(ctx context.Context) error {
 			q.mu.Unlock()
 			return queue.ErrClosed
 		}
-		ch := waitCh(&q.syncDone)
-		q.mu.Unlock()
-		q.wake()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := q.awaitRoundLocked(ctx, &q.syncDone); err != nil {
+			return err
 		}
-		q.mu.Lock()
 	}
+}
+
+// awaitRoundLocked, called with q.mu held, wakes the syncer and waits until
+// it closes *done (a round's end), and takes q.mu again; when ctx ends first
+// it returns ctx.Err() without q.mu.
+func (q *Queue) awaitRoundLocked(ctx context.Context, done *chan struct{}) error {
+	ch := waitCh(done)
+	q.mu.Unlock()
+	q.wake()
+	select {
+	case <-ch:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	q.mu.Lock()
+	return nil
 }
 
 func (q *Queue) wake() {

@@ -24,6 +24,9 @@ type reader struct {
 	durable   func() error // makes what state describes durable; nil: nothing to do
 	dirty     bool         // committed changed since it was last written to disk
 	written   pos          // the position last written to disk: a restart resumes there
+	gen       uint64       // counts the commits that changed the position or state
+	wroteGen  uint64       // gen of the position and state last written to disk
+	writeErr  error        // why the last attempt to write them failed (nil after a success)
 	dropped   bool         // DropReader removed this reader
 
 	// Guarded by mu, which the caller's goroutine holds for a whole Next,
@@ -288,6 +291,7 @@ func (r *reader) CommitState(state []byte, durable func() error) error {
 	}
 	r.durable = durable
 	r.dirty = true
+	r.gen++
 	if r.pending == r.committed {
 		return nil
 	}
@@ -301,6 +305,37 @@ func (r *reader) CommitState(state []byte, durable func() error) error {
 		}
 	}
 	return nil
+}
+
+// CommitStateDurable is CommitState that waits until the syncer has written
+// the position and state to disk (it runs a round for it at once); see
+// queue.StateReader.
+func (r *reader) CommitStateDurable(ctx context.Context, state []byte, durable func() error) error {
+	if err := r.CommitState(state, durable); err != nil {
+		return err
+	}
+	q := r.q
+	q.mu.Lock()
+	target := r.gen
+	r.writeErr = nil
+	q.persistNow = true
+	for {
+		switch {
+		case r.wroteGen >= target:
+			q.mu.Unlock()
+			return nil
+		case r.writeErr != nil:
+			err := r.writeErr
+			q.mu.Unlock()
+			return err
+		case q.syncerDone || r.dropped:
+			q.mu.Unlock()
+			return queue.ErrClosed
+		}
+		if err := q.awaitRoundLocked(ctx, &q.posDone); err != nil {
+			return err
+		}
+	}
 }
 
 // State returns the state committed with the position the reader resumes

@@ -2,7 +2,9 @@ package diskqueue_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -98,5 +100,46 @@ func TestStateTooLarge(t *testing.T) {
 	}
 	if err := r.CommitState(make([]byte, queue.MaxStateBytes+1), nil); err == nil {
 		t.Fatal("a state over MaxStateBytes was accepted")
+	}
+}
+
+// TestCommitStateDurable: the position and state are on disk when
+// CommitStateDurable returns, long before CommitInterval, and only after the
+// output's durable call; a durable call that fails is reported, and the
+// position on disk stays where it was.
+func TestCommitStateDurable(t *testing.T) {
+	fsys := faultfs.New()
+	q := openQueue(t, diskqueue.Options{Dir: "/q", FS: fsys, Logger: quiet(), CommitInterval: time.Hour})
+	mustAppend(t, q, records("r", 4, 10)...)
+	mustSync(t, q)
+	r := reader(t, q, "out").(queue.StateReader)
+	posFile := diskqueue.PosFile("/q", "out")
+	onDisk := func() []byte { b, _ := fsys.ReadFile(posFile); return b }
+	ctx := context.Background()
+
+	var called bool
+	err := r.CommitStateDurable(ctx, []byte("start"), func() error {
+		called = !bytes.Contains(onDisk(), []byte("start"))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !called {
+		t.Error("the durable call was not made before the state was written")
+	}
+	if !bytes.Contains(onDisk(), []byte("start")) {
+		t.Fatal("the state is not on disk when CommitStateDurable returns")
+	}
+
+	if _, err := tryNext(r, 2, 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	err = r.CommitStateDurable(ctx, []byte("two"), func() error { return errors.New("disk gone") })
+	if err == nil || !strings.Contains(err.Error(), "disk gone") {
+		t.Fatalf("CommitStateDurable with a failing durable call returned %v", err)
+	}
+	if b := onDisk(); bytes.Contains(b, []byte("two")) || !bytes.Contains(b, []byte("start")) {
+		t.Errorf("after the failure the position file holds %q, want the state %q", b, "start")
 	}
 }

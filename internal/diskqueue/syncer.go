@@ -24,6 +24,7 @@ func (q *Queue) syncLoop() {
 			q.mu.Lock()
 			q.syncerDone = true
 			notify(&q.syncDone)
+			notify(&q.posDone)
 			q.mu.Unlock()
 			return
 		case <-q.kick:
@@ -38,11 +39,32 @@ type posUpdate struct {
 	p       pos
 	state   []byte       // written with p
 	durable func() error // called before p is written
+	gen     uint64       // the reader's gen when p and state were taken
+	synced  chan error   // durable's result, from startDurable
+}
+
+// startDurable runs the outputs' durable calls of updates while the round
+// fsyncs the queue's own data: the two fsyncs overlap (and share a journal
+// commit) instead of following each other, so the positions, and the
+// removal of the segments they free, come sooner.
+func startDurable(updates []posUpdate) {
+	for i := range updates {
+		if durable := updates[i].durable; durable != nil {
+			ch := make(chan error, 1)
+			go func() { ch <- durable() }()
+			updates[i].synced = ch
+		}
+	}
 }
 
 // round runs one fsync round; final writes every dirty position whatever
 // CommitInterval says.
 func (q *Queue) round(final bool) {
+	defer func() {
+		q.mu.Lock()
+		notify(&q.posDone)
+		q.mu.Unlock()
+	}()
 	q.mu.Lock()
 	gen := q.appendGen
 	files := q.toSync
@@ -63,22 +85,25 @@ func (q *Queue) round(final bool) {
 	// segment: it is removed only once the positions on disk are past it.
 	var updates []posUpdate
 	drained := len(q.segs) > 1 && q.segs[0].id < q.low.seg
-	if final || drained || time.Since(q.lastPersist) >= q.opts.CommitInterval {
+	if final || drained || q.persistNow || time.Since(q.lastPersist) >= q.opts.CommitInterval {
 		for _, r := range q.readers {
 			if r.dirty {
-				updates = append(updates, posUpdate{r: r, p: r.committed, state: bytes.Clone(r.state), durable: r.durable})
+				updates = append(updates, posUpdate{r: r, p: r.committed, state: bytes.Clone(r.state), durable: r.durable, gen: r.gen})
 				r.dirty = false
 			}
 		}
 		q.lastPersist = time.Now()
+		q.persistNow = false
 	}
 	q.mu.Unlock()
 
+	startDurable(updates)
 	if needData {
 		if err := q.syncData(gen, files, active, activeTarget, dir); err != nil {
 			q.mu.Lock()
 			for _, u := range updates {
 				u.r.dirty = true
+				u.r.writeErr = err
 			}
 			q.mu.Unlock()
 			return
@@ -179,9 +204,10 @@ func (q *Queue) persist(updates []posUpdate) {
 	}
 	q.persistMu.Lock()
 	defer q.persistMu.Unlock()
-	redirty := func(r *reader) {
+	redirty := func(r *reader, err error) {
 		q.mu.Lock()
 		r.dirty = true
+		r.writeErr = err
 		q.mu.Unlock()
 	}
 	var errs []error
@@ -195,10 +221,10 @@ func (q *Queue) persist(updates []posUpdate) {
 		}
 		path := posFile(q.dir, u.r.name)
 		var err error
-		if u.durable != nil {
+		if u.synced != nil {
 			// What the state describes must be durable before the position
 			// that goes with it is (the output's own fsync).
-			if err = u.durable(); err != nil {
+			if err = <-u.synced; err != nil {
 				err = fmt.Errorf("making its output durable: %w", err)
 			}
 		}
@@ -209,8 +235,9 @@ func (q *Queue) persist(updates []posUpdate) {
 			err = q.fs.Rename(path+tmpSuffix, path)
 		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("reader %s: %w", u.r.name, err))
-			redirty(u.r)
+			err = fmt.Errorf("reader %s: %w", u.r.name, err)
+			errs = append(errs, err)
+			redirty(u.r, err)
 			continue
 		}
 		written = append(written, u)
@@ -221,8 +248,11 @@ func (q *Queue) persist(updates []posUpdate) {
 		for _, u := range written {
 			if err != nil {
 				u.r.dirty = true
+				u.r.writeErr = err
 			} else {
 				u.r.written = u.p
+				u.r.wroteGen = max(u.r.wroteGen, u.gen)
+				u.r.writeErr = nil
 			}
 		}
 		q.mu.Unlock()

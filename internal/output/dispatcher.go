@@ -70,8 +70,9 @@ func (d *Dispatcher) tune(dl Delivery) {
 // Run delivers records until the queue is closed and drained (nil) or ctx
 // ends (ctx.Err()); records not delivered by then stay in the queue. An
 // output that is Resumable, on a reader that keeps states, first resumes
-// from the reader's state and then has its state committed with every
-// position.
+// from the reader's state (or, when the reader has none yet, has the state
+// it starts from made durable with the position before it writes) and then
+// has its state committed with every position.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	if t, ok := d.Out.(Tuned); ok {
 		d.tune(t.Delivery())
@@ -93,8 +94,19 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	commit := d.Reader.Commit
 	if res, ok := d.Out.(Resumable); ok {
 		if sr, ok := d.Reader.(queue.StateReader); ok {
-			res.Resume(sr.State())
 			sync := res.Sync
+			// With nothing recorded yet (a new reader, or a position written
+			// without a state), what the output holds now is made durable
+			// with the position before the first write, so that a crash
+			// before the first position write is undone like any other.
+			if st := sr.State(); st != nil {
+				res.Resume(st)
+			} else if err := sr.CommitStateDurable(ctx, res.State(), sync); err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				log.Warn("cannot record where the output starts; a crash before its first position is written may repeat entries", "error", err)
+			}
 			commit = func() error { return sr.CommitState(res.State(), sync) }
 		}
 	}

@@ -344,6 +344,11 @@ func (r *memReader) CommitState(state []byte, _ func() error) error {
 	return nil
 }
 
+// CommitStateDurable is CommitState: nothing here is durable; see StateReader.
+func (r *memReader) CommitStateDurable(_ context.Context, state []byte, durable func() error) error {
+	return r.CommitState(state, durable)
+}
+
 // State returns the state committed with the reader's position.
 func (r *memReader) State() []byte {
 	r.q.mu.Lock()

@@ -93,6 +93,13 @@ type StateReader interface {
 	// describes; while durable fails, the position is not written (and is
 	// tried again later). A plain Commit drops the state.
 	CommitState(state []byte, durable func() error) error
+	// CommitStateDurable is CommitState that returns only once the
+	// position and state are durable (for a queue that keeps nothing on
+	// disk, at once), or with the error that kept them from being written,
+	// or ctx.Err(). An output with nothing recorded yet uses it before its
+	// first write, so that a crash right after the first start is undone
+	// like any other.
+	CommitStateDurable(ctx context.Context, state []byte, durable func() error) error
 }
 
 // MaxStateBytes bounds the state a StateReader keeps with its position.

@@ -47,9 +47,13 @@ package file
 // position writes) or is shorter than the state says, the output cannot
 // tell what its files hold past the position: it says so in the log, keeps
 // the files and cuts only a torn last line, and the entries after the
-// position may be written twice. The same goes without a state: the first
-// start, a queue that does not keep states (queue.StateReader), a queue
-// position that was lost.
+// position may be written twice. The same goes for a queue that does not
+// keep states (queue.StateReader) and a queue position that was lost or
+// damaged. With no state yet (the first start, or the first after an
+// upgrade), the dispatcher commits State, the file as open found it, and
+// waits until that is on disk before the first Write
+// (queue.StateReader.CommitStateDurable), so that the first start is exact
+// like every other.
 
 import (
 	"bufio"
