@@ -34,8 +34,8 @@ final class Queue {
     static final int ENTRY_OVERHEAD = 16;
     static final int CHUNK_OVERHEAD = 128;
 
-    /** Results of {@link #push}: bits. */
-    static final int SEALED = 1, FULL = 2, CLOSED = 4;
+    /** Result of {@link #push}: a chunk was sealed. */
+    static final int SEALED = 1;
 
     final long maxBytes;
     final int batchBytes;
@@ -44,7 +44,8 @@ final class Queue {
     private final Condition changed = lock.newCondition();
     private int waiters;
 
-    private long bytes;
+    /** Written under the lock, read without it by {@link #bytesApprox}. */
+    private volatile long bytes;
     private long entries;
     private long logged;
     private Chunk tail;
@@ -56,7 +57,10 @@ final class Queue {
     private long[] gens = new long[8];
     private int[] genCounts = new int[8];
     private int ngens;
-    private boolean closed;
+    // The last seal for a flush: every record the ring had handed over up to sealedSeq is in a chunk of generation
+    // sealedGen or older (0: nothing was outstanding then).
+    private long sealedSeq = -1;
+    private long sealedGen;
     private final ArrayDeque<Chunk> free = new ArrayDeque<>();
     private long freeBytes;
 
@@ -65,15 +69,24 @@ final class Queue {
         this.batchBytes = batchBytes;
     }
 
-    /** Copies one finished entry into the queue. Returns a combination of SEALED, FULL and CLOSED (0: queued). */
+    /**
+     * Copies one finished entry into the queue; the sender does this (or the closing thread once the sender has
+     * stopped) for records the {@link Ring} admitted against the byte cap, so it is never refused. Returns SEALED when
+     * a chunk was sealed (0 otherwise).
+     */
     int push(EntryEncoder enc) {
-        int len = enc.encodedLength();
+        return push(enc, null, 0, enc.encodedLength());
+    }
+
+    /** Like {@link #push(EntryEncoder)} for an entry already encoded: src[off, off+len). */
+    int push(byte[] src, int off, int len) {
+        return push(null, src, off, len);
+    }
+
+    private int push(EntryEncoder enc, byte[] src, int off, int len) {
         long cost = len + ENTRY_OVERHEAD;
         lock.lock();
         try {
-            if (closed) {
-                return CLOSED;
-            }
             int result = 0;
             Chunk t = tail;
             if (t != null && t.len + 1 + len + Chunk.SUFFIX.length > batchBytes) {
@@ -83,14 +96,13 @@ final class Queue {
             }
             if (t == null) {
                 cost += CHUNK_OVERHEAD;
-            }
-            if (bytes + cost > maxBytes) {
-                return result | FULL;
-            }
-            if (t == null) {
                 t = open(len);
             }
-            t.append(enc, len);
+            if (enc != null) {
+                t.append(enc, len);
+            } else {
+                t.appendRaw(src, off, len);
+            }
             t.cost += cost;
             bytes += cost;
             entries++;
@@ -103,6 +115,11 @@ final class Queue {
         } finally {
             lock.unlock();
         }
+    }
+
+    /** Bytes charged, read without the lock (for the ring's admission check). */
+    long bytesApprox() {
+        return bytes;
     }
 
     private Chunk open(int firstLen) {
@@ -167,13 +184,67 @@ final class Queue {
     long sealForFlush() {
         lock.lock();
         try {
-            if (tail != null && tail.count > 0) {
-                sealTail();
+            return sealForFlushLocked();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private long sealForFlushLocked() {
+        if (tail != null && tail.count > 0) {
+            sealTail();
+        }
+        if (ngens == 0) {
+            return 0;
+        }
+        return gen++;
+    }
+
+    /**
+     * For a flush, on the sender thread once it has taken every record before ring sequence seq from the ring: seals
+     * like {@link #sealForFlush} and records the generation for {@link #awaitSealed}. Returns the generation (or 0).
+     */
+    long sealForFlush(long seq) {
+        lock.lock();
+        try {
+            long g = sealForFlushLocked();
+            if (seq > sealedSeq) {
+                sealedSeq = seq;
+                sealedGen = g;
             }
-            if (ngens == 0) {
-                return 0;
+            if (waiters > 0) {
+                changed.signalAll();
             }
-            return gen++;
+            return g;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Waits until the sender has sealed every record before ring sequence seq for a flush (see
+     * {@link #sealForFlush(long)}). Returns the generation to wait for with {@link #awaitDone} (0: nothing was
+     * outstanding), or -1 when stop says to give up or the deadline passes first.
+     */
+    long awaitSealed(long seq, long deadlineNanos, java.util.function.BooleanSupplier stop) throws InterruptedException {
+        lock.lock();
+        try {
+            waiters++;
+            try {
+                while (sealedSeq < seq) {
+                    if (stop.getAsBoolean()) {
+                        return -1;
+                    }
+                    long left = deadlineNanos - System.nanoTime();
+                    if (left <= 0) {
+                        return -1;
+                    }
+                    changed.awaitNanos(Math.min(left, TimeUnit.MILLISECONDS.toNanos(100)));
+                }
+                return sealedGen;
+            } finally {
+                waiters--;
+            }
         } finally {
             lock.unlock();
         }
@@ -347,16 +418,6 @@ final class Queue {
             if (waiters > 0) {
                 changed.signalAll();
             }
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    /** Refuses entries from now on. */
-    void close() {
-        lock.lock();
-        try {
-            closed = true;
         } finally {
             lock.unlock();
         }

@@ -1,0 +1,162 @@
+package org.logflux.agent;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The hand-off from application threads to the sender: a bounded, lock-free ring of records captured by {@code log}
+ * and not yet encoded. Many threads put, one thread (the sender, or the closing thread once the sender has stopped)
+ * takes:
+ *
+ * <pre>
+ *   producers: charge bytes → CAS head → write slot (encoder, estimate) → publish item (release store)
+ *   consumer:  read item (acquire) at tail → null means "claimed, not yet published": stop there
+ *
+ *   head = claimed slots ·2, low bit = closed (no more claims)        tail = slots taken by the consumer
+ * </pre>
+ *
+ * A slot is claimed with one compare-and-set on {@code head}; closing sets the low bit in the same word, so a claim
+ * either happens before the close (and the closing thread sees and drains it) or fails. Besides its slot count the
+ * ring is bounded by the queue's byte cap: each record is charged an estimate of its encoded size from the put until
+ * the sender has moved it into the byte-counted {@link Queue}. No lock and no {@code synchronized}: a virtual thread
+ * never waits here.
+ */
+final class Ring {
+    private static final VarHandle ITEMS = MethodHandles.arrayElementVarHandle(Object[].class);
+    private static final VarHandle HEAD;
+    private static final VarHandle TAIL;
+
+    static {
+        try {
+            MethodHandles.Lookup l = MethodHandles.lookup();
+            HEAD = l.findVarHandle(Ring.class, "head", long.class);
+            TAIL = l.findVarHandle(Ring.class, "tail", long.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    /** Results of {@link #put} besides a sequence number. */
+    static final long FULL = -1, CLOSED = -2;
+
+    private final int mask;
+    private final Object[] items;
+    private final RecordEncoder<?>[] encoders;
+    private final int[] estimates;
+    /** Bytes charged for records in the ring (estimates). */
+    private final AtomicLong bytes = new AtomicLong();
+    private final Queue queue;
+
+    // Keep the producers' word and the consumer's word on separate cache lines.
+    @SuppressWarnings("unused")
+    private long p01, p02, p03, p04, p05, p06, p07;
+    private volatile long head;
+    @SuppressWarnings("unused")
+    private long p11, p12, p13, p14, p15, p16, p17;
+    private volatile long tail;
+    @SuppressWarnings("unused")
+    private long p21, p22, p23, p24, p25, p26, p27;
+
+    /** A ring of at least {@code slots} slots (rounded up to a power of two), sharing queue's byte cap. */
+    Ring(int slots, Queue queue) {
+        int n = Integer.highestOneBit(Math.max(2, slots - 1)) << 1;
+        this.mask = n - 1;
+        this.items = new Object[n];
+        this.encoders = new RecordEncoder<?>[n];
+        this.estimates = new int[n];
+        this.queue = queue;
+    }
+
+    /** The number of slots for a queue of maxBytes: about one per 256 bytes, between 1,024 and 65,536. */
+    static int slotsFor(long maxBytes) {
+        return (int) Math.max(1024, Math.min(65536, maxBytes / 256));
+    }
+
+    /**
+     * Puts a record. Returns its sequence number (its position since the start, 0 or more), or FULL (no slot, or the
+     * byte cap would be passed: nothing was put) or CLOSED, both negative.
+     */
+    long put(Object item, RecordEncoder<?> enc, int estimate) {
+        // Charge the bytes first, so that a refused record never takes a slot (the consumer stops at a slot that was
+        // claimed and not yet filled).
+        if (bytes.addAndGet(estimate) + queue.bytesApprox() > queue.maxBytes) {
+            bytes.addAndGet(-estimate);
+            return FULL;
+        }
+        long h;
+        do {
+            h = head;
+            if ((h & 1) != 0 || (h >> 1) - tail > mask) {
+                bytes.addAndGet(-estimate);
+                return (h & 1) != 0 ? CLOSED : FULL;
+            }
+        } while (!HEAD.weakCompareAndSet(this, h, h + 2));
+        long seq = h >> 1;
+        int i = (int) seq & mask;
+        estimates[i] = estimate;
+        encoders[i] = enc;
+        ITEMS.setRelease(items, i, item);
+        return seq;
+    }
+
+    /** Refuses puts from now on; puts that claimed a slot before still complete. */
+    void close() {
+        long h;
+        do {
+            h = head;
+        } while ((h & 1) == 0 && !HEAD.weakCompareAndSet(this, h, h | 1));
+    }
+
+    /** The number of slots claimed so far (the sequence number the next put would get). */
+    long claimed() {
+        return head >> 1;
+    }
+
+    /** The number of slots taken by the consumer so far. */
+    long taken() {
+        return tail;
+    }
+
+    /** Bytes charged for records not yet taken. */
+    long bytes() {
+        return bytes.get();
+    }
+
+    /** Whether every claimed slot was taken. */
+    boolean isEmpty() {
+        return (head >> 1) == tail;
+    }
+
+    /** What the consumer does with one record. */
+    interface Sink {
+        void accept(Object item, RecordEncoder<?> enc);
+    }
+
+    /**
+     * Takes up to max published records in order, handing each to sink. Stops at the first slot claimed but not
+     * yet published. Consumer only. Returns the number of records taken.
+     */
+    int drain(Sink sink, int max) {
+        long t = tail;
+        int n = 0;
+        while (n < max) {
+            int i = (int) t & mask;
+            Object item = ITEMS.getAcquire(items, i);
+            if (item == null) {
+                break;
+            }
+            RecordEncoder<?> enc = encoders[i];
+            encoders[i] = null;
+            ITEMS.set(items, i, null);
+            // Into the queue before the estimate is let go and before tail moves: the byte cap is never undercounted,
+            // and taken() counts only records already in the queue.
+            sink.accept(item, enc);
+            bytes.addAndGet(-estimates[i]);
+            t++;
+            n++;
+            TAIL.setRelease(this, t);
+        }
+        return n;
+    }
+}
