@@ -300,6 +300,23 @@ public final class EntryEncoder {
         int bytes = 0;
         boolean cut = ellipsis;
         int i = 0;
+        if (end <= maxBytes) {
+            // Fast path for the leading run of ASCII with nothing to escape (usually the whole string): one compare
+            // and one store a character; the loop below takes over at the first other character.
+            o.ensure(end + 4);
+            byte[] b = o.b;
+            int n = o.n;
+            while (i < end) {
+                char c = s.charAt(i);
+                if (c >= 0x80 || !SAFE[c]) {
+                    break;
+                }
+                b[n++] = (byte) c;
+                i++;
+            }
+            o.n = n;
+            bytes = i;
+        }
         outer:
         while (i < end) {
             // Reserve the worst case (6 bytes a char) for a slice at a time.
