@@ -68,9 +68,13 @@ final class Ring {
         this.queue = queue;
     }
 
-    /** The number of slots for a queue of maxBytes: about one per 256 bytes, between 1,024 and 65,536. */
+    /**
+     * The number of slots for a queue of maxBytes: one per 256 bytes (no record is charged less than about 256 bytes,
+     * see {@link LogfluxClient}, so the byte cap, not the slots, is what bounds the ring), between 1,024 and 2^20.
+     * The slots take 12 to 20 bytes each (5-8% of maxBytes).
+     */
     static int slotsFor(long maxBytes) {
-        return (int) Math.max(1024, Math.min(65536, maxBytes / 256));
+        return (int) Math.max(1024, Math.min(1 << 20, maxBytes / 256));
     }
 
     /**

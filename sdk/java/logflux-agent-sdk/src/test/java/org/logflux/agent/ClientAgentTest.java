@@ -69,6 +69,54 @@ class ClientAgentTest {
         }
     }
 
+    /** A record handed over as it is and encoded on the sender thread (what the Logback appender does). */
+    record Order(int n, String note) {
+    }
+
+    @Test
+    void deferredRecordsArriveInOrderAndABrokenEncoderLosesOnlyItsRecord() throws Exception {
+        List<LogfluxException> errors = new CopyOnWriteArrayList<>();
+        RecordEncoder<Order> encode = (o, e) -> {
+            if (o.note().equals("bad")) {
+                throw new IllegalStateException("cannot encode order " + o.n());
+            }
+            if (o.note().equals("no begin")) {
+                e.payload("never begun");
+                return;
+            }
+            e.begin(Level.NOTICE, 1_756_636_200L, 5_000).payload("order " + o.n() + " " + o.note())
+                    .metadata("thread", Thread.currentThread().getName());
+        };
+        try (RealAgent agent = RealAgent.startUnix(dir)) {
+            try (LogfluxClient c = builder(agent.unixAddress()).onError(errors::add).build()) {
+                for (int i = 0; i < 2000; i++) {
+                    String note = i == 700 ? "bad" : i == 900 ? "no begin" : "ok";
+                    assertTrue(c.log(new Order(i, note), 64, encode));
+                }
+                assertTrue(c.flush(Duration.ofSeconds(20)), () -> c.stats().toString());
+                Stats s = c.stats();
+                assertEquals(2, s.dropped(Stats.DROP_INVALID), s.toString());
+                assertEquals(1998, s.confirmed(), s.toString());
+                assertEquals(0, s.queued());
+            }
+            List<Map<String, Object>> stored = agent.waitStored(1998, Duration.ofSeconds(20));
+            List<String> want = new ArrayList<>();
+            for (int i = 0; i < 2000; i++) {
+                if (i != 700 && i != 900) {
+                    want.add("order " + i + " ok");
+                }
+            }
+            assertEquals(want, RealAgent.payloads(stored));
+            assertEquals("2025-08-31T10:30:00.000005Z", stored.get(0).get("timestamp"));
+            assertEquals(6L, stored.get(0).get("logLevel"));
+            assertEquals(Map.of("thread", "logflux-sender"), stored.get(0).get("metadata"));
+        }
+        assertTrue(errors.stream().anyMatch(e -> e.kind() == LogfluxException.Kind.DROPPED
+                && e.getMessage().contains("cannot encode order 700")), errors.toString());
+        assertTrue(errors.stream().anyMatch(e -> e.kind() == LogfluxException.Kind.DROPPED
+                && e.getMessage().contains("did not call begin")), errors.toString());
+    }
+
     @Test
     void tcpAuthenticatesAndDelivers() throws Exception {
         try (RealAgent agent = RealAgent.startWithTcp(dir)) {
