@@ -31,8 +31,10 @@ import java.util.function.Function;
  * <ol>
  *   <li>{@link Builder#build()} checks the settings (every problem at once) and starts the sender thread
  *       ({@code logflux-sender}, a daemon); it does not connect yet.</li>
- *   <li>{@link #log(Entry)} encodes the entry on the caller's thread and copies it into a queue bounded in bytes. It
- *       never waits on I/O and never throws for transport problems: a full queue drops the entry and counts it.</li>
+ *   <li>{@link #log(Entry)} checks the entry, copies it and puts the copy into a lock-free ring ({@link Ring}); the
+ *       sender encodes it into the queue. Ring and queue share one cap in bytes. It never waits on I/O and never throws
+ *       for transport problems: a full queue drops the entry and counts it. Framework integrations hand over their
+ *       own event objects the same way ({@link #log(Object, int, RecordEncoder)}).</li>
  *   <li>The sender writes batches of at most 100 entries, reads the agent's answers line by line and reconnects
  *       with capped exponential backoff and jitter.</li>
  *   <li>{@link #flush(Duration)} returns true once the agent confirmed, with the Agent API's {@code flush} action,
@@ -41,8 +43,9 @@ import java.util.function.Function;
  *       Closing twice is harmless. A JVM shutdown hook (on by default) closes the client at exit.</li>
  * </ol>
  *
- * <p>No {@code synchronized} is taken on a path an application thread runs: the queue uses a
- * {@link java.util.concurrent.locks.ReentrantLock}, so virtual threads do not pin.
+ * <p>No lock and no {@code synchronized} is taken on the path of {@code log}: one compare-and-set claims a slot in the
+ * ring. {@code flush} and {@code close} wait on a {@link java.util.concurrent.locks.ReentrantLock}'s condition, so
+ * virtual threads do not pin.
  */
 public final class LogfluxClient implements AutoCloseable {
     /** Longest line the SDK writes; well under the agent's default 16 MiB. */

@@ -10,11 +10,11 @@ import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * Holds every entry from the {@code log} call until the agent has confirmed it durable (or refused it, or it went to
- * the fallback, or it was dropped at close). Entries are encoded on the caller's thread and copied into chunks; a
- * chunk is one batch in the making:
+ * the fallback, or it was dropped at close). The sender takes records from the {@link Ring}, encodes them and copies
+ * them into chunks; a chunk is one batch in the making:
  *
  * <pre>
- * log ──append──▶ tail ──seal──▶ sealed ──pop──▶ connection ──flush answer──▶ released
+ * ring ──append──▶ tail ──seal──▶ sealed ──pop──▶ connection ──flush answer──▶ released
  *                                  ▲      (pending → unconfirmed)    │
  *                                  └────────── requeue ──────────────┘
  *                                    (connection lost, queue_full)
@@ -26,7 +26,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * <p>Flush generations: a chunk belongs to the generation current when it was opened. A flush seals the tail and
  * starts a new generation; it is done when no chunk of its generation or an older one is outstanding.
  *
- * <p>One {@link ReentrantLock} guards it (never {@code synchronized}: a virtual thread waiting for it unmounts).
+ * <p>One {@link ReentrantLock} guards it (never {@code synchronized}: a virtual thread waiting for it unmounts). Only
+ * the sender (and {@code flush}, {@code stats} and {@code close}) take it; {@code log} never does.
  */
 final class Queue {
     static final int MAX_BATCH_ENTRIES = 100;
