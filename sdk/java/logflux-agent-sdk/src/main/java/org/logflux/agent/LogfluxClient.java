@@ -321,7 +321,7 @@ public final class LogfluxClient implements AutoCloseable {
     public Stats stats() {
         long[] u = queue.usage();
         long inRing = Math.max(0, ring.claimed() - ring.taken());
-        return new Stats(u[2] + inRing, u[0] + inRing, u[1] + ring.bytes(), st.sent.get(), st.confirmed.get(), st.fallback.get(), st.droppedMap(),
+        return new Stats(u[2] + inRing, u[0] + inRing, u[1], st.sent.get(), st.confirmed.get(), st.fallback.get(), st.droppedMap(),
                 st.rejectedMap(), st.retriesMap(), st.connections.get(), sender.connected(), st.dialFailures.get(),
                 sender.lastError());
     }

@@ -35,8 +35,6 @@ final class Queue {
     static final int ENTRY_OVERHEAD = 16;
     static final int CHUNK_OVERHEAD = 128;
 
-    /** Result of {@link #push}: a chunk was sealed. */
-    static final int SEALED = 1;
 
     final long maxBytes;
     final int batchBytes;
@@ -45,8 +43,13 @@ final class Queue {
     private final Condition changed = lock.newCondition();
     private int waiters;
 
-    /** Written under the lock, read without it by {@link #bytesApprox}. */
-    private volatile long bytes;
+    private long bytes;
+    /**
+     * The byte cap's counter, shared with the {@link Ring}: the estimates of records in the ring plus the chunks'
+     * costs. The ring adds a record's estimate when it takes it; the sender swaps estimates for encoded costs once
+     * per drain ({@link #recharge}); {@link #release} takes the cost off.
+     */
+    final java.util.concurrent.atomic.AtomicLong charged = new java.util.concurrent.atomic.AtomicLong();
     private long entries;
     private long logged;
     private Chunk tail;
@@ -72,27 +75,41 @@ final class Queue {
 
     /**
      * Copies one finished entry into the queue; the sender does this (or the closing thread once the sender has
-     * stopped) for records the {@link Ring} admitted against the byte cap, so it is never refused. Returns SEALED when
-     * a chunk was sealed (0 otherwise).
+     * stopped) for records the {@link Ring} admitted against the byte cap, so it is never refused. Returns the bytes
+     * it charged (the caller settles them with {@link #recharge}).
      */
-    int push(EntryEncoder enc) {
+    long push(EntryEncoder enc) {
         return push(enc, null, 0, enc.encodedLength());
     }
 
     /** Like {@link #push(EntryEncoder)} for an entry already encoded: src[off, off+len). */
-    int push(byte[] src, int off, int len) {
+    long push(byte[] src, int off, int len) {
         return push(null, src, off, len);
     }
 
-    private int push(EntryEncoder enc, byte[] src, int off, int len) {
+    /** Swaps records' estimates for what they cost once encoded: delta = costs - estimates. */
+    void recharge(long delta) {
+        if (delta != 0) {
+            charged.addAndGet(delta);
+        }
+    }
+
+    /** Holds the lock across many pushes (the sender's drain), so each push takes it again cheaply. */
+    void lockForPushes() {
+        lock.lock();
+    }
+
+    void unlockAfterPushes() {
+        lock.unlock();
+    }
+
+    private long push(EntryEncoder enc, byte[] src, int off, int len) {
         long cost = len + ENTRY_OVERHEAD;
         lock.lock();
         try {
-            int result = 0;
             Chunk t = tail;
             if (t != null && t.len + 1 + len + Chunk.SUFFIX.length > batchBytes) {
                 sealTail();
-                result = SEALED;
                 t = null;
             }
             if (t == null) {
@@ -110,17 +127,11 @@ final class Queue {
             logged++;
             if (t.count >= MAX_BATCH_ENTRIES || t.len + Chunk.SUFFIX.length >= batchBytes) {
                 sealTail();
-                result |= SEALED;
             }
-            return result;
+            return cost;
         } finally {
             lock.unlock();
         }
-    }
-
-    /** Bytes charged, read without the lock (for the ring's admission check). */
-    long bytesApprox() {
-        return bytes;
     }
 
     private Chunk open(int firstLen) {
@@ -376,6 +387,7 @@ final class Queue {
             b.seal();
             // Charged as new chunks; the caller releases c.
             bytes += a.cost + b.cost;
+            charged.addAndGet(a.cost + b.cost);
             entries += c.count;
             addGen(c.gen, 2);
             sealed.add(a);
@@ -408,6 +420,7 @@ final class Queue {
         lock.lock();
         try {
             bytes -= c.cost;
+            charged.addAndGet(-c.cost);
             entries -= c.count;
             addGen(c.gen, -1);
             // Keep the buffer for reuse while queued and kept memory stay within the cap: steady logging then
@@ -424,22 +437,18 @@ final class Queue {
         }
     }
 
-    /** {entries queued, bytes charged, entries logged so far}. */
+    /** {entries queued, bytes charged (the ring's estimates included), entries logged so far}. */
     long[] usage() {
         lock.lock();
         try {
-            return new long[] {entries, bytes, logged};
+            return new long[] {entries, charged.get(), logged};
         } finally {
             lock.unlock();
         }
     }
 
+    /** Bytes charged against the cap: the queue's chunks and the estimates of records still in the ring. */
     long bytes() {
-        lock.lock();
-        try {
-            return bytes;
-        } finally {
-            lock.unlock();
-        }
+        return charged.get();
     }
 }

@@ -18,8 +18,9 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * A slot is claimed with one compare-and-set on {@code head}; closing sets the low bit in the same word, so a claim
  * either happens before the close (and the closing thread sees and drains it) or fails. Besides its slot count the
- * ring is bounded by the queue's byte cap: each record is charged an estimate of its encoded size from the put until
- * the sender has moved it into the byte-counted {@link Queue}. No lock and no {@code synchronized}: a virtual thread
+ * ring is bounded by the queue's byte cap: a put adds an estimate of the record's encoded size to the counter the
+ * queue keeps ({@link Queue#charged}) and is refused if that passes the cap; the sender swaps estimates for encoded
+ * costs when it moves records into the {@link Queue}. No lock and no {@code synchronized}: a virtual thread
  * never waits here.
  */
 final class Ring {
@@ -44,9 +45,14 @@ final class Ring {
     private final Object[] items;
     private final RecordEncoder<?>[] encoders;
     private final int[] estimates;
-    /** Bytes charged for records in the ring (estimates). */
-    private final AtomicLong bytes = new AtomicLong();
-    private final Queue queue;
+    /** The byte cap's counter, the queue's (see {@link Queue#charged}). */
+    private final AtomicLong charged;
+    private final long maxBytes;
+    /**
+     * A cached bound of the claims that fit: tail + capacity as last read. Producers read the consumer's tail only
+     * when they reach it, not at every put (a stale value is only ever too low).
+     */
+    private volatile long limit;
 
     // Keep the producers' word and the consumer's word on separate cache lines.
     @SuppressWarnings("unused")
@@ -65,7 +71,9 @@ final class Ring {
         this.items = new Object[n];
         this.encoders = new RecordEncoder<?>[n];
         this.estimates = new int[n];
-        this.queue = queue;
+        this.charged = queue.charged;
+        this.maxBytes = queue.maxBytes;
+        this.limit = n;
     }
 
     /**
@@ -84,15 +92,15 @@ final class Ring {
     long put(Object item, RecordEncoder<?> enc, int estimate) {
         // Charge the bytes first, so that a refused record never takes a slot (the consumer stops at a slot that was
         // claimed and not yet filled).
-        if (bytes.addAndGet(estimate) + queue.bytesApprox() > queue.maxBytes) {
-            bytes.addAndGet(-estimate);
-            return FULL;
+        if (charged.addAndGet(estimate) > maxBytes) {
+            charged.addAndGet(-estimate);
+            return (head & 1) != 0 ? CLOSED : FULL;
         }
         long h;
         do {
             h = head;
-            if ((h & 1) != 0 || (h >> 1) - tail > mask) {
-                bytes.addAndGet(-estimate);
+            if ((h & 1) != 0 || (h >> 1) >= limit && (h >> 1) >= (limit = tail + mask + 1)) {
+                charged.addAndGet(-estimate);
                 return (h & 1) != 0 ? CLOSED : FULL;
             }
         } while (!HEAD.weakCompareAndSet(this, h, h + 2));
@@ -122,19 +130,14 @@ final class Ring {
         return tail;
     }
 
-    /** Bytes charged for records not yet taken. */
-    long bytes() {
-        return bytes.get();
-    }
-
     /** Whether every claimed slot was taken. */
     boolean isEmpty() {
         return (head >> 1) == tail;
     }
 
-    /** What the consumer does with one record. */
+    /** What the consumer does with one record: puts it in the queue, returning the bytes that charged. */
     interface Sink {
-        void accept(Object item, RecordEncoder<?> enc);
+        long accept(Object item, RecordEncoder<?> enc);
     }
 
     /**
@@ -144,22 +147,31 @@ final class Ring {
     int drain(Sink sink, int max) {
         long t = tail;
         int n = 0;
-        while (n < max) {
-            int i = (int) t & mask;
-            Object item = ITEMS.getAcquire(items, i);
-            if (item == null) {
-                break;
+        long delta = 0;
+        try {
+            while (n < max) {
+                int i = (int) t & mask;
+                Object item = ITEMS.getAcquire(items, i);
+                if (item == null) {
+                    break;
+                }
+                RecordEncoder<?> enc = encoders[i];
+                encoders[i] = null;
+                ITEMS.set(items, i, null);
+                // Into the queue before tail moves: taken() counts only records already in the queue.
+                delta += sink.accept(item, enc) - estimates[i];
+                t++;
+                n++;
+                TAIL.setRelease(this, t);
+                if ((n & 63) == 0) {
+                    // Estimates for costs every 64 records, not at each (the producers share the counter); until
+                    // then a record counts twice, which only makes the cap stricter.
+                    charged.addAndGet(delta);
+                    delta = 0;
+                }
             }
-            RecordEncoder<?> enc = encoders[i];
-            encoders[i] = null;
-            ITEMS.set(items, i, null);
-            // Into the queue before the estimate is let go and before tail moves: the byte cap is never undercounted,
-            // and taken() counts only records already in the queue.
-            sink.accept(item, enc);
-            bytes.addAndGet(-estimates[i]);
-            t++;
-            n++;
-            TAIL.setRelease(this, t);
+        } finally {
+            charged.addAndGet(delta);
         }
         return n;
     }

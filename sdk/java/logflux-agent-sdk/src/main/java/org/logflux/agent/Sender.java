@@ -246,7 +246,16 @@ final class Sender implements Runnable {
 
     /** Encodes what the ring holds into chunks, and seals for a flush that waits. Returns true if it took any. */
     private boolean drainRing() {
-        int n = ring.drain(sink, DRAIN_MAX);
+        if (ring.isEmpty() && sealWant.get() <= sealedUpTo) {
+            return false;
+        }
+        int n;
+        q.lockForPushes(); // one lock for the whole drain; flush and stats wait at most one drain
+        try {
+            n = ring.drain(sink, DRAIN_MAX);
+        } finally {
+            q.unlockAfterPushes();
+        }
         long want = sealWant.get();
         if (want > sealedUpTo) {
             long taken = ring.taken();
@@ -275,11 +284,10 @@ final class Sender implements Runnable {
     }
 
     /** The ring's consumer: one record into the queue, encoded here when the caller deferred it. */
-    private void encodeRecord(Object item, RecordEncoder<?> enc) {
+    private long encodeRecord(Object item, RecordEncoder<?> enc) {
         if (enc == null) {
             byte[] b = (byte[]) item; // encoded on the caller's thread
-            q.push(b, 0, b.length);
-            return;
+            return q.push(b, 0, b.length);
         }
         EntryEncoder e = encoder;
         e.reset();
@@ -294,6 +302,7 @@ final class Sender implements Runnable {
         if (e.invalid == null && e.encodedLength() + Chunk.PREFIX.length + Chunk.SUFFIX.length > LogfluxClient.MAX_LINE_BYTES) {
             e.invalid = "the entry is longer than " + LogfluxClient.MAX_LINE_BYTES + " bytes";
         }
+        long cost = 0;
         if (e.invalid != null) {
             st.drop(Counters.INVALID, 1);
             if (!e.invalid.equals(badRecord)) { // once per distinct problem
@@ -301,11 +310,12 @@ final class Sender implements Runnable {
                 report(new LogfluxException(LogfluxException.Kind.DROPPED, null, "dropped an entry: " + e.invalid, null));
             }
         } else {
-            q.push(e);
+            cost = q.push(e);
         }
         if (e.main.b.length > 64 << 10 || e.meta.b.length > 64 << 10) {
             encoder.shrink(); // do not keep a huge buffer around
         }
+        return cost;
     }
 
     // --- connecting -----------------------------------------------------------------------------------------------
