@@ -306,13 +306,25 @@ public final class EntryEncoder {
             o.ensure(end + 4);
             byte[] b = o.b;
             int n = o.n;
-            while (i < end) {
-                char c = s.charAt(i);
-                if (c >= 0x80 || !SAFE[c]) {
-                    break;
+            if (s instanceof String) {
+                String str = (String) s; // String.charAt inlines; CharSequence.charAt may not
+                while (i < end) {
+                    char c = str.charAt(i);
+                    if (c >= 0x80 || !SAFE[c]) {
+                        break;
+                    }
+                    b[n++] = (byte) c;
+                    i++;
                 }
-                b[n++] = (byte) c;
-                i++;
+            } else {
+                while (i < end) {
+                    char c = s.charAt(i);
+                    if (c >= 0x80 || !SAFE[c]) {
+                        break;
+                    }
+                    b[n++] = (byte) c;
+                    i++;
+                }
             }
             o.n = n;
             bytes = i;

@@ -156,15 +156,16 @@ public final class LogfluxClient implements AutoCloseable {
 
     /**
      * The fields every entry has, as the encoder writes them (with the longest timestamp and the default source), and
-     * the queue's overheads per entry and per chunk (the whole of it: the entry may open a chunk). An estimate above
-     * the encoded size only makes the cap stricter while the entry waits in the ring.
+     * the queue's overheads per entry and per chunk (a hundredth of it: a chunk holds up to 100 entries; the ring keeps
+     * one chunk's overhead of the cap free for the chunk being filled). An estimate above the encoded size only makes
+     * the cap stricter while the entry waits in the ring.
      */
     private static final int FIXED_ESTIMATE = "{\"entryType\":1,\"logLevel\":7,\"timestamp\":\"2026-01-01T00:00:00.123456789Z\",\"source\":,\"payload\":\"\",\"metadata\":{}}".length()
-            + 1 + Queue.ENTRY_OVERHEAD + Queue.CHUNK_OVERHEAD;
+            + 1 + Queue.ENTRY_OVERHEAD + Queue.CHUNK_OVERHEAD / Queue.MAX_BATCH_ENTRIES + 1;
 
     /** Puts a record in the ring; a null encoder means item is an entry's JSON already. */
     private boolean enqueue(Object item, RecordEncoder<?> enc, int estimatedBytes) {
-        int est = enc == null ? estimatedBytes + Queue.ENTRY_OVERHEAD + Queue.CHUNK_OVERHEAD + 1
+        int est = enc == null ? estimatedBytes + Queue.ENTRY_OVERHEAD + Queue.CHUNK_OVERHEAD / Queue.MAX_BATCH_ENTRIES + 2
                 : estimatedBytes + FIXED_ESTIMATE + sourceJson.length;
         long r = ring.put(item, enc, est);
         if (r >= 0) {

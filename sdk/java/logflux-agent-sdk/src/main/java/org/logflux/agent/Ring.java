@@ -47,7 +47,8 @@ final class Ring {
     private final int[] estimates;
     /** The byte cap's counter, the queue's (see {@link Queue#charged}). */
     private final AtomicLong charged;
-    private final long maxBytes;
+    /** The cap less one chunk's overhead, which the chunk being filled may charge beyond its entries' estimates. */
+    private final long admitBytes;
     /**
      * A cached bound of the claims that fit: tail + capacity as last read. Producers read the consumer's tail only
      * when they reach it, not at every put (a stale value is only ever too low).
@@ -72,17 +73,17 @@ final class Ring {
         this.encoders = new RecordEncoder<?>[n];
         this.estimates = new int[n];
         this.charged = queue.charged;
-        this.maxBytes = queue.maxBytes;
+        this.admitBytes = queue.maxBytes - Queue.CHUNK_OVERHEAD;
         this.limit = n;
     }
 
     /**
-     * The number of slots for a queue of maxBytes: one per 256 bytes (no record is charged less than about 256 bytes,
-     * see {@link LogfluxClient}, so the byte cap, not the slots, is what bounds the ring), between 1,024 and 2^20.
-     * The slots take 12 to 20 bytes each (5-8% of maxBytes).
+     * The number of slots for a queue of maxBytes: one per 128 bytes (no record is charged less than about 130 bytes,
+     * see {@link LogfluxClient}, so the byte cap, not the slots, is what bounds the ring), between 1,024 and 2^20. The
+     * slots take 12 to 20 bytes each, allocated once (about a tenth of maxBytes, besides it).
      */
     static int slotsFor(long maxBytes) {
-        return (int) Math.max(1024, Math.min(1 << 20, maxBytes / 256));
+        return (int) Math.max(1024, Math.min(1 << 20, maxBytes / 128));
     }
 
     /**
@@ -92,7 +93,7 @@ final class Ring {
     long put(Object item, RecordEncoder<?> enc, int estimate) {
         // Charge the bytes first, so that a refused record never takes a slot (the consumer stops at a slot that was
         // claimed and not yet filled).
-        if (charged.addAndGet(estimate) > maxBytes) {
+        if (charged.addAndGet(estimate) > admitBytes) {
             charged.addAndGet(-estimate);
             return (head & 1) != 0 ? CLOSED : FULL;
         }
