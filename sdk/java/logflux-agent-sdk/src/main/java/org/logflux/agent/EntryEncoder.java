@@ -300,31 +300,21 @@ public final class EntryEncoder {
         int bytes = 0;
         boolean cut = ellipsis;
         int i = 0;
-        if (end <= maxBytes) {
-            // Fast path for the leading run of ASCII with nothing to escape (usually the whole string): one compare
-            // and one store a character; the loop below takes over at the first other character.
+        if (end <= maxBytes && s instanceof String) {
+            // Fast path for a String's leading run of ASCII with nothing to escape (usually the whole string): one
+            // compare and one store a character (String.charAt inlines); the loop below takes over at the first other
+            // character.
+            String str = (String) s;
             o.ensure(end + 4);
             byte[] b = o.b;
             int n = o.n;
-            if (s instanceof String) {
-                String str = (String) s; // String.charAt inlines; CharSequence.charAt may not
-                while (i < end) {
-                    char c = str.charAt(i);
-                    if (c >= 0x80 || !SAFE[c]) {
-                        break;
-                    }
-                    b[n++] = (byte) c;
-                    i++;
+            while (i < end) {
+                char c = str.charAt(i);
+                if (c >= 0x80 || !SAFE[c]) {
+                    break;
                 }
-            } else {
-                while (i < end) {
-                    char c = s.charAt(i);
-                    if (c >= 0x80 || !SAFE[c]) {
-                        break;
-                    }
-                    b[n++] = (byte) c;
-                    i++;
-                }
+                b[n++] = (byte) c;
+                i++;
             }
             o.n = n;
             bytes = i;
