@@ -113,8 +113,9 @@ public final class LogfluxClient implements AutoCloseable {
     /**
      * Queues a record to be encoded later, on the sender thread, by encoder: what a framework integration uses to keep
      * JSON work off the application thread (see {@link RecordEncoder}). The record must not change afterwards (capture
-     * everything the encoder reads, as Logback's {@code prepareForDeferredProcessing} does). estimatedBytes is charged
-     * to the byte-bounded queue until the record is encoded; the encoded size is charged from then on. Like
+     * everything the encoder reads, as Logback's {@code prepareForDeferredProcessing} does). estimatedBytes, the size
+     * of the record's own text in JSON, is charged to the byte-bounded queue until the record is encoded, with the
+     * fields every entry has and 256 bytes for the record object; the encoded size is charged from then on. Like
      * {@link #log(Entry)}, never waits on I/O and never throws for transport problems; returns false when the record
      * was dropped (queue full, client closed).
      */
@@ -163,10 +164,17 @@ public final class LogfluxClient implements AutoCloseable {
     private static final int FIXED_ESTIMATE = "{\"entryType\":1,\"logLevel\":7,\"timestamp\":\"2026-01-01T00:00:00.123456789Z\",\"source\":,\"payload\":\"\",\"metadata\":{}}".length()
             + 1 + Queue.ENTRY_OVERHEAD + Queue.CHUNK_OVERHEAD / Queue.MAX_BATCH_ENTRIES + 1;
 
+    /**
+     * The heap a record holds while it waits in the ring besides its strings: a framework's event object and its
+     * small parts (a Logback LoggingEvent with its argument array and Instant is about this), or an Entry's copy.
+     * The cap is about memory, and a record is not its JSON until the sender has encoded it.
+     */
+    static final int RECORD_HEAP_BYTES = 256;
+
     /** Puts a record in the ring; a null encoder means item is an entry's JSON already. */
     private boolean enqueue(Object item, RecordEncoder<?> enc, int estimatedBytes) {
         int est = enc == null ? estimatedBytes + Queue.ENTRY_OVERHEAD + Queue.CHUNK_OVERHEAD / Queue.MAX_BATCH_ENTRIES + 2
-                : estimatedBytes + FIXED_ESTIMATE + sourceJson.length;
+                : estimatedBytes + FIXED_ESTIMATE + sourceJson.length + RECORD_HEAP_BYTES;
         long r = ring.put(item, enc, est);
         if (r >= 0) {
             if ((r & (WAKE_EVERY - 1)) == 0) {
