@@ -276,6 +276,59 @@ class ClientAgentTest {
     }
 
     @Test
+    void closeWhileThreadsLogKeepsEveryAcceptedEntryAndCountsTheRest() throws Exception {
+        int threads = 4;
+        try (RealAgent agent = RealAgent.startUnix(dir)) {
+            LogfluxClient c = builder(agent.unixAddress()).build();
+            int[] accepted = new int[threads];
+            int[] refused = new int[threads];
+            java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(threads);
+            List<Thread> ts = new ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                int me = t;
+                Thread th = new Thread(() -> {
+                    started.countDown();
+                    // Log until the client refuses as closed (bounded, in case close never comes).
+                    for (int i = 0; i < 2_000_000 && refused[me] == 0; i++) {
+                        if (c.log(Entry.info("t" + me + " " + accepted[me]))) {
+                            accepted[me]++;
+                        } else if (c.stats().dropped(Stats.DROP_CLOSED) > 0) {
+                            refused[me]++;
+                        } else {
+                            Thread.onSpinWait(); // queue full: try again
+                        }
+                    }
+                });
+                th.start();
+                ts.add(th);
+            }
+            started.await();
+            RealAgent.sleep(200);
+            assertTrue(c.close(Duration.ofSeconds(30)), () -> c.stats().toString());
+            for (Thread th : ts) {
+                th.join(30_000);
+            }
+            int total = 0;
+            for (int t = 0; t < threads; t++) {
+                assertEquals(1, refused[t], "thread " + t + " stopped at the close");
+                total += accepted[t];
+            }
+            Stats s = c.stats();
+            assertEquals(total, s.logged(), s.toString());
+            assertEquals(total, s.confirmed(), s.toString());
+            // Every accepted entry is stored, each thread's in the order it logged them.
+            List<String> got = RealAgent.payloads(agent.waitStored(total, Duration.ofSeconds(30)));
+            assertEquals(total, got.size());
+            int[] next = new int[threads];
+            for (String p : got) {
+                int sp = p.indexOf(' ');
+                int t = Integer.parseInt(p.substring(1, sp));
+                assertEquals(next[t]++, Integer.parseInt(p.substring(sp + 1)), "order of thread " + t);
+            }
+        }
+    }
+
+    @Test
     void environmentNamesTheAgent() throws Exception {
         try (RealAgent agent = RealAgent.startWithTcp(dir)) {
             try (LogfluxClient c = LogfluxClient.builder().shutdownHook(false)
