@@ -276,6 +276,33 @@ class ClientAgentTest {
     }
 
     @Test
+    void callerEncodedEntriesKeepTheirPlaceAmongTheOthers() throws Exception {
+        RecordEncoder<String> deferred = (p, e) -> e.begin(Level.INFO, 1_756_636_200L, 0).payload(p);
+        try (RealAgent agent = RealAgent.startUnix(dir)) {
+            try (LogfluxClient c = builder(agent.unixAddress()).build()) {
+                for (int i = 0; i < 300; i++) {
+                    switch (i % 3) {
+                        case 0 -> assertTrue(c.log(Entry.info("mixed " + i)));
+                        case 1 -> assertTrue(c.log(c.encoder(Level.WARNING, 1_756_636_200L, 0).payload("mixed " + i)
+                                .metadata("via", "encoder")));
+                        default -> assertTrue(c.log("mixed " + i, 16, deferred));
+                    }
+                }
+                EntryEncoder empty = c.encoder(Level.INFO, 1_756_636_200L, 0);
+                assertFalse(c.log(empty), "an entry without a payload is refused at once");
+                assertTrue(c.flush(Duration.ofSeconds(20)), () -> c.stats().toString());
+                assertEquals(1, c.stats().dropped(Stats.DROP_INVALID));
+            }
+            List<Map<String, Object>> stored = agent.waitStored(300, Duration.ofSeconds(20));
+            for (int i = 0; i < 300; i++) {
+                assertEquals("mixed " + i, stored.get(i).get("payload"));
+            }
+            assertEquals(Map.of("via", "encoder"), stored.get(1).get("metadata"));
+            assertEquals(5L, stored.get(1).get("logLevel"));
+        }
+    }
+
+    @Test
     void closeWhileThreadsLogKeepsEveryAcceptedEntryAndCountsTheRest() throws Exception {
         int threads = 4;
         try (RealAgent agent = RealAgent.startUnix(dir)) {
