@@ -156,6 +156,99 @@ public final class Entry {
     }
 
     /**
+     * Why the agent would refuse this entry, or null: the checks of {@link #encodeInto} that can be made without
+     * encoding, so that {@code log} can refuse the entry at once.
+     */
+    String invalidReason() {
+        if (payload == null || payload.isEmpty()) {
+            return "payload is empty";
+        }
+        if (source != null && source.length() > EntryEncoder.MAX_SOURCE_CHARS
+                && source.codePointCount(0, source.length()) > EntryEncoder.MAX_SOURCE_CHARS) {
+            return "source is longer than 256 characters";
+        }
+        if (payload.length() > EntryEncoder.MAX_PAYLOAD_BYTES / 3 && utf8Length(payload) > EntryEncoder.MAX_PAYLOAD_BYTES) {
+            return "payload is more than 1 MiB";
+        }
+        if (payloadType != null && !EntryEncoder.validPayloadType(payloadType)) {
+            return "payload type \"" + payloadType + "\" is not 1-64 letters, digits, '_', '-' or '.'";
+        }
+        return null;
+    }
+
+    /** The bytes of s in UTF-8 as the encoder writes it (a lone surrogate becomes U+FFFD, 3 bytes). */
+    private static long utf8Length(String s) {
+        long n = 0;
+        for (int i = 0, len = s.length(); i < len; i++) {
+            char c = s.charAt(i);
+            if (c < 0x80) {
+                n++;
+            } else if (c < 0x800) {
+                n += 2;
+            } else if (Character.isHighSurrogate(c) && i + 1 < len && Character.isLowSurrogate(s.charAt(i + 1))) {
+                n += 4;
+                i++;
+            } else {
+                n += 3;
+            }
+        }
+        return n;
+    }
+
+    /** The time set on a snapshot: seconds since the epoch, or -1 when {@link #timestamp} holds it. */
+    private long snapSecond = -1;
+    private int snapNano;
+
+    /**
+     * A copy of this entry as it is now, with its time fixed (the time of the call when it has none), for the sender
+     * to encode later: the caller may change or log this entry again at once.
+     */
+    Entry snapshot() {
+        Entry c = new Entry(level, payload);
+        c.type = type;
+        c.source = source;
+        c.payloadType = payloadType;
+        if (metaCount > 0) {
+            c.meta = java.util.Arrays.copyOf(meta, metaCount);
+            c.metaCount = metaCount;
+        }
+        if (timestamp != null) {
+            c.snapSecond = timestamp.getEpochSecond();
+            c.snapNano = timestamp.getNano();
+        } else {
+            Instant now = Instant.now();
+            c.snapSecond = now.getEpochSecond();
+            c.snapNano = now.getNano();
+        }
+        return c;
+    }
+
+    /** Encodes a snapshot on the sender thread. */
+    static final RecordEncoder<Entry> SNAPSHOT_ENCODER = (e, enc) -> {
+        enc.begin(e.type, e.level, e.snapSecond, e.snapNano);
+        e.encodeInto(enc);
+    };
+
+    /**
+     * The size of the entry's own strings as the encoder writes them when they are ASCII with nothing to escape
+     * (quotes and separators included); {@link LogfluxClient} adds the fixed fields. Charged to the queue until the
+     * sender has encoded the entry.
+     */
+    int estimatedBytes() {
+        long n = payload.length();
+        if (source != null) {
+            n += source.length() + 12;
+        }
+        if (payloadType != null) {
+            n += payloadType.length() + 17;
+        }
+        for (int i = 0; i < metaCount; i += 2) {
+            n += Math.min(meta[i + 1].length(), EntryEncoder.MAX_META_VALUE_CHARS + 2) + meta[i].length() + 6;
+        }
+        return (int) Math.min(n, Integer.MAX_VALUE / 2);
+    }
+
+    /**
      * Encodes this entry into enc (already begun); records why it is invalid when the agent would refuse it. Unlike
      * the lenient encoder calls, an empty or oversized payload or an overlong source makes the entry invalid.
      */

@@ -67,6 +67,7 @@ public final class EntryEncoder {
     private boolean hasPayload;
     private boolean hasSource;
     private boolean hasPayloadType;
+    private boolean begun;
     /** Why the entry cannot be sent, or null. */
     String invalid;
     /** True once the payload was cut to the limit. */
@@ -87,8 +88,34 @@ public final class EntryEncoder {
         return s.getBytes(java.nio.charset.StandardCharsets.US_ASCII);
     }
 
-    /** Starts a new entry. A negative epochSecond leaves the timestamp out (the agent then uses the time of receipt). */
+    /**
+     * Starts a new entry of type LOG; the first call for every entry (a {@link RecordEncoder} makes it first). A
+     * negative epochSecond leaves the timestamp out (the agent then uses the time of receipt).
+     */
+    public EntryEncoder begin(Level level, long epochSecond, int nanoOfSecond) {
+        begin(EntryType.LOG, level, epochSecond, nanoOfSecond);
+        return this;
+    }
+
+    /** Starts a new entry of the given type; see {@link #begin(Level, long, int)}. */
+    public EntryEncoder begin(Level level, EntryType type, long epochSecond, int nanoOfSecond) {
+        begin(type, level, epochSecond, nanoOfSecond);
+        return this;
+    }
+
+    /** Lets go of buffers grown by a huge entry. */
+    void shrink() {
+        main.b = new byte[512];
+        meta.b = new byte[256];
+    }
+
+    /** Forgets the entry in the making: {@link #finish} then finds it invalid unless {@code begin} comes first. */
+    void reset() {
+        begun = false;
+    }
+
     void begin(EntryType type, Level level, long epochSecond, int nano) {
+        begun = true;
         main.n = 0;
         meta.n = 0;
         for (int i = 0; i < nkeys; i++) {
@@ -194,6 +221,10 @@ public final class EntryEncoder {
 
     /** Completes the entry with the default source if none was set. */
     void finish(byte[] defaultSource) {
+        if (!begun) {
+            invalid = "the record encoder did not call begin";
+            return;
+        }
         if (!hasPayload && invalid == null) {
             invalid = "payload is empty";
         }
@@ -269,6 +300,25 @@ public final class EntryEncoder {
         int bytes = 0;
         boolean cut = ellipsis;
         int i = 0;
+        if (end <= maxBytes && s instanceof String) {
+            // Fast path for a String's leading run of ASCII with nothing to escape (usually the whole string): one
+            // compare and one store a character (String.charAt inlines); the loop below takes over at the first other
+            // character.
+            String str = (String) s;
+            o.ensure(end + 4);
+            byte[] b = o.b;
+            int n = o.n;
+            while (i < end) {
+                char c = str.charAt(i);
+                if (c >= 0x80 || !SAFE[c]) {
+                    break;
+                }
+                b[n++] = (byte) c;
+                i++;
+            }
+            o.n = n;
+            bytes = i;
+        }
         outer:
         while (i < end) {
             // Reserve the worst case (6 bytes a char) for a slice at a time.

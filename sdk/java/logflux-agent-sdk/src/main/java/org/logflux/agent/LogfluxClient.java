@@ -31,8 +31,10 @@ import java.util.function.Function;
  * <ol>
  *   <li>{@link Builder#build()} checks the settings (every problem at once) and starts the sender thread
  *       ({@code logflux-sender}, a daemon); it does not connect yet.</li>
- *   <li>{@link #log(Entry)} encodes the entry on the caller's thread and copies it into a queue bounded in bytes. It
- *       never waits on I/O and never throws for transport problems: a full queue drops the entry and counts it.</li>
+ *   <li>{@link #log(Entry)} checks the entry, copies it and puts the copy into a lock-free ring ({@link Ring}); the
+ *       sender encodes it into the queue. Ring and queue share one cap in bytes. It never waits on I/O and never throws
+ *       for transport problems: a full queue drops the entry and counts it. Framework integrations hand over their
+ *       own event objects the same way ({@link #log(Object, int, RecordEncoder)}).</li>
  *   <li>The sender writes batches of at most 100 entries, reads the agent's answers line by line and reconnects
  *       with capped exponential backoff and jitter.</li>
  *   <li>{@link #flush(Duration)} returns true once the agent confirmed, with the Agent API's {@code flush} action,
@@ -41,8 +43,9 @@ import java.util.function.Function;
  *       Closing twice is harmless. A JVM shutdown hook (on by default) closes the client at exit.</li>
  * </ol>
  *
- * <p>No {@code synchronized} is taken on a path an application thread runs: the queue uses a
- * {@link java.util.concurrent.locks.ReentrantLock}, so virtual threads do not pin.
+ * <p>No lock and no {@code synchronized} is taken on the path of {@code log}: one compare-and-set claims a slot in the
+ * ring. {@code flush} and {@code close} wait on a {@link java.util.concurrent.locks.ReentrantLock}'s condition, so
+ * virtual threads do not pin.
  */
 public final class LogfluxClient implements AutoCloseable {
     /** Longest line the SDK writes; well under the agent's default 16 MiB. */
@@ -50,6 +53,7 @@ public final class LogfluxClient implements AutoCloseable {
 
     private final Settings cfg;
     private final Queue queue;
+    private final Ring ring;
     private final Counters st = new Counters();
     private final Sender sender;
     private final FallbackWriter fallback;
@@ -63,11 +67,12 @@ public final class LogfluxClient implements AutoCloseable {
     private LogfluxClient(Settings cfg, List<Endpoint> eps, String secret) {
         this.cfg = cfg;
         this.queue = new Queue(cfg.queueBytes, cfg.batchBytes);
+        this.ring = new Ring(Ring.slotsFor(cfg.queueBytes), queue);
         this.fallback = cfg.fallback == Fallback.NONE ? null
                 : new FallbackWriter(cfg.fallback, cfg.fallbackPath, cfg.fallbackMaxBytes, cfg.stderr);
         this.sourceJson = EntryEncoder.jsonString(cfg.source);
         try {
-            this.sender = new Sender(cfg, queue, st, fallback, eps, secret, cfg.onError);
+            this.sender = new Sender(cfg, ring, queue, st, fallback, eps, secret, sourceJson, cfg.onError);
         } catch (IOException e) {
             throw new UncheckedIOException("logflux: cannot open a selector", e);
         }
@@ -96,17 +101,28 @@ public final class LogfluxClient implements AutoCloseable {
      */
     public boolean log(Entry entry) {
         Objects.requireNonNull(entry, "entry");
-        long sec;
-        int nano;
-        Instant ts = entry.timestamp();
-        if (ts == null) {
-            ts = Instant.now();
+        if (entry.invalidReason() != null) {
+            st.drop(Counters.INVALID, 1);
+            return false;
         }
-        sec = ts.getEpochSecond();
-        nano = ts.getNano();
-        EntryEncoder enc = encoder(entry.level(), entry.type(), sec, nano);
-        entry.encodeInto(enc);
-        return log(enc);
+        // The sender encodes a copy, so the caller may change the entry at once.
+        Entry snap = entry.snapshot();
+        return enqueue(snap, Entry.SNAPSHOT_ENCODER, snap.estimatedBytes());
+    }
+
+    /**
+     * Queues a record to be encoded later, on the sender thread, by encoder: what a framework integration uses to keep
+     * JSON work off the application thread (see {@link RecordEncoder}). The record must not change afterwards (capture
+     * everything the encoder reads, as Logback's {@code prepareForDeferredProcessing} does). estimatedBytes, the size
+     * of the record's own text in JSON, is charged to the byte-bounded queue until the record is encoded, with the
+     * fields every entry has and 256 bytes for the record object; the encoded size is charged from then on. Like
+     * {@link #log(Entry)}, never waits on I/O and never throws for transport problems; returns false when the record
+     * was dropped (queue full, client closed).
+     */
+    public <T> boolean log(T record, int estimatedBytes, RecordEncoder<? super T> encoder) {
+        Objects.requireNonNull(record, "record");
+        Objects.requireNonNull(encoder, "encoder");
+        return enqueue(record, encoder, Math.max(0, estimatedBytes));
     }
 
     /** Starts an entry of type LOG for a framework integration; see {@link EntryEncoder}. */
@@ -121,7 +137,10 @@ public final class LogfluxClient implements AutoCloseable {
         return e;
     }
 
-    /** Queues the entry an encoder holds and takes the encoder back. Like {@link #log(Entry)}, never throws. */
+    /**
+     * Queues the entry an encoder holds (encoded on the caller's thread; {@link #log(Object, int, RecordEncoder)}
+     * defers that work to the sender) and takes the encoder back. Like {@link #log(Entry)}, never throws.
+     */
     public boolean log(EntryEncoder enc) {
         try {
             enc.finish(sourceJson);
@@ -129,23 +148,51 @@ public final class LogfluxClient implements AutoCloseable {
                 st.drop(Counters.INVALID, 1);
                 return false;
             }
-            int r = queue.push(enc);
-            if ((r & Queue.CLOSED) != 0) {
-                st.drop(Counters.CLOSED, 1);
-                return false;
-            }
-            if ((r & (Queue.SEALED | Queue.FULL)) != 0) {
-                sender.wake();
-            }
-            if ((r & Queue.FULL) != 0) {
-                st.drop(Counters.QUEUE_FULL, 1);
-                return false;
-            }
-            return true;
+            byte[] b = enc.toBytes();
+            return enqueue(b, null, b.length);
         } finally {
             giveBack(enc);
         }
     }
+
+    /**
+     * The fields every entry has, as the encoder writes them (with the longest timestamp and the default source), and
+     * the queue's overheads per entry and per chunk (a hundredth of it: a chunk holds up to 100 entries; the ring keeps
+     * one chunk's overhead of the cap free for the chunk being filled). An estimate above the encoded size only makes
+     * the cap stricter while the entry waits in the ring.
+     */
+    private static final int FIXED_ESTIMATE = "{\"entryType\":1,\"logLevel\":7,\"timestamp\":\"2026-01-01T00:00:00.123456789Z\",\"source\":,\"payload\":\"\",\"metadata\":{}}".length()
+            + 1 + Queue.ENTRY_OVERHEAD + Queue.CHUNK_OVERHEAD / Queue.MAX_BATCH_ENTRIES + 1;
+
+    /**
+     * The heap a record holds while it waits in the ring besides its strings: a framework's event object and its
+     * small parts (a Logback LoggingEvent with its argument array and Instant is about this), or an Entry's copy.
+     * The cap is about memory, and a record is not its JSON until the sender has encoded it.
+     */
+    static final int RECORD_HEAP_BYTES = 256;
+
+    /** Puts a record in the ring; a null encoder means item is an entry's JSON already. */
+    private boolean enqueue(Object item, RecordEncoder<?> enc, int estimatedBytes) {
+        int est = enc == null ? estimatedBytes + Queue.ENTRY_OVERHEAD + Queue.CHUNK_OVERHEAD / Queue.MAX_BATCH_ENTRIES + 2
+                : estimatedBytes + FIXED_ESTIMATE + sourceJson.length + RECORD_HEAP_BYTES;
+        long r = ring.put(item, enc, est);
+        if (r >= 0) {
+            if ((r & (WAKE_EVERY - 1)) == 0) {
+                sender.wake();
+            }
+            return true;
+        }
+        if (r == Ring.CLOSED) {
+            st.drop(Counters.CLOSED, 1);
+            return false;
+        }
+        st.drop(Counters.QUEUE_FULL, 1);
+        sender.wake();
+        return false;
+    }
+
+    /** Application threads wake the sender once per this many records (a power of two); its tick takes the rest. */
+    static final int WAKE_EVERY = 64;
 
     private EntryEncoder borrow() {
         int n = encoders.length();
@@ -189,12 +236,23 @@ public final class LogfluxClient implements AutoCloseable {
 
     private boolean doFlush(Duration timeout) {
         long deadline = System.nanoTime() + Math.max(0, timeout.toNanos());
-        long gen = queue.sealForFlush();
-        if (gen == 0) {
-            return true;
-        }
-        long attempts = sender.requestFlush(gen);
+        long seq = ring.claimed();
+        long gen;
         try {
+            if (ring.taken() >= seq) {
+                gen = queue.sealForFlush(); // everything logged before is in the queue already
+            } else {
+                // The sender seals once it has taken every record logged before this call from the ring.
+                sender.requestSeal(seq);
+                gen = queue.awaitSealed(seq, deadline, () -> !sender.thread.isAlive());
+                if (gen < 0) {
+                    return false;
+                }
+            }
+            if (gen == 0) {
+                return true;
+            }
+            long attempts = sender.requestFlush(gen);
             return queue.awaitDone(gen, deadline, () -> sender.downAfter(attempts) || !sender.thread.isAlive());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -224,7 +282,7 @@ public final class LogfluxClient implements AutoCloseable {
             return closeResult;
         }
         try {
-            queue.close();
+            ring.close();
             boolean ok = doFlush(timeout);
             sender.stop();
             try {
@@ -234,6 +292,7 @@ public final class LogfluxClient implements AutoCloseable {
                 Thread.currentThread().interrupt();
             }
             if (!sender.thread.isAlive()) {
+                sender.drainAfterStop(); // this thread is now the ring's only consumer
                 List<Chunk> rest = queue.popAll();
                 if (!rest.isEmpty()) {
                     ok = false;
@@ -270,7 +329,8 @@ public final class LogfluxClient implements AutoCloseable {
     /** A snapshot of the counters. */
     public Stats stats() {
         long[] u = queue.usage();
-        return new Stats(u[2], u[0], u[1], st.sent.get(), st.confirmed.get(), st.fallback.get(), st.droppedMap(),
+        long inRing = Math.max(0, ring.claimed() - ring.taken());
+        return new Stats(u[2] + inRing, u[0] + inRing, u[1], st.sent.get(), st.confirmed.get(), st.fallback.get(), st.droppedMap(),
                 st.rejectedMap(), st.retriesMap(), st.connections.get(), sender.connected(), st.dialFailures.get(),
                 sender.lastError());
     }

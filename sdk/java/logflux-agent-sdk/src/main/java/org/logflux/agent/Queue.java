@@ -10,11 +10,11 @@ import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * Holds every entry from the {@code log} call until the agent has confirmed it durable (or refused it, or it went to
- * the fallback, or it was dropped at close). Entries are encoded on the caller's thread and copied into chunks; a
- * chunk is one batch in the making:
+ * the fallback, or it was dropped at close). The sender takes records from the {@link Ring}, encodes them and copies
+ * them into chunks; a chunk is one batch in the making:
  *
  * <pre>
- * log ──append──▶ tail ──seal──▶ sealed ──pop──▶ connection ──flush answer──▶ released
+ * ring ──append──▶ tail ──seal──▶ sealed ──pop──▶ connection ──flush answer──▶ released
  *                                  ▲      (pending → unconfirmed)    │
  *                                  └────────── requeue ──────────────┘
  *                                    (connection lost, queue_full)
@@ -26,7 +26,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * <p>Flush generations: a chunk belongs to the generation current when it was opened. A flush seals the tail and
  * starts a new generation; it is done when no chunk of its generation or an older one is outstanding.
  *
- * <p>One {@link ReentrantLock} guards it (never {@code synchronized}: a virtual thread waiting for it unmounts).
+ * <p>One {@link ReentrantLock} guards it (never {@code synchronized}: a virtual thread waiting for it unmounts). Only
+ * the sender (and {@code flush}, {@code stats} and {@code close}) take it; {@code log} never does.
  */
 final class Queue {
     static final int MAX_BATCH_ENTRIES = 100;
@@ -34,8 +35,6 @@ final class Queue {
     static final int ENTRY_OVERHEAD = 16;
     static final int CHUNK_OVERHEAD = 128;
 
-    /** Results of {@link #push}: bits. */
-    static final int SEALED = 1, FULL = 2, CLOSED = 4;
 
     final long maxBytes;
     final int batchBytes;
@@ -45,6 +44,12 @@ final class Queue {
     private int waiters;
 
     private long bytes;
+    /**
+     * The byte cap's counter, shared with the {@link Ring}: the estimates of records in the ring plus the chunks'
+     * costs. The ring adds a record's estimate when it takes it; the sender swaps estimates for encoded costs once
+     * per drain ({@link #recharge}); {@link #release} takes the cost off.
+     */
+    final java.util.concurrent.atomic.AtomicLong charged = new java.util.concurrent.atomic.AtomicLong();
     private long entries;
     private long logged;
     private Chunk tail;
@@ -56,7 +61,10 @@ final class Queue {
     private long[] gens = new long[8];
     private int[] genCounts = new int[8];
     private int ngens;
-    private boolean closed;
+    // The last seal for a flush: every record the ring had handed over up to sealedSeq is in a chunk of generation
+    // sealedGen or older (0: nothing was outstanding then).
+    private long sealedSeq = -1;
+    private long sealedGen;
     private final ArrayDeque<Chunk> free = new ArrayDeque<>();
     private long freeBytes;
 
@@ -65,41 +73,62 @@ final class Queue {
         this.batchBytes = batchBytes;
     }
 
-    /** Copies one finished entry into the queue. Returns a combination of SEALED, FULL and CLOSED (0: queued). */
-    int push(EntryEncoder enc) {
-        int len = enc.encodedLength();
+    /**
+     * Copies one finished entry into the queue; the sender does this (or the closing thread once the sender has
+     * stopped) for records the {@link Ring} admitted against the byte cap, so it is never refused. Returns the bytes
+     * it charged (the caller settles them with {@link #recharge}).
+     */
+    long push(EntryEncoder enc) {
+        return push(enc, null, 0, enc.encodedLength());
+    }
+
+    /** Like {@link #push(EntryEncoder)} for an entry already encoded: src[off, off+len). */
+    long push(byte[] src, int off, int len) {
+        return push(null, src, off, len);
+    }
+
+    /** Swaps records' estimates for what they cost once encoded: delta = costs - estimates. */
+    void recharge(long delta) {
+        if (delta != 0) {
+            charged.addAndGet(delta);
+        }
+    }
+
+    /** Holds the lock across many pushes (the sender's drain), so each push takes it again cheaply. */
+    void lockForPushes() {
+        lock.lock();
+    }
+
+    void unlockAfterPushes() {
+        lock.unlock();
+    }
+
+    private long push(EntryEncoder enc, byte[] src, int off, int len) {
         long cost = len + ENTRY_OVERHEAD;
         lock.lock();
         try {
-            if (closed) {
-                return CLOSED;
-            }
-            int result = 0;
             Chunk t = tail;
             if (t != null && t.len + 1 + len + Chunk.SUFFIX.length > batchBytes) {
                 sealTail();
-                result = SEALED;
                 t = null;
             }
             if (t == null) {
                 cost += CHUNK_OVERHEAD;
-            }
-            if (bytes + cost > maxBytes) {
-                return result | FULL;
-            }
-            if (t == null) {
                 t = open(len);
             }
-            t.append(enc, len);
+            if (enc != null) {
+                t.append(enc, len);
+            } else {
+                t.appendRaw(src, off, len);
+            }
             t.cost += cost;
             bytes += cost;
             entries++;
             logged++;
             if (t.count >= MAX_BATCH_ENTRIES || t.len + Chunk.SUFFIX.length >= batchBytes) {
                 sealTail();
-                result |= SEALED;
             }
-            return result;
+            return cost;
         } finally {
             lock.unlock();
         }
@@ -167,13 +196,67 @@ final class Queue {
     long sealForFlush() {
         lock.lock();
         try {
-            if (tail != null && tail.count > 0) {
-                sealTail();
+            return sealForFlushLocked();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private long sealForFlushLocked() {
+        if (tail != null && tail.count > 0) {
+            sealTail();
+        }
+        if (ngens == 0) {
+            return 0;
+        }
+        return gen++;
+    }
+
+    /**
+     * For a flush, on the sender thread once it has taken every record before ring sequence seq from the ring: seals
+     * like {@link #sealForFlush} and records the generation for {@link #awaitSealed}. Returns the generation (or 0).
+     */
+    long sealForFlush(long seq) {
+        lock.lock();
+        try {
+            long g = sealForFlushLocked();
+            if (seq > sealedSeq) {
+                sealedSeq = seq;
+                sealedGen = g;
             }
-            if (ngens == 0) {
-                return 0;
+            if (waiters > 0) {
+                changed.signalAll();
             }
-            return gen++;
+            return g;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Waits until the sender has sealed every record before ring sequence seq for a flush (see
+     * {@link #sealForFlush(long)}). Returns the generation to wait for with {@link #awaitDone} (0: nothing was
+     * outstanding), or -1 when stop says to give up or the deadline passes first.
+     */
+    long awaitSealed(long seq, long deadlineNanos, java.util.function.BooleanSupplier stop) throws InterruptedException {
+        lock.lock();
+        try {
+            waiters++;
+            try {
+                while (sealedSeq < seq) {
+                    if (stop.getAsBoolean()) {
+                        return -1;
+                    }
+                    long left = deadlineNanos - System.nanoTime();
+                    if (left <= 0) {
+                        return -1;
+                    }
+                    changed.awaitNanos(Math.min(left, TimeUnit.MILLISECONDS.toNanos(100)));
+                }
+                return sealedGen;
+            } finally {
+                waiters--;
+            }
         } finally {
             lock.unlock();
         }
@@ -304,6 +387,7 @@ final class Queue {
             b.seal();
             // Charged as new chunks; the caller releases c.
             bytes += a.cost + b.cost;
+            charged.addAndGet(a.cost + b.cost);
             entries += c.count;
             addGen(c.gen, 2);
             sealed.add(a);
@@ -336,6 +420,7 @@ final class Queue {
         lock.lock();
         try {
             bytes -= c.cost;
+            charged.addAndGet(-c.cost);
             entries -= c.count;
             addGen(c.gen, -1);
             // Keep the buffer for reuse while queued and kept memory stay within the cap: steady logging then
@@ -352,32 +437,18 @@ final class Queue {
         }
     }
 
-    /** Refuses entries from now on. */
-    void close() {
-        lock.lock();
-        try {
-            closed = true;
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    /** {entries queued, bytes charged, entries logged so far}. */
+    /** {entries queued, bytes charged (the ring's estimates included), entries logged so far}. */
     long[] usage() {
         lock.lock();
         try {
-            return new long[] {entries, bytes, logged};
+            return new long[] {entries, charged.get(), logged};
         } finally {
             lock.unlock();
         }
     }
 
+    /** Bytes charged against the cap: the queue's chunks and the estimates of records still in the ring. */
     long bytes() {
-        lock.lock();
-        try {
-            return bytes;
-        } finally {
-            lock.unlock();
-        }
+        return charged.get();
     }
 }

@@ -44,6 +44,7 @@ final class Sender implements Runnable {
     static final byte[] FLUSH_LINE = EntryEncoder.ascii("{\"version\":\"1.0\",\"action\":\"flush\"}\n");
 
     private final LogfluxClient.Settings cfg;
+    private final Ring ring;
     private final Queue q;
     private final Counters st;
     private final FallbackWriter fb;
@@ -58,6 +59,8 @@ final class Sender implements Runnable {
 
     // Read by other threads (flush, stats).
     private final AtomicLong flushWant = new AtomicLong();
+    /** A flush waits for the records before this ring sequence to be sealed into chunks. */
+    private final AtomicLong sealWant = new AtomicLong();
     private volatile boolean probe;
     private final AtomicLong attempts = new AtomicLong();
     private volatile boolean down;
@@ -75,11 +78,19 @@ final class Sender implements Runnable {
     private String lastReported;
     private long dropsReported;
     private final long tickNanos;
+    private long sealedUpTo;
+    // Encoding records taken from the ring (the sender's own, or the closing thread's once the sender has stopped).
+    private final EntryEncoder encoder = new EntryEncoder();
+    private final byte[] sourceJson;
+    private final Ring.Sink sink = this::encodeRecord;
+    private String badRecord;
 
-    Sender(LogfluxClient.Settings cfg, Queue q, Counters st, FallbackWriter fb, List<Endpoint> eps, String secret,
-           Consumer<LogfluxException> onError) throws IOException {
+    Sender(LogfluxClient.Settings cfg, Ring ring, Queue q, Counters st, FallbackWriter fb, List<Endpoint> eps,
+           String secret, byte[] sourceJson, Consumer<LogfluxException> onError) throws IOException {
         this.cfg = cfg;
+        this.ring = ring;
         this.q = q;
+        this.sourceJson = sourceJson;
         this.st = st;
         this.fb = fb;
         this.eps = eps;
@@ -126,6 +137,12 @@ final class Sender implements Runnable {
         selector.wakeup();
     }
 
+    /** Asks for every record before ring sequence seq to be sealed into chunks (see {@link Queue#awaitSealed}). */
+    void requestSeal(long seq) {
+        sealWant.accumulateAndGet(seq, Math::max);
+        wake();
+    }
+
     /** Asks for every chunk up to generation gen to be confirmed, and for one connection attempt now if down. */
     long requestFlush(long gen) {
         flushWant.accumulateAndGet(gen, Math::max);
@@ -158,6 +175,7 @@ final class Sender implements Runnable {
         try {
             while (!stopping) {
                 wakePending.set(false);
+                boolean progress = drainRing();
                 long now = System.nanoTime();
                 if (now - nextTick >= 0) {
                     q.sealIdle();
@@ -165,9 +183,11 @@ final class Sender implements Runnable {
                     nextTick = now + tickNanos;
                 }
                 long wait = nextTick - now;
-                boolean progress = false;
+                if (sealWant.get() > sealedUpTo) {
+                    wait = Math.min(wait, 1_000_000); // a record it waits for is being put: look again soon
+                }
                 if (conn != null) {
-                    progress = readAnswers();
+                    progress |= readAnswers();
                     if (conn.dead != null) {
                         teardown(conn.dead);
                         continue;
@@ -217,6 +237,85 @@ final class Sender implements Runnable {
         }
         long ms = Math.max(1, (nanos + 999_999) / 1_000_000);
         selector.select(k -> { }, ms);
+    }
+
+    // --- taking records from the ring ---------------------------------------------------------------------------
+
+    /** Records taken from the ring at most per loop, so answers and writes are not held up. */
+    static final int DRAIN_MAX = 1024;
+
+    /** Encodes what the ring holds into chunks, and seals for a flush that waits. Returns true if it took any. */
+    private boolean drainRing() {
+        if (ring.isEmpty() && sealWant.get() <= sealedUpTo) {
+            return false;
+        }
+        int n;
+        q.lockForPushes(); // one lock for the whole drain; flush and stats wait at most one drain
+        try {
+            n = ring.drain(sink, DRAIN_MAX);
+        } finally {
+            q.unlockAfterPushes();
+        }
+        long want = sealWant.get();
+        if (want > sealedUpTo) {
+            long taken = ring.taken();
+            if (taken >= want) {
+                long g = q.sealForFlush(taken);
+                sealedUpTo = taken;
+                if (g != 0) {
+                    flushWant.accumulateAndGet(g, Math::max);
+                }
+            }
+        }
+        return n > 0;
+    }
+
+    /**
+     * Takes every record left in the ring into chunks; for the closing thread once this thread has stopped (the ring
+     * has one consumer). Waits a bounded time for records being put to appear.
+     */
+    void drainAfterStop() {
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(1);
+        while (!ring.isEmpty() && System.nanoTime() - deadline < 0) {
+            if (ring.drain(sink, Integer.MAX_VALUE) == 0) {
+                Thread.onSpinWait();
+            }
+        }
+    }
+
+    /** The ring's consumer: one record into the queue, encoded here when the caller deferred it. */
+    private long encodeRecord(Object item, RecordEncoder<?> enc) {
+        if (enc == null) {
+            byte[] b = (byte[]) item; // encoded on the caller's thread
+            return q.push(b, 0, b.length);
+        }
+        EntryEncoder e = encoder;
+        e.reset();
+        try {
+            @SuppressWarnings("unchecked")
+            RecordEncoder<Object> re = (RecordEncoder<Object>) enc;
+            re.encode(item, e);
+            e.finish(sourceJson);
+        } catch (RuntimeException | Error x) {
+            e.invalid = "the record encoder failed: " + x;
+        }
+        if (e.invalid == null && e.encodedLength() + Chunk.PREFIX.length + Chunk.SUFFIX.length > LogfluxClient.MAX_LINE_BYTES) {
+            e.invalid = "the entry is longer than " + LogfluxClient.MAX_LINE_BYTES + " bytes";
+        }
+        long cost = 0;
+        if (e.invalid != null) {
+            st.drop(Counters.INVALID, 1);
+            if (!e.invalid.equals(badRecord)) { // once per distinct problem
+                badRecord = e.invalid;
+                report(new LogfluxException(LogfluxException.Kind.DROPPED, null, "dropped an entry: " + e.invalid, null));
+            }
+        } else {
+            cost = q.push(e);
+        }
+        if (e.main.b.length > 64 << 10 || e.meta.b.length > 64 << 10) {
+            encoder.shrink(); // do not keep a huge buffer around
+        }
+        return cost;
     }
 
     // --- connecting -----------------------------------------------------------------------------------------------

@@ -69,6 +69,54 @@ class ClientAgentTest {
         }
     }
 
+    /** A record handed over as it is and encoded on the sender thread (what the Logback appender does). */
+    record Order(int n, String note) {
+    }
+
+    @Test
+    void deferredRecordsArriveInOrderAndABrokenEncoderLosesOnlyItsRecord() throws Exception {
+        List<LogfluxException> errors = new CopyOnWriteArrayList<>();
+        RecordEncoder<Order> encode = (o, e) -> {
+            if (o.note().equals("bad")) {
+                throw new IllegalStateException("cannot encode order " + o.n());
+            }
+            if (o.note().equals("no begin")) {
+                e.payload("never begun");
+                return;
+            }
+            e.begin(Level.NOTICE, 1_756_636_200L, 5_000).payload("order " + o.n() + " " + o.note())
+                    .metadata("thread", Thread.currentThread().getName());
+        };
+        try (RealAgent agent = RealAgent.startUnix(dir)) {
+            try (LogfluxClient c = builder(agent.unixAddress()).onError(errors::add).build()) {
+                for (int i = 0; i < 2000; i++) {
+                    String note = i == 700 ? "bad" : i == 900 ? "no begin" : "ok";
+                    assertTrue(c.log(new Order(i, note), 64, encode));
+                }
+                assertTrue(c.flush(Duration.ofSeconds(20)), () -> c.stats().toString());
+                Stats s = c.stats();
+                assertEquals(2, s.dropped(Stats.DROP_INVALID), s.toString());
+                assertEquals(1998, s.confirmed(), s.toString());
+                assertEquals(0, s.queued());
+            }
+            List<Map<String, Object>> stored = agent.waitStored(1998, Duration.ofSeconds(20));
+            List<String> want = new ArrayList<>();
+            for (int i = 0; i < 2000; i++) {
+                if (i != 700 && i != 900) {
+                    want.add("order " + i + " ok");
+                }
+            }
+            assertEquals(want, RealAgent.payloads(stored));
+            assertEquals("2025-08-31T10:30:00.000005Z", stored.get(0).get("timestamp"));
+            assertEquals(6L, stored.get(0).get("logLevel"));
+            assertEquals(Map.of("thread", "logflux-sender"), stored.get(0).get("metadata"));
+        }
+        assertTrue(errors.stream().anyMatch(e -> e.kind() == LogfluxException.Kind.DROPPED
+                && e.getMessage().contains("cannot encode order 700")), errors.toString());
+        assertTrue(errors.stream().anyMatch(e -> e.kind() == LogfluxException.Kind.DROPPED
+                && e.getMessage().contains("did not call begin")), errors.toString());
+    }
+
     @Test
     void tcpAuthenticatesAndDelivers() throws Exception {
         try (RealAgent agent = RealAgent.startWithTcp(dir)) {
@@ -224,6 +272,86 @@ class ClientAgentTest {
                 want.add("close " + i);
             }
             assertEquals(want, RealAgent.payloads(stored));
+        }
+    }
+
+    @Test
+    void callerEncodedEntriesKeepTheirPlaceAmongTheOthers() throws Exception {
+        RecordEncoder<String> deferred = (p, e) -> e.begin(Level.INFO, 1_756_636_200L, 0).payload(p);
+        try (RealAgent agent = RealAgent.startUnix(dir)) {
+            try (LogfluxClient c = builder(agent.unixAddress()).build()) {
+                for (int i = 0; i < 300; i++) {
+                    switch (i % 3) {
+                        case 0 -> assertTrue(c.log(Entry.info("mixed " + i)));
+                        case 1 -> assertTrue(c.log(c.encoder(Level.WARNING, 1_756_636_200L, 0).payload("mixed " + i)
+                                .metadata("via", "encoder")));
+                        default -> assertTrue(c.log("mixed " + i, 16, deferred));
+                    }
+                }
+                EntryEncoder empty = c.encoder(Level.INFO, 1_756_636_200L, 0);
+                assertFalse(c.log(empty), "an entry without a payload is refused at once");
+                assertTrue(c.flush(Duration.ofSeconds(20)), () -> c.stats().toString());
+                assertEquals(1, c.stats().dropped(Stats.DROP_INVALID));
+            }
+            List<Map<String, Object>> stored = agent.waitStored(300, Duration.ofSeconds(20));
+            for (int i = 0; i < 300; i++) {
+                assertEquals("mixed " + i, stored.get(i).get("payload"));
+            }
+            assertEquals(Map.of("via", "encoder"), stored.get(1).get("metadata"));
+            assertEquals(5L, stored.get(1).get("logLevel"));
+        }
+    }
+
+    @Test
+    void closeWhileThreadsLogKeepsEveryAcceptedEntryAndCountsTheRest() throws Exception {
+        int threads = 4;
+        try (RealAgent agent = RealAgent.startUnix(dir)) {
+            LogfluxClient c = builder(agent.unixAddress()).build();
+            int[] accepted = new int[threads];
+            int[] refused = new int[threads];
+            java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(threads);
+            List<Thread> ts = new ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                int me = t;
+                Thread th = new Thread(() -> {
+                    started.countDown();
+                    // Log until the client refuses as closed (bounded, in case close never comes).
+                    for (int i = 0; i < 2_000_000 && refused[me] == 0; i++) {
+                        if (c.log(Entry.info("t" + me + " " + accepted[me]))) {
+                            accepted[me]++;
+                        } else if (c.stats().dropped(Stats.DROP_CLOSED) > 0) {
+                            refused[me]++;
+                        } else {
+                            Thread.onSpinWait(); // queue full: try again
+                        }
+                    }
+                });
+                th.start();
+                ts.add(th);
+            }
+            started.await();
+            RealAgent.sleep(200);
+            assertTrue(c.close(Duration.ofSeconds(30)), () -> c.stats().toString());
+            for (Thread th : ts) {
+                th.join(30_000);
+            }
+            int total = 0;
+            for (int t = 0; t < threads; t++) {
+                assertEquals(1, refused[t], "thread " + t + " stopped at the close");
+                total += accepted[t];
+            }
+            Stats s = c.stats();
+            assertEquals(total, s.logged(), s.toString());
+            assertEquals(total, s.confirmed(), s.toString());
+            // Every accepted entry is stored, each thread's in the order it logged them.
+            List<String> got = RealAgent.payloads(agent.waitStored(total, Duration.ofSeconds(30)));
+            assertEquals(total, got.size());
+            int[] next = new int[threads];
+            for (String p : got) {
+                int sp = p.indexOf(' ');
+                int t = Integer.parseInt(p.substring(1, sp));
+                assertEquals(next[t]++, Integer.parseInt(p.substring(sp + 1)), "order of thread " + t);
+            }
         }
     }
 

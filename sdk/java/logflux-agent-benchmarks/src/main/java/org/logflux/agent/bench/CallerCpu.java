@@ -12,7 +12,8 @@ import org.logflux.agent.testing.RealAgent;
 /**
  * The calling thread's own CPU time and allocation per {@code logger.info("hello {}", x)}, measured with the JVM's
  * per-thread counters, for the LogFlux appender (into a real agent) and for AsyncAppender over a no-op appender,
- * alternating rounds in one JVM. Unlike JMH's wall time, a busy machine does not inflate it much.
+ * alternating rounds in one JVM (16 rounds of 100,000 calls after 4 of warm-up; -Drounds, -Dcalls), with the medians
+ * and the median of the per-round ratios. Unlike JMH's wall time, a busy machine does not inflate it much.
  * Run: java -cp benchmarks.jar org.logflux.agent.bench.CallerCpu
  */
 public final class CallerCpu {
@@ -23,9 +24,15 @@ public final class CallerCpu {
             Logger async = logger("async-nop", null);
             com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
             long id = Thread.currentThread().getId();
-            int n = 50_000;
-            for (int round = 0; round < 12; round++) {
-                for (Logger l : new Logger[] {lf, async}) {
+            int n = Integer.getInteger("calls", 100_000);
+            int rounds = Integer.getInteger("rounds", 16);
+            Logger[] loggers = {lf, async};
+            long[][] cpu = new long[2][rounds];
+            long[][] alloc = new long[2][rounds];
+            for (int round = -4; round < rounds; round++) { // four rounds of warm-up
+                for (int k = 0; k < 2; k++) {
+                    Logger l = loggers[(k + Math.max(round, 0)) % 2 == 0 ? 0 : 1]; // alternate which goes first
+                    int which = l == lf ? 0 : 1;
                     long b0 = mx.getThreadAllocatedBytes(id);
                     long c0 = mx.getCurrentThreadCpuTime();
                     for (int i = 0; i < n; i++) {
@@ -33,12 +40,18 @@ public final class CallerCpu {
                     }
                     long c1 = mx.getCurrentThreadCpuTime();
                     long b1 = mx.getThreadAllocatedBytes(id);
-                    if (round >= 4) { // after warm-up
-                        System.out.printf("%-10s %6d cpu-ns/op %5d B/op%n", l.getName(), (c1 - c0) / n, (b1 - b0) / n);
+                    if (round >= 0) {
+                        cpu[which][round] = (c1 - c0) / n;
+                        alloc[which][round] = (b1 - b0) / n;
+                        System.out.printf("%-10s %6d cpu-ns/op %5d B/op%n", l.getName(), cpu[which][round], alloc[which][round]);
                     }
                     Thread.sleep(300); // let the sender drain: measure the queueing path, not drops
                 }
             }
+            for (int k = 0; k < 2; k++) {
+                System.out.printf("median %-10s %6d cpu-ns/op %5d B/op%n", loggers[k].getName(), median(cpu[k]), median(alloc[k]));
+            }
+            System.out.printf("median ratio logflux/async-nop (per round): %.2f%n", medianRatio(cpu[0], cpu[1]));
             LogfluxAppender app = (LogfluxAppender) lf.getAppender("lf");
             System.out.println("LogFlux client: " + app.getClient().stats());
             lf.getLoggerContext().stop();
@@ -46,6 +59,21 @@ public final class CallerCpu {
         } finally {
             agent.stop();
         }
+    }
+
+    static long median(long[] v) {
+        long[] c = v.clone();
+        java.util.Arrays.sort(c);
+        return c[c.length / 2];
+    }
+
+    static double medianRatio(long[] a, long[] b) {
+        double[] r = new double[a.length];
+        for (int i = 0; i < a.length; i++) {
+            r[i] = a[i] / (double) Math.max(1, b[i]);
+        }
+        java.util.Arrays.sort(r);
+        return r[r.length / 2];
     }
 
     /** A logger of its own LoggerContext with the LogFlux appender ("lf") for addr, or AsyncAppender over a no-op appender when addr is null. */

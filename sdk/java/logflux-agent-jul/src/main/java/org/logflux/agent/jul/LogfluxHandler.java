@@ -16,6 +16,7 @@ import org.logflux.agent.EntryEncoder;
 import org.logflux.agent.Fallback;
 import org.logflux.agent.LogfluxClient;
 import org.logflux.agent.LogfluxException;
+import org.logflux.agent.RecordEncoder;
 
 /**
  * A {@code java.util.logging} handler that sends records to the local LogFlux agent. Configured from
@@ -171,6 +172,32 @@ public class LogfluxHandler extends Handler {
         return org.logflux.agent.Level.DEBUG;
     }
 
+    /**
+     * A record handed to the sender, with what must be read on the calling thread: the formatted message, the thread
+     * (JUL records only its id) and, with includeSource, the caller (which JUL finds by walking this thread's stack).
+     */
+    private static final class Captured {
+        final LogRecord record;
+        final String message;
+        final String threadKey;
+        final String thread;
+        final boolean withSource;
+        final String sourceClass;
+        final String sourceMethod;
+
+        Captured(LogRecord record, String message, String threadKey, String thread, boolean withSource,
+                 String sourceClass, String sourceMethod) {
+            this.record = record;
+            this.message = message;
+            this.threadKey = threadKey;
+            this.thread = thread;
+            this.withSource = withSource;
+            this.sourceClass = sourceClass;
+            this.sourceMethod = sourceMethod;
+        }
+    }
+
+    /** Captures what belongs to the calling thread and queues the record; the sender thread encodes it. */
     @Override
     public void publish(LogRecord record) {
         LogfluxClient c = client;
@@ -178,27 +205,40 @@ public class LogfluxHandler extends Handler {
             return;
         }
         try {
-            Instant t = record.getInstant();
-            EntryEncoder e = c.encoder(level(record.getLevel()), t.getEpochSecond(), t.getNano());
-            e.payload(messages.formatMessage(record));
-            e.metadata("logger", record.getLoggerName());
+            String msg = messages.formatMessage(record);
             Thread current = Thread.currentThread();
-            if (record.getLongThreadID() == current.getId()) {
-                e.metadata("thread", current.getName());
-            } else {
-                e.metadata("thread.id", Long.toString(record.getLongThreadID()));
-            }
-            Throwable thrown = record.getThrown();
-            if (thrown != null) {
-                e.exception(thrown.getClass().getName(), thrown.getMessage(), EntryEncoder.stackTrace(thrown));
-            }
-            if (includeSource) {
-                e.metadata("source_class", record.getSourceClassName());
-                e.metadata("source_method", record.getSourceMethodName());
-            }
-            c.log(e);
+            boolean same = record.getLongThreadID() == current.getId();
+            String thread = same ? current.getName() : Long.toString(record.getLongThreadID());
+            String logger = record.getLoggerName();
+            int estimate = (msg == null ? 7 : msg.length()) + (logger == null ? 4 : logger.length()) + thread.length() + 24
+                    + (record.getThrown() == null ? 0 : 2100);
+            Captured cap = includeSource
+                    ? new Captured(record, msg, same ? "thread" : "thread.id", thread, true, record.getSourceClassName(),
+                            record.getSourceMethodName())
+                    : new Captured(record, msg, same ? "thread" : "thread.id", thread, false, null, null);
+            c.log(cap, estimate + (includeSource ? 160 : 0), encodeRecord);
         } catch (RuntimeException ex) {
-            reportError("LogFlux: cannot encode a record", ex, ErrorManager.FORMAT_FAILURE);
+            reportError("LogFlux: cannot format a record", ex, ErrorManager.FORMAT_FAILURE);
+        }
+    }
+
+    private final RecordEncoder<Captured> encodeRecord = this::encode;
+
+    /** Writes one record as an entry; runs on the sender thread. */
+    private void encode(Captured cap, EntryEncoder e) {
+        LogRecord record = cap.record;
+        Instant t = record.getInstant();
+        e.begin(level(record.getLevel()), t.getEpochSecond(), t.getNano());
+        e.payload(cap.message);
+        e.metadata("logger", record.getLoggerName());
+        e.metadata(cap.threadKey, cap.thread);
+        Throwable thrown = record.getThrown();
+        if (thrown != null) {
+            e.exception(thrown.getClass().getName(), thrown.getMessage(), EntryEncoder.stackTrace(thrown));
+        }
+        if (cap.withSource) {
+            e.metadata("source_class", cap.sourceClass);
+            e.metadata("source_method", cap.sourceMethod);
         }
     }
 

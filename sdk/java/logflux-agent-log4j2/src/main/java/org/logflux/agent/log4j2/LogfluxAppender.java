@@ -21,6 +21,7 @@ import org.logflux.agent.EntryEncoder;
 import org.logflux.agent.Fallback;
 import org.logflux.agent.LogfluxClient;
 import org.logflux.agent.LogfluxException;
+import org.logflux.agent.RecordEncoder;
 
 /**
  * Sends Log4j2 events to the local LogFlux agent: {@code <Logflux name="LOGFLUX" source="billing"/>}, configurable
@@ -32,7 +33,8 @@ import org.logflux.agent.LogfluxException;
  * 1024 characters; {@code stackTraceInPayload="true"} appends the whole trace to the payload), then the
  * ThreadContext (context data).
  *
- * <p>{@code append} encodes the event on the calling thread into a reused buffer and queues it; it never waits on I/O.
+ * <p>{@code append} captures the formatted message and the thread name, and queues the (immutable) event in the
+ * client's lock-free queue; the client's sender thread encodes it. It never waits on I/O.
  * Stopping the appender ({@code LogManager.shutdown()} does) flushes what is queued, bounded by
  * {@code shutdownTimeoutMillis}. Its own problems go to Log4j's {@code StatusLogger}, never through a logger.
  */
@@ -198,16 +200,52 @@ public final class LogfluxAppender extends AbstractAppender {
     private static final TriConsumer<String, Object, EntryEncoder> CONTEXT =
             (k, v, e) -> e.metadata(k, String.valueOf(v));
 
+    /**
+     * An event handed to the sender: the event made immutable (Log4j2 copies it only when it is a reusable, garbage-free
+     * one) with what must be read on the calling thread, as Log4j2's AsyncAppender does.
+     */
+    private static final class Captured {
+        final LogEvent event;
+        final String message;
+        final String thread;
+
+        Captured(LogEvent event, String message, String thread) {
+            this.event = event;
+            this.message = message;
+            this.thread = thread;
+        }
+    }
+
+    /**
+     * Captures the formatted message and the thread name on the calling thread and queues the event; the sender thread
+     * writes the JSON ({@link #encode}). Never waits on I/O.
+     */
     @Override
     public void append(LogEvent event) {
+        LogEvent ev = event.toImmutable();
+        String msg = ev.getMessage() == null ? null : ev.getMessage().getFormattedMessage();
+        String thread = ev.getThreadName();
+        ReadOnlyStringMap ctx = ev.getContextData();
+        String logger = ev.getLoggerName();
+        int estimate = (msg == null ? 7 : msg.length()) + (logger == null ? 4 : logger.length())
+                + (thread == null ? 4 : thread.length()) + 20
+                + (ev.getThrown() == null ? 0 : 2100 + (stackTraceInPayload ? 8192 : 0)) + (ctx == null ? 0 : ctx.size() * 48);
+        client.log(new Captured(ev, msg, thread), estimate, encodeEvent);
+    }
+
+    private final RecordEncoder<Captured> encodeEvent = this::encode;
+
+    /** Writes one event as an entry; runs on the sender thread. */
+    private void encode(Captured c, EntryEncoder e) {
+        LogEvent event = c.event;
         Instant t = event.getInstant();
-        EntryEncoder e = client.encoder(level(event.getLevel()), t.getEpochSecond(), t.getNanoOfSecond());
+        e.begin(level(event.getLevel()), t.getEpochSecond(), t.getNanoOfSecond());
         Throwable thrown = event.getThrown();
         String trace = thrown == null ? null : EntryEncoder.stackTrace(thrown);
-        String msg = event.getMessage() == null ? null : event.getMessage().getFormattedMessage();
+        String msg = c.message;
         e.payload(trace != null && stackTraceInPayload ? msg + "\n" + trace : msg);
         e.metadata("logger", event.getLoggerName());
-        e.metadata("thread", event.getThreadName());
+        e.metadata("thread", c.thread);
         Marker marker = event.getMarker();
         if (marker != null) {
             e.metadata("marker", marker.getName());
@@ -219,7 +257,6 @@ public final class LogfluxAppender extends AbstractAppender {
         if (ctx != null && !ctx.isEmpty()) {
             ctx.forEach(CONTEXT, e);
         }
-        client.log(e);
     }
 
     @Override

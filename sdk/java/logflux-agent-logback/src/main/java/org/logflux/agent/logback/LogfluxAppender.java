@@ -13,6 +13,7 @@ import org.logflux.agent.EntryEncoder;
 import org.logflux.agent.Fallback;
 import org.logflux.agent.LogfluxClient;
 import org.logflux.agent.LogfluxException;
+import org.logflux.agent.RecordEncoder;
 import org.logflux.agent.Stats;
 import org.slf4j.Marker;
 import org.slf4j.event.KeyValuePair;
@@ -33,8 +34,11 @@ import org.slf4j.event.KeyValuePair;
  * {@code stackTraceInPayload} to append the whole trace to the payload), then the SLF4J 2 key-value pairs, then the
  * MDC.
  *
- * <p>{@code append} encodes the event on the calling thread into a reused buffer and queues it; it never waits on I/O
- * and takes no {@code synchronized} (the base class is {@link UnsynchronizedAppenderBase}). Stopping the appender
+ * <p>{@code append} does what Logback's AsyncAppender does on the calling thread and no more: it captures the
+ * event's formatted message, thread name and MDC ({@code prepareForDeferredProcessing}) and puts the event into the
+ * client's lock-free queue; the client's sender thread encodes it. It never waits on I/O and takes no lock and no
+ * {@code synchronized} (the base class is {@link UnsynchronizedAppenderBase}). Key-value pair values are turned into
+ * strings on the sender thread, as AsyncAppender's downstream appenders do. Stopping the appender
  * (which stopping the {@code LoggerContext} does) flushes what is queued to the agent, bounded by
  * {@code shutdownTimeout}. The appender reports its own problems to Logback's status manager, never through a
  * logger.
@@ -169,16 +173,56 @@ public class LogfluxAppender extends UnsynchronizedAppenderBase<ILoggingEvent> {
         }
     }
 
+    /** Encodes the events {@link #append} queued, on the client's sender thread. */
+    private final RecordEncoder<ILoggingEvent> encodeEvent = this::encode;
+
+    /**
+     * Captures what is bound to the calling thread or may change (the formatted message, the thread name, the MDC;
+     * the throwable proxy, markers and key-value pairs are the event's own already), as Logback's AsyncAppender does,
+     * and queues the event itself. The JSON is written later on the sender thread, by {@link #encode}.
+     */
     @Override
     protected void append(ILoggingEvent event) {
         LogfluxClient c = client;
         if (c == null) {
             return;
         }
+        event.prepareForDeferredProcessing();
+        c.log(event, estimate(event), encodeEvent);
+    }
+
+    /**
+     * A rough size of the event's own strings in its JSON (the client adds the fields every entry has), charged to
+     * the queue until the sender has encoded it.
+     */
+    private int estimate(ILoggingEvent event) {
+        String msg = event.getFormattedMessage();
+        String thread = event.getThreadName();
+        int n = (msg == null ? 7 : msg.length()) + event.getLoggerName().length() + 10
+                + (thread == null ? 4 : thread.length()) + 10;
+        if (event.getThrowableProxy() != null) {
+            n += 2100 + (stackTraceInPayload ? 8192 : 0); // exception and stack_trace (at most 1024 characters each)
+        }
+        Map<String, String> mdc = event.getMDCPropertyMap();
+        if (mdc != null) {
+            n += mdc.size() * 48;
+        }
+        List<KeyValuePair> kvs = event.getKeyValuePairs();
+        if (kvs != null) {
+            n += kvs.size() * 48;
+        }
+        return n;
+    }
+
+    /** Writes one event as an entry; runs on the sender thread. */
+    void encode(ILoggingEvent event, EntryEncoder e) {
         Instant t = event.getInstant();
-        EntryEncoder e = t != null ? c.encoder(level(event.getLevel()), t.getEpochSecond(), t.getNano())
-                : c.encoder(level(event.getLevel()), Math.floorDiv(event.getTimeStamp(), 1000),
-                        (int) Math.floorMod(event.getTimeStamp(), 1000) * 1_000_000);
+        if (t != null) {
+            e.begin(level(event.getLevel()), t.getEpochSecond(), t.getNano());
+        } else {
+            e.begin(level(event.getLevel()), Math.floorDiv(event.getTimeStamp(), 1000),
+                    (int) Math.floorMod(event.getTimeStamp(), 1000) * 1_000_000);
+        }
         IThrowableProxy tp = event.getThrowableProxy();
         String trace = tp == null ? null : ThrowableProxyUtil.asString(tp);
         String msg = event.getFormattedMessage();
@@ -205,7 +249,6 @@ public class LogfluxAppender extends UnsynchronizedAppenderBase<ILoggingEvent> {
                 e.metadata(m.getKey(), m.getValue());
             }
         }
-        c.log(e);
     }
 
     private static String markerNames(List<Marker> markers) {

@@ -125,6 +125,12 @@ public final class RealAgent implements AutoCloseable {
         return new InetSocketAddress(tcp.substring(0, colon), Integer.parseInt(tcp.substring(colon + 1)));
     }
 
+    /** The CPU time the agent process has used so far (user and system), or -1 when the platform does not say. */
+    public long cpuNanos() {
+        Process p = proc;
+        return p == null ? -1 : p.toHandle().info().totalCpuDuration().map(java.time.Duration::toNanos).orElse(-1L);
+    }
+
     public String unixAddress() {
         return "unix://" + sock;
     }
