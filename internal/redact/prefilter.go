@@ -5,9 +5,9 @@ package redact
 // lines hold few of them). On amd64 with AVX2 the pass looks at 32 bytes
 // at a time (prefilter_amd64.s) and is more selective: bearer's anchor is
 // a 'b' followed by an 'e' (either case), and card's is the beginning of a
-// card: 13 digits in a row, or a group of exactly 4 digits and a separator
-// beginning 13 bytes of digits and single separators (' ', '-') between
-// digits. Elsewhere, and for texts under 32 bytes, a byte-at-a-time pass
+// card: 13 digits in a row, "DDDD DDDD DDDD D" or "DDDD DDDDDD DDDD" (D a
+// digit, ' ' a ' ' or '-'), which every card findCard accepts begins with.
+// Elsewhere, and for texts under 32 bytes, a byte-at-a-time pass
 // sets bearer's bit for any 'b' and card's for any text of 13 bytes or
 // more: an anchor bit may be set needlessly, never missed (TestPrefilterSound,
 // FuzzRedact).

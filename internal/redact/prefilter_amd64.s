@@ -73,9 +73,8 @@ GLOBL byteConsts<>(SB), RODATA|NOPTR, $8
 //
 // Returns the anchor bits of p (len(p) >= 32): the anchor classes present
 // (bits 0-6), bit 7 when a 'b' or 'B' is followed by an 'e' or 'E', bit 8
-// when p may hold a card: 13 digits in a row, or a group of exactly 4
-// digits and a ' ' or '-' beginning 13 bytes that are digits, or ' ' or
-// '-' between two digits. p is read 32 bytes at a time; when its length is
+// when p may hold a card: 13 digits in a row, "DDDD DDDD DDDD D" or
+// "DDDD DDDDDD DDDD" (D a digit, ' ' a ' ' or '-'). p is read 32 bytes at a time; when its length is
 // not a multiple of 32, the last block read is its last 32 bytes, and the
 // bytes already seen are shifted out of that block's masks. Needs AVX2,
 // POPCNT and BMI2.
@@ -112,78 +111,76 @@ masks:
 	MOVL AX, R8
 	SHRL $31, R8
 
-	// A card's first 13 bytes, in this block and the previous one (bit j
-	// for the previous block's byte j, bit 32+j for the block's): 13
-	// digits, or a group of exactly 4 digits and a separator beginning 13
-	// card bytes (digits, and separators with a digit on each side). A
-	// card's first 13 bytes always lie in one such window; past its end a
-	// separator's neighbour counts as a digit, and elsewhere past its
-	// ends there are no digits or separators.
+	// The beginning of a card in this block and the previous one (bit j
+	// for the previous block's byte j, bit 32+j for the block's). Every
+	// card the detector accepts begins with 13 digits in a row, or is
+	// grouped 4-4-4-x (it begins "DDDD DDDD DDDD D") or 4-6-x (it begins
+	// "DDDD DDDDDD DDDD"), D a digit and ' ' a separator (' ', '-'). Each
+	// of these is at most 16 bytes long, so it lies whole in the window
+	// where it begins in the previous block, or else in the last window.
 	SHRQ $32, R10
 	SHLQ $32, DX
-	ORQ  DX, R10 // digits
+	ORQ  DX, R10 // digits (D)
 	SHRQ $32, CX
 	SHLQ $32, R13
-	ORQ  R13, CX // separators
+	ORQ  R13, CX // separators (S)
 
-	// The first 13 bytes of a card hold 11 digits or more.
+	// Each of them holds 13 digits or more.
 	POPCNTQ R10, R12
-	CMPQ    R12, $11
+	CMPQ    R12, $13
 	JB      loop
 
-	// 13 digits from here.
-	MOVQ R10, R13
-	SHRQ $1, R13
-	ANDQ R10, R13
-	MOVQ R13, DX
-	SHRQ $2, DX
-	ANDQ DX, R13
-	MOVQ R13, DX
-	SHRQ $4, DX
-	ANDQ DX, R13
-	MOVQ R13, DX
-	SHRQ $5, DX
-	ANDQ DX, R13
-	ORQ  R13, R11
+	MOVQ R10, AX
+	SHRQ $1, AX
+	ANDQ R10, AX // 2 digits from here
+	MOVQ AX, BX
+	SHRQ $2, BX
+	ANDQ AX, BX  // 4 digits from here (D4)
 
-	// A group of exactly 4 digits and a separator from here (R12)...
-	LEAQ (R10)(R10*1), R12
-	NOTQ R12
-	ANDQ R10, R12
-	MOVQ R10, R13
-	SHRQ $1, R13
-	ANDQ R13, R12
-	SHRQ $1, R13
-	ANDQ R13, R12
-	SHRQ $1, R13
-	ANDQ R13, R12
-	MOVQ CX, R13
-	SHRQ $4, R13
+	// 13 digits from here.
+	MOVQ BX, DX
+	SHRQ $4, DX
+	ANDQ BX, DX
+	MOVQ BX, R12
+	SHRQ $8, R12
+	ANDQ R12, DX
+	MOVQ R10, R12
+	SHRQ $12, R12
+	ANDQ R12, DX
+	ORQ  DX, R11
+
+	// "DDDD DDDD" from here (R12)...
+	MOVQ CX, R12
+	SHRQ $4, R12
+	ANDQ BX, R12
+	MOVQ BX, R13
+	SHRQ $5, R13
 	ANDQ R13, R12
 	JZ   loop
 
-	// ... beginning 13 card bytes.
-	LEAQ (R10)(R10*1), DX
-	ORQ  $1, DX
+	// ... then " DDDD D" ...
+	MOVQ CX, DX
+	SHRQ $9, DX
+	ANDQ R12, DX
+	MOVQ BX, R13
+	SHRQ $10, R13
+	ANDQ R13, DX
+	MOVQ CX, R13
+	SHRQ $14, R13
+	ANDQ R13, DX
 	MOVQ R10, R13
-	SHRQ $1, R13
-	BTSQ $63, R13
+	SHRQ $15, R13
 	ANDQ R13, DX
-	ANDQ CX, DX
-	ORQ  R10, DX // card bytes
-	MOVQ DX, R13
-	SHRQ $1, R13
-	ANDQ R13, DX
-	MOVQ DX, R13
-	SHRQ $2, R13
-	ANDQ R13, DX
-	MOVQ DX, R13
-	SHRQ $4, R13
-	ANDQ R13, DX
-	MOVQ DX, R13
-	SHRQ $5, R13
-	ANDQ R13, DX
-	ANDQ DX, R12
+	ORQ  DX, R11
+
+	// ... or "DD DDDD".
+	SHRQ $9, AX
+	ANDQ AX, R12
+	MOVQ CX, R13
+	SHRQ $11, R13
+	ANDQ R13, R12
+	SHRQ $12, BX
+	ANDQ BX, R12
 	ORQ  R12, R11
 	JMP  loop
 
