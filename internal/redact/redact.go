@@ -5,8 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"math"
 	"math/bits"
-	"math/rand/v2"
 	"regexp"
 	"slices"
 	"sync/atomic"
@@ -39,6 +39,7 @@ type Redactor struct {
 	byAnchor  [16]bitset
 	scopeFree bool
 	shortest  int
+	byKey     bool // keys or drop_keys are listed
 }
 
 type rule struct {
@@ -137,6 +138,7 @@ func New(c *Config, m *Metrics) (*Redactor, error) {
 		return nil, nil
 	}
 	r.scopeFree = r.top.all()
+	r.byKey = len(r.keys)+len(r.dropKeys) > 0
 	r.shortest = -1
 	for i := range r.rules {
 		ru := &r.rules[i]
@@ -160,6 +162,9 @@ func New(c *Config, m *Metrics) (*Redactor, error) {
 			}
 		}
 	}
+	if r.shortest < 0 {
+		r.shortest = math.MaxInt // no rule looks into texts
+	}
 	if c.HashKey != "" || c.HashKeyFile != "" {
 		k, err := c.hashKey()
 		if err != nil {
@@ -178,7 +183,7 @@ const sampleEvery = 32
 // keep, in order (a drop_entry rule removes its entry). It is the intake's
 // hook, called before the records are written.
 func (r *Redactor) Filter(es []protocol.Entry) []protocol.Entry {
-	timed := rand.Uint32()%sampleEvery == 0
+	timed := r.metrics.timeThis()
 	var t0 time.Time
 	if timed {
 		t0 = time.Now()
@@ -235,7 +240,7 @@ func (r *Redactor) live(e *protocol.Entry, inTop bool) bitset {
 // only when there are some. It returns the rules that fired and whether a
 // drop_entry rule did.
 func (r *Redactor) apply(e *protocol.Entry, always bool) (fired bitset, drop bool) {
-	inTop := r.top.all() || r.top.covers(e.Source, e.EntryType)
+	inTop := r.scopeFree || r.top.all() || r.top.covers(e.Source, e.EntryType)
 	live := r.finders
 	if !r.scopeFree {
 		live = r.live(e, inTop)
@@ -244,11 +249,11 @@ func (r *Redactor) apply(e *protocol.Entry, always bool) (fired bitset, drop boo
 	metaHit := false
 	for k := range e.Metadata {
 		kv := &e.Metadata[k]
-		if inTop && r.keyAction(kv.Key) >= 0 {
+		if inTop && r.mayTakeKey(kv.Key) && r.keyAction(kv.Key) >= 0 {
 			metaHit = true
 			break
 		}
-		if !r.hits(&live, kv.Value).empty() {
+		if len(kv.Value) >= r.shortest && !r.hits(&live, kv.Value).empty() {
 			metaHit = true
 			break
 		}
@@ -274,6 +279,12 @@ func (r *Redactor) apply(e *protocol.Entry, always bool) (fired bitset, drop boo
 	}
 	r.fit(e)
 	return fired, false
+}
+
+// mayTakeKey is keyAction's first test, cheap enough to inline: false
+// when no rule can take the pair whole by this key.
+func (r *Redactor) mayTakeKey(key []byte) bool {
+	return r.byKey || r.kvKeys >= 0 && maybeSecretKey(key)
 }
 
 // keyAction returns the rule index that takes a metadata pair whole by its
