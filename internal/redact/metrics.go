@@ -31,7 +31,9 @@ type RuleCounters struct {
 }
 
 // NewMetrics returns zeroed counters.
-func NewMetrics() *Metrics { return &Metrics{rules: map[string]*RuleCounters{}, calls: new(callCounter)} }
+func NewMetrics() *Metrics {
+	return &Metrics{rules: map[string]*RuleCounters{}, calls: new(callCounter)}
+}
 
 // timeThis reports whether to time this Filter call: one in sampleEvery.
 // A counter, not a random number: an uncontended atomic add costs a
