@@ -69,15 +69,83 @@ GLOBL byteConsts<>(SB), RODATA|NOPTR, $8
 	VPOR      Y5, Y6, Y6   \
 	VPMOVMSKB Y6, R13
 
+// BE adds to R9 the "be" pairs of the block whose 'b' and 'e' masks are
+// in AX and BX: the 'b' masks moved up a byte (with the previous block's
+// last byte's, kept in R8, in bit 0), and the 'e' masks.
+#define BE \
+	LEAQ (R8)(AX*2), R12 \
+	ANDL BX, R12         \
+	ORL  R12, R9         \
+	MOVL AX, R8          \
+	SHRL $31, R8
+
+// CARD moves the block whose digits and separators are in DX and R13 into
+// the window R10 (digits) and CX (separators): the previous block in bits
+// 0-31, this one in bits 32-63. It then adds to R11 the cards that may
+// begin in the previous block. Every card the detector accepts begins
+// with 13 digits in a row, or is grouped 4-4-4-x (it begins
+// "DDDD DDDD DDDD D") or 4-6-x (it begins "DDDD DDDDDD DDDD"), D a digit
+// and ' ' a separator (' ', '-'): at most 16 bytes, so one that begins in
+// the previous block lies in the window's first 47 bytes, which must then
+// hold 13 digits or more (on a line of words and numbers, one window in
+// five does; JB 29(PC) jumps past the 28 instructions after it). A match
+// at bit j reads bit j+k of each mask rotated right by k (k <= 15), which
+// is exact for j < 32, the only bits kept. In AX the bits where 2 digits
+// begin (D2), BX 4 digits (D4), R12 "DDDD DDDD" (X), DX the cards: 13
+// digits are D4, D4 moved by 4 and that moved by 5; "DDDD DDDD DDDD D" is
+// X, X moved by 5, a separator at 14 and a digit at 15; "DDDD DDDDDD DDDD"
+// is X, D2 at 9, a separator at 11 and D4 at 12. Uses AX, BX, DX, R12
+// and R13.
+#define CARD \
+	SHRQ    $32, R10      \
+	SHLQ    $32, DX       \
+	ORQ     DX, R10       \
+	SHRQ    $32, CX       \
+	SHLQ    $32, R13      \
+	ORQ     R13, CX       \
+	MOVQ    R10, R12      \
+	SHLQ    $17, R12      \
+	POPCNTQ R12, R12      \
+	CMPQ    R12, $13      \
+	JB      29(PC)        \
+	RORXQ   $1, R10, AX   \
+	ANDQ    R10, AX       \
+	RORXQ   $2, AX, BX    \
+	ANDQ    AX, BX        \
+	RORXQ   $4, BX, DX    \
+	ANDQ    BX, DX        \
+	RORXQ   $5, DX, R12   \
+	ANDQ    R12, DX       \
+	RORXQ   $4, CX, R12   \
+	ANDQ    BX, R12       \
+	RORXQ   $5, BX, R13   \
+	ANDQ    R13, R12      \
+	RORXQ   $9, AX, AX    \
+	ANDQ    R12, AX       \
+	RORXQ   $11, CX, R13  \
+	ANDQ    R13, AX       \
+	RORXQ   $12, BX, R13  \
+	ANDQ    R13, AX       \
+	ORQ     AX, DX        \
+	RORXQ   $5, R12, R13  \
+	ANDQ    R13, R12      \
+	RORXQ   $14, CX, R13  \
+	ANDQ    R13, R12      \
+	RORXQ   $15, R10, R13 \
+	ANDQ    R13, R12      \
+	ORQ     R12, DX       \
+	MOVL    DX, DX        \
+	ORQ     DX, R11
+
 // func scanAVX2(p []byte) uint16
 //
 // Returns the anchor bits of p (len(p) >= 32): the anchor classes present
 // (bits 0-6), bit 7 when a 'b' or 'B' is followed by an 'e' or 'E', bit 8
 // when p may hold a card: 13 digits in a row, "DDDD DDDD DDDD D" or
-// "DDDD DDDDDD DDDD" (D a digit, ' ' a ' ' or '-'). p is read 32 bytes at a time; when its length is
-// not a multiple of 32, the last block read is its last 32 bytes, and the
-// bytes already seen are shifted out of that block's masks. Needs AVX2,
-// POPCNT and BMI2.
+// "DDDD DDDDDD DDDD" (D a digit, ' ' a ' ' or '-'). p is read 32 bytes at
+// a time; when its length is not a multiple of 32, the last block read is
+// its last 32 bytes, and the bytes already seen are shifted out of that
+// block's masks. Needs AVX2, BMI2 and POPCNT.
 TEXT ·scanAVX2(SB), NOSPLIT, $0-26
 	MOVQ p_base+0(FP), SI
 	MOVQ p_len+8(FP), DI
@@ -101,87 +169,8 @@ loop:
 	JA   tail
 	BLOCK
 	ADDQ $32, SI
-
-masks:
-	// "be": 'b' masks moved up a byte (with the previous block's last
-	// byte's in bit 0), and the 'e' masks.
-	LEAQ (R8)(AX*2), R12
-	ANDL BX, R12
-	ORL  R12, R9
-	MOVL AX, R8
-	SHRL $31, R8
-
-	// The beginning of a card in this block and the previous one (bit j
-	// for the previous block's byte j, bit 32+j for the block's). Every
-	// card the detector accepts begins with 13 digits in a row, or is
-	// grouped 4-4-4-x (it begins "DDDD DDDD DDDD D") or 4-6-x (it begins
-	// "DDDD DDDDDD DDDD"), D a digit and ' ' a separator (' ', '-'). Each
-	// of these is at most 16 bytes long, so it lies whole in the window
-	// where it begins in the previous block, or else in the last window.
-	SHRQ $32, R10
-	SHLQ $32, DX
-	ORQ  DX, R10 // digits (D)
-	SHRQ $32, CX
-	SHLQ $32, R13
-	ORQ  R13, CX // separators (S)
-
-	// Each of them holds 13 digits or more.
-	POPCNTQ R10, R12
-	CMPQ    R12, $13
-	JB      loop
-
-	MOVQ R10, AX
-	SHRQ $1, AX
-	ANDQ R10, AX // 2 digits from here
-	MOVQ AX, BX
-	SHRQ $2, BX
-	ANDQ AX, BX  // 4 digits from here (D4)
-
-	// 13 digits from here.
-	MOVQ BX, DX
-	SHRQ $4, DX
-	ANDQ BX, DX
-	MOVQ BX, R12
-	SHRQ $8, R12
-	ANDQ R12, DX
-	MOVQ R10, R12
-	SHRQ $12, R12
-	ANDQ R12, DX
-	ORQ  DX, R11
-
-	// "DDDD DDDD" from here (R12)...
-	MOVQ CX, R12
-	SHRQ $4, R12
-	ANDQ BX, R12
-	MOVQ BX, R13
-	SHRQ $5, R13
-	ANDQ R13, R12
-	JZ   loop
-
-	// ... then " DDDD D" ...
-	MOVQ CX, DX
-	SHRQ $9, DX
-	ANDQ R12, DX
-	MOVQ BX, R13
-	SHRQ $10, R13
-	ANDQ R13, DX
-	MOVQ CX, R13
-	SHRQ $14, R13
-	ANDQ R13, DX
-	MOVQ R10, R13
-	SHRQ $15, R13
-	ANDQ R13, DX
-	ORQ  DX, R11
-
-	// ... or "DD DDDD".
-	SHRQ $9, AX
-	ANDQ AX, R12
-	MOVQ CX, R13
-	SHRQ $11, R13
-	ANDQ R13, R12
-	SHRQ $12, BX
-	ANDQ BX, R12
-	ORQ  R12, R11
+	BE
+	CARD
 	JMP  loop
 
 tail:
@@ -191,17 +180,22 @@ tail:
 	MOVQ SI, R12
 	SUBQ DI, R12
 	CMPQ R12, $32
-	JAE  done
+	JAE  last
 	MOVQ  DI, SI
 	BLOCK
 	SHRXL R12, AX, AX
 	SHRXL R12, BX, BX
 	SHRXL R12, DX, DX
 	SHRXL R12, R13, R13
-	LEAQ  32(DI), SI
-	JMP   masks
+	BE
+	CARD
 
-done:
+last:
+	// The cards that may begin in the last block: an empty block after it.
+	XORL DX, DX
+	XORL R13, R13
+	CARD
+
 	VEXTRACTI128 $1, Y4, X2
 	VPOR         X2, X4, X4
 	VPSRLDQ      $8, X4, X2

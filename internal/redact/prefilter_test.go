@@ -100,7 +100,21 @@ func TestPrefilterSound(t *testing.T) {
 	}
 }
 
+// BenchmarkAnchors: the pass alone on one text of each length (the same
+// text every time, so the branches are learnt), and on 1,024 lines like
+// the benchmark workload's in turn (branches as the agent meets them).
 func BenchmarkAnchors(b *testing.B) {
+	b.Run("workload-lines", func(b *testing.B) {
+		var ps [][]byte
+		for _, l := range workloadLines(1024) {
+			ps = append(ps, []byte(l))
+		}
+		i := 0
+		for b.Loop() {
+			anchors(ps[i%len(ps)])
+			i++
+		}
+	})
 	for _, n := range []int{16, 32, 48, 64, 172, 1024} {
 		p := []byte(strings.Repeat(benchMix[0], 1+n/len(benchMix[0]))[:n])
 		b.Run(fmt.Sprint("narrow/", n), func(b *testing.B) {
