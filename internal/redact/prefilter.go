@@ -32,7 +32,10 @@ const wideText = 32
 
 // anchors returns the anchor bits of p.
 func anchors(p []byte) uint16 {
-	if hasAVX2 && len(p) >= wideText {
+	switch {
+	case len(p) < wideText:
+		return anchorsShort(p)
+	case hasAVX2:
 		return scanAVX2(p)
 	}
 	return anchorsNarrow(p)
@@ -44,6 +47,19 @@ var anchorTable = func() (t [256]uint16) {
 	}
 	return t
 }()
+
+// anchorsShort is anchorsNarrow for texts under wideText bytes (most
+// metadata values), small enough to be inlined where it is called.
+func anchorsShort(p []byte) uint16 {
+	var m uint16
+	if len(p) >= 13 { // card's minimum length
+		m = aCard
+	}
+	for _, c := range p {
+		m |= anchorTable[c]
+	}
+	return m
+}
 
 // anchorsNarrow is anchors a byte at a time.
 func anchorsNarrow(p []byte) uint16 {

@@ -95,6 +95,9 @@ func TestPrefilterSound(t *testing.T) {
 				if a, _ := d.find(p, 0); a >= 0 && d.need != 0 && anchorsNarrow(p)&d.need == 0 {
 					t.Errorf("%s finds a match in %q but the narrow pass misses its anchors", d.name, p)
 				}
+				if a, _ := d.find(p, 0); a >= 0 && d.need != 0 && anchorsShort(p)&d.need == 0 {
+					t.Errorf("%s finds a match in %q but the short pass misses its anchors", d.name, p)
+				}
 			}
 		}
 	}

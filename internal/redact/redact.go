@@ -313,8 +313,14 @@ func (r *Redactor) hits(live *bitset, text []byte) (hits bitset) {
 	if len(text) < r.shortest {
 		return hits
 	}
+	var have uint16
+	if len(text) < wideText {
+		have = anchorsShort(text)
+	} else {
+		have = anchors(text)
+	}
 	c := r.always
-	for have := anchors(text); have != 0; have &= have - 1 {
+	for ; have != 0; have &= have - 1 {
 		c.union(r.byAnchor[bits.TrailingZeros16(have)])
 	}
 	c.lo &= live.lo
