@@ -190,8 +190,12 @@ func (r *Redactor) Filter(es []protocol.Entry) []protocol.Entry {
 	}
 	n := 0
 	for i := range es {
-		if _, drop := r.apply(&es[i], false); drop {
-			continue
+		e := &es[i]
+		pc := r.candidates(e.Payload)
+		if !r.scopeFree || !pc.empty() || !r.metaQuiet(e.Metadata) {
+			if _, drop := r.apply(e, pc); drop {
+				continue
+			}
 		}
 		if n != i {
 			es[n] = es[i]
@@ -208,7 +212,7 @@ func (r *Redactor) Filter(es []protocol.Entry) []protocol.Entry {
 // fired and whether the entry is to be dropped (for redact-test and tests;
 // the intake calls Filter).
 func (r *Redactor) Apply(e *protocol.Entry) (fired []string, drop bool) {
-	set, drop := r.apply(e, true)
+	set, drop := r.apply(e, r.candidates(e.Payload))
 	for i := range r.rules {
 		if set.has(i) {
 			fired = append(fired, r.rules[i].name)
@@ -236,16 +240,30 @@ func (r *Redactor) live(e *protocol.Entry, inTop bool) bitset {
 	return live
 }
 
+// metaQuiet reports whether no rule can take a pair of md by its key, and
+// no value holds the anchors of any rule: Filter's cheap test, with which
+// an entry whose payload has no candidate rules either is done at once.
+func (r *Redactor) metaQuiet(md []protocol.KV) bool {
+	for k := range md {
+		kv := &md[k]
+		if r.mayTakeKey(kv.Key) && r.keyAction(kv.Key) >= 0 || !r.candidates(kv.Value).empty() {
+			return false
+		}
+	}
+	return true
+}
+
 // apply looks for matches first (no allocation) and rewrites the entry
-// only when there are some. It returns the rules that fired and whether a
-// drop_entry rule did.
-func (r *Redactor) apply(e *protocol.Entry, always bool) (fired bitset, drop bool) {
+// only when there are some; pc are the payload's candidate rules
+// (candidates). It returns the rules that fired and whether a drop_entry
+// rule did.
+func (r *Redactor) apply(e *protocol.Entry, pc bitset) (fired bitset, drop bool) {
 	inTop := r.scopeFree || r.top.all() || r.top.covers(e.Source, e.EntryType)
 	live := r.finders
 	if !r.scopeFree {
 		live = r.live(e, inTop)
 	}
-	payloadHits := r.hits(&live, e.Payload)
+	payloadHits := r.run(pc.and(live), e.Payload)
 	metaHit := false
 	for k := range e.Metadata {
 		kv := &e.Metadata[k]
@@ -306,12 +324,11 @@ func (r *Redactor) keyAction(key []byte) int {
 	return -1
 }
 
-// hits returns the rules among live that match text: those whose anchors
-// text holds (or that have none), and that a text of its length can match,
-// are run.
-func (r *Redactor) hits(live *bitset, text []byte) (hits bitset) {
+// candidates returns the rules that may match text: those whose anchors
+// text holds (or that have none), and that a text of its length can match.
+func (r *Redactor) candidates(text []byte) bitset {
 	if len(text) < r.shortest {
-		return hits
+		return bitset{}
 	}
 	var have uint16
 	if len(text) < wideText {
@@ -323,8 +340,11 @@ func (r *Redactor) hits(live *bitset, text []byte) (hits bitset) {
 	for ; have != 0; have &= have - 1 {
 		c.union(r.byAnchor[bits.TrailingZeros16(have)])
 	}
-	c.lo &= live.lo
-	c.hi &= live.hi
+	return c
+}
+
+// run returns the rules of c that match text.
+func (r *Redactor) run(c bitset, text []byte) (hits bitset) {
 	for x := c.lo; x != 0; x &= x - 1 {
 		r.try(&hits, bits.TrailingZeros64(x), text)
 	}
@@ -332,6 +352,11 @@ func (r *Redactor) hits(live *bitset, text []byte) (hits bitset) {
 		r.try(&hits, 64+bits.TrailingZeros64(x), text)
 	}
 	return hits
+}
+
+// hits returns the rules among live that match text.
+func (r *Redactor) hits(live *bitset, text []byte) bitset {
+	return r.run(r.candidates(text).and(*live), text)
 }
 
 // try runs rule i on text, and adds it to hits when it matches.
