@@ -55,8 +55,11 @@ func anchorsShort(p []byte) uint16 {
 	if len(p) >= 13 { // card's minimum length
 		m = aCard
 	}
-	for _, c := range p {
-		m |= anchorTable[c]
+	for ; len(p) >= 2; p = p[2:] {
+		m |= anchorTable[p[0]] | anchorTable[p[1]]
+	}
+	if len(p) == 1 {
+		m |= anchorTable[p[0]]
 	}
 	return m
 }

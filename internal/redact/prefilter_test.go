@@ -75,6 +75,22 @@ func TestAnchorsWideExact(t *testing.T) {
 	}
 }
 
+// TestAnchorsShortNarrow: the short pass gives the narrow pass's bits for
+// every text under wideText bytes.
+func TestAnchorsShortNarrow(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(3, 4))
+	alphabet := []byte("0123456789 -bBeEaA@=:_.Jx\x80\xff")
+	for range 20000 {
+		p := make([]byte, rnd.IntN(wideText))
+		for i := range p {
+			p[i] = alphabet[rnd.IntN(len(alphabet))]
+		}
+		if got, want := anchorsShort(p), anchorsNarrow(p); got != want {
+			t.Fatalf("%q: short pass %#x, narrow pass %#x", p, got, want)
+		}
+	}
+}
+
 // TestPrefilterSound: a detector that finds a match in a text always has
 // one of its anchor bits set for that text, on every path (wide, narrow).
 func TestPrefilterSound(t *testing.T) {
