@@ -5,9 +5,9 @@ package redact
 // lines hold few of them). On amd64 with AVX2 the pass looks at 32 bytes
 // at a time (prefilter_amd64.s) and is more selective: bearer's anchor is
 // a 'b' followed by an 'e' (either case), and card's is the beginning of a
-// card: 13 digits in a row, or a group of exactly 4 digits and a separator
-// beginning 13 bytes of digits and single separators (' ', '-') between
-// digits. Elsewhere, and for texts under 32 bytes, a byte-at-a-time pass
+// card: 13 digits in a row, "DDDD DDDD DDDD D" or "DDDD DDDDDD DDDD" (D a
+// digit, ' ' a ' ' or '-'), which every card findCard accepts begins with.
+// Elsewhere, and for texts under 32 bytes, a byte-at-a-time pass
 // sets bearer's bit for any 'b' and card's for any text of 13 bytes or
 // more: an anchor bit may be set needlessly, never missed (TestPrefilterSound,
 // FuzzRedact).
@@ -32,7 +32,10 @@ const wideText = 32
 
 // anchors returns the anchor bits of p.
 func anchors(p []byte) uint16 {
-	if hasAVX2 && len(p) >= wideText {
+	switch {
+	case len(p) < wideText:
+		return anchorsShort(p)
+	case hasAVX2:
 		return scanAVX2(p)
 	}
 	return anchorsNarrow(p)
@@ -44,6 +47,22 @@ var anchorTable = func() (t [256]uint16) {
 	}
 	return t
 }()
+
+// anchorsShort is anchorsNarrow for texts under wideText bytes (most
+// metadata values), small enough to be inlined where it is called.
+func anchorsShort(p []byte) uint16 {
+	var m uint16
+	if len(p) >= 13 { // card's minimum length
+		m = aCard
+	}
+	for ; len(p) >= 2; p = p[2:] {
+		m |= anchorTable[p[0]] | anchorTable[p[1]]
+	}
+	if len(p) == 1 {
+		m |= anchorTable[p[0]]
+	}
+	return m
+}
 
 // anchorsNarrow is anchors a byte at a time.
 func anchorsNarrow(p []byte) uint16 {

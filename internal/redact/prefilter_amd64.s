@@ -69,16 +69,83 @@ GLOBL byteConsts<>(SB), RODATA|NOPTR, $8
 	VPOR      Y5, Y6, Y6   \
 	VPMOVMSKB Y6, R13
 
+// BE adds to R9 the "be" pairs of the block whose 'b' and 'e' masks are
+// in AX and BX: the 'b' masks moved up a byte (with the previous block's
+// last byte's, kept in R8, in bit 0), and the 'e' masks.
+#define BE \
+	LEAQ (R8)(AX*2), R12 \
+	ANDL BX, R12         \
+	ORL  R12, R9         \
+	MOVL AX, R8          \
+	SHRL $31, R8
+
+// CARD moves the block whose digits and separators are in DX and R13 into
+// the window R10 (digits) and CX (separators): the previous block in bits
+// 0-31, this one in bits 32-63. It then adds to R11 the cards that may
+// begin in the previous block. Every card the detector accepts begins
+// with 13 digits in a row, or is grouped 4-4-4-x (it begins
+// "DDDD DDDD DDDD D") or 4-6-x (it begins "DDDD DDDDDD DDDD"), D a digit
+// and ' ' a separator (' ', '-'): at most 16 bytes, so one that begins in
+// the previous block lies in the window's first 47 bytes, which must then
+// hold 13 digits or more (on a line of words and numbers, one window in
+// five does; JB 29(PC) jumps past the 28 instructions after it). A match
+// at bit j reads bit j+k of each mask rotated right by k (k <= 15), which
+// is exact for j < 32, the only bits kept. In AX the bits where 2 digits
+// begin (D2), BX 4 digits (D4), R12 "DDDD DDDD" (X), DX the cards: 13
+// digits are D4, D4 moved by 4 and that moved by 5; "DDDD DDDD DDDD D" is
+// X, X moved by 5, a separator at 14 and a digit at 15; "DDDD DDDDDD DDDD"
+// is X, D2 at 9, a separator at 11 and D4 at 12. Uses AX, BX, DX, R12
+// and R13.
+#define CARD \
+	SHRQ    $32, R10      \
+	SHLQ    $32, DX       \
+	ORQ     DX, R10       \
+	SHRQ    $32, CX       \
+	SHLQ    $32, R13      \
+	ORQ     R13, CX       \
+	MOVQ    R10, R12      \
+	SHLQ    $17, R12      \
+	POPCNTQ R12, R12      \
+	CMPQ    R12, $13      \
+	JB      29(PC)        \
+	RORXQ   $1, R10, AX   \
+	ANDQ    R10, AX       \
+	RORXQ   $2, AX, BX    \
+	ANDQ    AX, BX        \
+	RORXQ   $4, BX, DX    \
+	ANDQ    BX, DX        \
+	RORXQ   $5, DX, R12   \
+	ANDQ    R12, DX       \
+	RORXQ   $4, CX, R12   \
+	ANDQ    BX, R12       \
+	RORXQ   $5, BX, R13   \
+	ANDQ    R13, R12      \
+	RORXQ   $9, AX, AX    \
+	ANDQ    R12, AX       \
+	RORXQ   $11, CX, R13  \
+	ANDQ    R13, AX       \
+	RORXQ   $12, BX, R13  \
+	ANDQ    R13, AX       \
+	ORQ     AX, DX        \
+	RORXQ   $5, R12, R13  \
+	ANDQ    R13, R12      \
+	RORXQ   $14, CX, R13  \
+	ANDQ    R13, R12      \
+	RORXQ   $15, R10, R13 \
+	ANDQ    R13, R12      \
+	ORQ     R12, DX       \
+	MOVL    DX, DX        \
+	ORQ     DX, R11
+
 // func scanAVX2(p []byte) uint16
 //
 // Returns the anchor bits of p (len(p) >= 32): the anchor classes present
 // (bits 0-6), bit 7 when a 'b' or 'B' is followed by an 'e' or 'E', bit 8
-// when p may hold a card: 13 digits in a row, or a group of exactly 4
-// digits and a ' ' or '-' beginning 13 bytes that are digits, or ' ' or
-// '-' between two digits. p is read 32 bytes at a time; when its length is
-// not a multiple of 32, the last block read is its last 32 bytes, and the
-// bytes already seen are shifted out of that block's masks. Needs AVX2,
-// POPCNT and BMI2.
+// when p may hold a card: 13 digits in a row, "DDDD DDDD DDDD D" or
+// "DDDD DDDDDD DDDD" (D a digit, ' ' a ' ' or '-'). p is read 32 bytes at
+// a time; when its length is not a multiple of 32, the last block read is
+// its last 32 bytes, and the bytes already seen are shifted out of that
+// block's masks. Needs AVX2, BMI2 and POPCNT.
 TEXT ·scanAVX2(SB), NOSPLIT, $0-26
 	MOVQ p_base+0(FP), SI
 	MOVQ p_len+8(FP), DI
@@ -102,89 +169,8 @@ loop:
 	JA   tail
 	BLOCK
 	ADDQ $32, SI
-
-masks:
-	// "be": 'b' masks moved up a byte (with the previous block's last
-	// byte's in bit 0), and the 'e' masks.
-	LEAQ (R8)(AX*2), R12
-	ANDL BX, R12
-	ORL  R12, R9
-	MOVL AX, R8
-	SHRL $31, R8
-
-	// A card's first 13 bytes, in this block and the previous one (bit j
-	// for the previous block's byte j, bit 32+j for the block's): 13
-	// digits, or a group of exactly 4 digits and a separator beginning 13
-	// card bytes (digits, and separators with a digit on each side). A
-	// card's first 13 bytes always lie in one such window; past its end a
-	// separator's neighbour counts as a digit, and elsewhere past its
-	// ends there are no digits or separators.
-	SHRQ $32, R10
-	SHLQ $32, DX
-	ORQ  DX, R10 // digits
-	SHRQ $32, CX
-	SHLQ $32, R13
-	ORQ  R13, CX // separators
-
-	// The first 13 bytes of a card hold 11 digits or more.
-	POPCNTQ R10, R12
-	CMPQ    R12, $11
-	JB      loop
-
-	// 13 digits from here.
-	MOVQ R10, R13
-	SHRQ $1, R13
-	ANDQ R10, R13
-	MOVQ R13, DX
-	SHRQ $2, DX
-	ANDQ DX, R13
-	MOVQ R13, DX
-	SHRQ $4, DX
-	ANDQ DX, R13
-	MOVQ R13, DX
-	SHRQ $5, DX
-	ANDQ DX, R13
-	ORQ  R13, R11
-
-	// A group of exactly 4 digits and a separator from here (R12)...
-	LEAQ (R10)(R10*1), R12
-	NOTQ R12
-	ANDQ R10, R12
-	MOVQ R10, R13
-	SHRQ $1, R13
-	ANDQ R13, R12
-	SHRQ $1, R13
-	ANDQ R13, R12
-	SHRQ $1, R13
-	ANDQ R13, R12
-	MOVQ CX, R13
-	SHRQ $4, R13
-	ANDQ R13, R12
-	JZ   loop
-
-	// ... beginning 13 card bytes.
-	LEAQ (R10)(R10*1), DX
-	ORQ  $1, DX
-	MOVQ R10, R13
-	SHRQ $1, R13
-	BTSQ $63, R13
-	ANDQ R13, DX
-	ANDQ CX, DX
-	ORQ  R10, DX // card bytes
-	MOVQ DX, R13
-	SHRQ $1, R13
-	ANDQ R13, DX
-	MOVQ DX, R13
-	SHRQ $2, R13
-	ANDQ R13, DX
-	MOVQ DX, R13
-	SHRQ $4, R13
-	ANDQ R13, DX
-	MOVQ DX, R13
-	SHRQ $5, R13
-	ANDQ R13, DX
-	ANDQ DX, R12
-	ORQ  R12, R11
+	BE
+	CARD
 	JMP  loop
 
 tail:
@@ -194,17 +180,22 @@ tail:
 	MOVQ SI, R12
 	SUBQ DI, R12
 	CMPQ R12, $32
-	JAE  done
+	JAE  last
 	MOVQ  DI, SI
 	BLOCK
 	SHRXL R12, AX, AX
 	SHRXL R12, BX, BX
 	SHRXL R12, DX, DX
 	SHRXL R12, R13, R13
-	LEAQ  32(DI), SI
-	JMP   masks
+	BE
+	CARD
 
-done:
+last:
+	// The cards that may begin in the last block: an empty block after it.
+	XORL DX, DX
+	XORL R13, R13
+	CARD
+
 	VEXTRACTI128 $1, Y4, X2
 	VPOR         X2, X4, X4
 	VPSRLDQ      $8, X4, X2

@@ -9,10 +9,9 @@ import (
 )
 
 // anchorsExact is what anchors computes for 32 bytes or more where the CPU
-// has AVX2 (scanAVX2), a byte at a time: the anchor bytes, "be" in any case, and the beginning of
-// a card, looked at in windows of two 32-byte blocks: 13 digits, or a
-// group of exactly 4 digits and a separator (' ', '-') beginning 13 card
-// bytes (digits, and separators with a digit on each side).
+// has AVX2 (scanAVX2), a byte at a time: the anchor bytes, "be" in any
+// case, and the beginning of a card anywhere in p: 13 digits in a row,
+// "DDDD DDDD DDDD D" or "DDDD DDDDDD DDDD" (D a digit, ' ' a ' ' or '-').
 func anchorsExact(p []byte) uint16 {
 	var m uint16
 	for i, c := range p {
@@ -21,43 +20,21 @@ func anchorsExact(p []byte) uint16 {
 			m |= aB
 		}
 	}
-	// Windows of two blocks: [32(k-1), 32k+32) cut at len(p), for each
-	// block k. Past the window's ends there are no digits or separators,
-	// except that a separator's neighbour past the window's start counts as
-	// a digit (but before p[0]), and past its end too when that is a whole
-	// block's end.
-	for k := 0; 32*k < len(p); k++ {
-		lo, left := 32*(k-1), true
-		if k == 0 {
-			lo, left = 0, false
+	shape := func(i int, s string) bool {
+		if i+len(s) > len(p) {
+			return false
 		}
-		hi, right := min(32*k+32, len(p)), 32*k+32 <= len(p)
-		in := func(i int) bool { return lo <= i && i < hi }
-		digit := func(i int) bool { return in(i) && class[p[i]]&cDigit != 0 }
-		sep := func(i int) bool { return in(i) && (p[i] == ' ' || p[i] == '-') }
-		neighbour := func(i int) bool {
-			switch {
-			case i < lo:
-				return left
-			case i >= hi:
-				return right
+		for k := range len(s) {
+			c := p[i+k]
+			if s[k] == 'D' && class[c]&cDigit == 0 || s[k] == ' ' && c != ' ' && c != '-' {
+				return false
 			}
-			return digit(i)
 		}
-		cardByte := func(i int) bool { return digit(i) || sep(i) && neighbour(i-1) && neighbour(i+1) }
-		all := func(i int, f func(int) bool) bool {
-			for j := i; j < i+13; j++ {
-				if !f(j) {
-					return false
-				}
-			}
-			return true
-		}
-		for i := lo; i < hi; i++ {
-			group4 := digit(i) && !digit(i-1) && digit(i+1) && digit(i+2) && digit(i+3) && sep(i+4)
-			if all(i, digit) || group4 && all(i, cardByte) {
-				m |= aCard
-			}
+		return true
+	}
+	for i := range p {
+		if shape(i, "DDDDDDDDDDDDD") || shape(i, "DDDD DDDD DDDD D") || shape(i, "DDDD DDDDDD DDDD") {
+			m |= aCard
 		}
 	}
 	return m
@@ -98,6 +75,22 @@ func TestAnchorsWideExact(t *testing.T) {
 	}
 }
 
+// TestAnchorsShortNarrow: the short pass gives the narrow pass's bits for
+// every text under wideText bytes.
+func TestAnchorsShortNarrow(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(3, 4))
+	alphabet := []byte("0123456789 -bBeEaA@=:_.Jx\x80\xff")
+	for range 20000 {
+		p := make([]byte, rnd.IntN(wideText))
+		for i := range p {
+			p[i] = alphabet[rnd.IntN(len(alphabet))]
+		}
+		if got, want := anchorsShort(p), anchorsNarrow(p); got != want {
+			t.Fatalf("%q: short pass %#x, narrow pass %#x", p, got, want)
+		}
+	}
+}
+
 // TestPrefilterSound: a detector that finds a match in a text always has
 // one of its anchor bits set for that text, on every path (wide, narrow).
 func TestPrefilterSound(t *testing.T) {
@@ -118,12 +111,29 @@ func TestPrefilterSound(t *testing.T) {
 				if a, _ := d.find(p, 0); a >= 0 && d.need != 0 && anchorsNarrow(p)&d.need == 0 {
 					t.Errorf("%s finds a match in %q but the narrow pass misses its anchors", d.name, p)
 				}
+				if a, _ := d.find(p, 0); a >= 0 && d.need != 0 && anchorsShort(p)&d.need == 0 {
+					t.Errorf("%s finds a match in %q but the short pass misses its anchors", d.name, p)
+				}
 			}
 		}
 	}
 }
 
+// BenchmarkAnchors: the pass alone on one text of each length (the same
+// text every time, so the branches are learnt), and on 1,024 lines like
+// the benchmark workload's in turn (branches as the agent meets them).
 func BenchmarkAnchors(b *testing.B) {
+	b.Run("workload-lines", func(b *testing.B) {
+		var ps [][]byte
+		for _, l := range workloadLines(1024) {
+			ps = append(ps, []byte(l))
+		}
+		i := 0
+		for b.Loop() {
+			anchors(ps[i%len(ps)])
+			i++
+		}
+	})
 	for _, n := range []int{16, 32, 48, 64, 172, 1024} {
 		p := []byte(strings.Repeat(benchMix[0], 1+n/len(benchMix[0]))[:n])
 		b.Run(fmt.Sprint("narrow/", n), func(b *testing.B) {

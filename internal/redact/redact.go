@@ -5,8 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"math"
 	"math/bits"
-	"math/rand/v2"
 	"regexp"
 	"slices"
 	"sync/atomic"
@@ -39,6 +39,7 @@ type Redactor struct {
 	byAnchor  [16]bitset
 	scopeFree bool
 	shortest  int
+	byKey     bool // keys or drop_keys are listed
 }
 
 type rule struct {
@@ -137,6 +138,7 @@ func New(c *Config, m *Metrics) (*Redactor, error) {
 		return nil, nil
 	}
 	r.scopeFree = r.top.all()
+	r.byKey = len(r.keys)+len(r.dropKeys) > 0
 	r.shortest = -1
 	for i := range r.rules {
 		ru := &r.rules[i]
@@ -160,6 +162,9 @@ func New(c *Config, m *Metrics) (*Redactor, error) {
 			}
 		}
 	}
+	if r.shortest < 0 {
+		r.shortest = math.MaxInt // no rule looks into texts
+	}
 	if c.HashKey != "" || c.HashKeyFile != "" {
 		k, err := c.hashKey()
 		if err != nil {
@@ -178,15 +183,19 @@ const sampleEvery = 32
 // keep, in order (a drop_entry rule removes its entry). It is the intake's
 // hook, called before the records are written.
 func (r *Redactor) Filter(es []protocol.Entry) []protocol.Entry {
-	timed := rand.Uint32()%sampleEvery == 0
+	timed := r.metrics.timeThis()
 	var t0 time.Time
 	if timed {
 		t0 = time.Now()
 	}
 	n := 0
 	for i := range es {
-		if _, drop := r.apply(&es[i], false); drop {
-			continue
+		e := &es[i]
+		pc := r.candidates(e.Payload)
+		if !r.scopeFree || !pc.empty() || !r.metaQuiet(e.Metadata) {
+			if _, drop := r.apply(e, pc); drop {
+				continue
+			}
 		}
 		if n != i {
 			es[n] = es[i]
@@ -203,7 +212,7 @@ func (r *Redactor) Filter(es []protocol.Entry) []protocol.Entry {
 // fired and whether the entry is to be dropped (for redact-test and tests;
 // the intake calls Filter).
 func (r *Redactor) Apply(e *protocol.Entry) (fired []string, drop bool) {
-	set, drop := r.apply(e, true)
+	set, drop := r.apply(e, r.candidates(e.Payload))
 	for i := range r.rules {
 		if set.has(i) {
 			fired = append(fired, r.rules[i].name)
@@ -231,24 +240,38 @@ func (r *Redactor) live(e *protocol.Entry, inTop bool) bitset {
 	return live
 }
 
+// metaQuiet reports whether no rule can take a pair of md by its key, and
+// no value holds the anchors of any rule: Filter's cheap test, with which
+// an entry whose payload has no candidate rules either is done at once.
+func (r *Redactor) metaQuiet(md []protocol.KV) bool {
+	for k := range md {
+		kv := &md[k]
+		if r.mayTakeKey(kv.Key) && r.keyAction(kv.Key) >= 0 || !r.candidates(kv.Value).empty() {
+			return false
+		}
+	}
+	return true
+}
+
 // apply looks for matches first (no allocation) and rewrites the entry
-// only when there are some. It returns the rules that fired and whether a
-// drop_entry rule did.
-func (r *Redactor) apply(e *protocol.Entry, always bool) (fired bitset, drop bool) {
-	inTop := r.top.all() || r.top.covers(e.Source, e.EntryType)
+// only when there are some; pc are the payload's candidate rules
+// (candidates). It returns the rules that fired and whether a drop_entry
+// rule did.
+func (r *Redactor) apply(e *protocol.Entry, pc bitset) (fired bitset, drop bool) {
+	inTop := r.scopeFree || r.top.all() || r.top.covers(e.Source, e.EntryType)
 	live := r.finders
 	if !r.scopeFree {
 		live = r.live(e, inTop)
 	}
-	payloadHits := r.hits(&live, e.Payload)
+	payloadHits := r.run(pc.and(live), e.Payload)
 	metaHit := false
 	for k := range e.Metadata {
 		kv := &e.Metadata[k]
-		if inTop && r.keyAction(kv.Key) >= 0 {
+		if inTop && r.mayTakeKey(kv.Key) && r.keyAction(kv.Key) >= 0 {
 			metaHit = true
 			break
 		}
-		if !r.hits(&live, kv.Value).empty() {
+		if len(kv.Value) >= r.shortest && !r.hits(&live, kv.Value).empty() {
 			metaHit = true
 			break
 		}
@@ -276,6 +299,12 @@ func (r *Redactor) apply(e *protocol.Entry, always bool) (fired bitset, drop boo
 	return fired, false
 }
 
+// mayTakeKey is keyAction's first test, cheap enough to inline: false
+// when no rule can take the pair whole by this key.
+func (r *Redactor) mayTakeKey(key []byte) bool {
+	return r.byKey || r.kvKeys >= 0 && maybeSecretKey(key)
+}
+
 // keyAction returns the rule index that takes a metadata pair whole by its
 // key (drop_keys, keys, kv_secrets), or -1.
 func (r *Redactor) keyAction(key []byte) int {
@@ -295,19 +324,27 @@ func (r *Redactor) keyAction(key []byte) int {
 	return -1
 }
 
-// hits returns the rules among live that match text: those whose anchors
-// text holds (or that have none), and that a text of its length can match,
-// are run.
-func (r *Redactor) hits(live *bitset, text []byte) (hits bitset) {
+// candidates returns the rules that may match text: those whose anchors
+// text holds (or that have none), and that a text of its length can match.
+func (r *Redactor) candidates(text []byte) bitset {
 	if len(text) < r.shortest {
-		return hits
+		return bitset{}
+	}
+	var have uint16
+	if len(text) < wideText {
+		have = anchorsShort(text)
+	} else {
+		have = anchors(text)
 	}
 	c := r.always
-	for have := anchors(text); have != 0; have &= have - 1 {
+	for ; have != 0; have &= have - 1 {
 		c.union(r.byAnchor[bits.TrailingZeros16(have)])
 	}
-	c.lo &= live.lo
-	c.hi &= live.hi
+	return c
+}
+
+// run returns the rules of c that match text.
+func (r *Redactor) run(c bitset, text []byte) (hits bitset) {
 	for x := c.lo; x != 0; x &= x - 1 {
 		r.try(&hits, bits.TrailingZeros64(x), text)
 	}
@@ -315,6 +352,11 @@ func (r *Redactor) hits(live *bitset, text []byte) (hits bitset) {
 		r.try(&hits, 64+bits.TrailingZeros64(x), text)
 	}
 	return hits
+}
+
+// hits returns the rules among live that match text.
+func (r *Redactor) hits(live *bitset, text []byte) bitset {
+	return r.run(r.candidates(text).and(*live), text)
 }
 
 // try runs rule i on text, and adds it to hits when it matches.
