@@ -46,7 +46,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Optional, cast
 
-from ._entry import Entry, EntryType, Level, check, cut_chars, to_epoch, utf8_len
+from ._entry import (
+    INT_TYPES,
+    MAX_SOURCE_CHARS,
+    QUICK_PAYLOAD_CHARS,
+    Entry,
+    EntryType,
+    Level,
+    check,
+    cut_chars,
+    to_epoch,
+    utf8_len,
+)
 from ._errors import AgentError, ConfigError, LogfluxError, UnavailableError
 from ._fallback import FallbackFile
 from ._wire import (
@@ -378,7 +389,10 @@ class Client:
         except (TypeError, ValueError, OverflowError, OSError):
             self._drop("invalid")
             return False
-        if check(payload, level, entry_type, source, payload_type) is not None:
+        if not (type(payload) is str and 0 < len(payload) <= QUICK_PAYLOAD_CHARS and type(level) in INT_TYPES
+                and 1 <= level <= 8 and type(entry_type) in INT_TYPES and 1 <= entry_type <= 5
+                and type(source) is str and len(source) <= MAX_SOURCE_CHARS and payload_type is None) and (
+                check(payload, level, entry_type, source, payload_type) is not None):
             self._drop("invalid")
             return False
         cost = ENTRY_OVERHEAD + (len(payload) if payload.isascii() else utf8_len(payload)) + len(source)
