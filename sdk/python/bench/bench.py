@@ -35,6 +35,20 @@ import logflux  # noqa: E402
 from tests.agentproc import Agent  # noqa: E402
 
 
+def bench_loggers(client: logflux.Client) -> tuple[logging.Logger, logging.Logger]:
+    """The two loggers compared: one with a NullHandler, one with a
+    logflux.Handler on client; both at INFO, not propagating."""
+    null = logging.getLogger("bench.null")
+    null.propagate = False
+    null.addHandler(logging.NullHandler())
+    null.setLevel(logging.INFO)
+    lf = logging.getLogger("bench.logflux")
+    lf.propagate = False
+    lf.addHandler(logflux.Handler(client))
+    lf.setLevel(logging.INFO)
+    return null, lf
+
+
 def one_round(logger: logging.Logger, n: int, samples: list[int]) -> int:
     """n calls, their wall times appended to samples; returns the calling
     thread's CPU nanoseconds for the round."""
@@ -81,15 +95,8 @@ def main() -> None:
           f"logflux from {os.path.dirname(logflux.__file__)}")
     agent = Agent(os.path.abspath(args.agent_bin)).start()
     try:
-        null = logging.getLogger("bench.null")
-        null.propagate = False
-        null.addHandler(logging.NullHandler())
-        null.setLevel(logging.INFO)
-        lf = logging.getLogger("bench.logflux")
-        lf.propagate = False
         client = logflux.Client(address=agent.addr, source="bench", max_queue_bytes=256 << 20)
-        lf.addHandler(logflux.Handler(client))
-        lf.setLevel(logging.INFO)
+        null, lf = bench_loggers(client)
         warm: list[int] = []
         one_round(null, 2000, warm)
         one_round(lf, 2000, warm)

@@ -33,6 +33,7 @@ TEXT = "benchmark entry with a typical length of text, number %d"
 
 def workload(mode: str, n: int) -> None:
     import logflux
+    from bench import bench_loggers  # this script's folder is on sys.path
     from logflux import _wire
 
     client = logflux.Client(address="unix:///nonexistent/logflux-icount.sock", source="bench",
@@ -40,14 +41,7 @@ def workload(mode: str, n: int) -> None:
     # Fill the queue only: no sender thread, no wake-ups.
     client._start_sender = lambda: None  # type: ignore[method-assign]
     client._wake = lambda: None  # type: ignore[method-assign]
-    null = logging.getLogger("bench.null")
-    null.propagate = False
-    null.addHandler(logging.NullHandler())
-    null.setLevel(logging.INFO)
-    lf = logging.getLogger("bench.logflux")
-    lf.propagate = False
-    lf.addHandler(logflux.Handler(client))
-    lf.setLevel(logging.INFO)
+    null, lf = bench_loggers(client)
     md = {"k": "v", "i": "x"}
 
     # One small function per loop, so that logging's findCaller looks up
