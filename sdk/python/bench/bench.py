@@ -35,6 +35,20 @@ import logflux  # noqa: E402
 from tests.agentproc import Agent  # noqa: E402
 
 
+def bench_loggers(client: logflux.Client) -> tuple[logging.Logger, logging.Logger]:
+    """The two loggers compared: one with a NullHandler, one with a
+    logflux.Handler on client; both at INFO, not propagating."""
+    null = logging.getLogger("bench.null")
+    null.propagate = False
+    null.addHandler(logging.NullHandler())
+    null.setLevel(logging.INFO)
+    lf = logging.getLogger("bench.logflux")
+    lf.propagate = False
+    lf.addHandler(logflux.Handler(client))
+    lf.setLevel(logging.INFO)
+    return null, lf
+
+
 def one_round(logger: logging.Logger, n: int, samples: list[int]) -> int:
     """n calls, their wall times appended to samples; returns the calling
     thread's CPU nanoseconds for the round."""
@@ -53,6 +67,15 @@ def pct(xs: list[int], q: float) -> float:
     return xs[min(len(xs) - 1, int(q * len(xs)))] / 1000
 
 
+def thread_cpu(native_id: int | None) -> float:
+    """A thread of this process's CPU seconds so far (0 if it is gone)."""
+    try:
+        with open(f"/proc/self/task/{native_id}/schedstat") as f:
+            return int(f.read().split()[0]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
 def agent_cpu(agent: Agent) -> float:
     """The agent process's CPU seconds so far (user + system)."""
     assert agent.proc is not None
@@ -68,18 +91,12 @@ def main() -> None:
     ap.add_argument("--calls", type=int, default=10_000)
     ap.add_argument("--entries", type=int, default=200_000)
     args = ap.parse_args()
-    print(f"python {sys.version.split()[0]}, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print(f"python {sys.version.split()[0]}, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs, "
+          f"logflux from {os.path.dirname(logflux.__file__)}")
     agent = Agent(os.path.abspath(args.agent_bin)).start()
     try:
-        null = logging.getLogger("bench.null")
-        null.propagate = False
-        null.addHandler(logging.NullHandler())
-        null.setLevel(logging.INFO)
-        lf = logging.getLogger("bench.logflux")
-        lf.propagate = False
         client = logflux.Client(address=agent.addr, source="bench", max_queue_bytes=256 << 20)
-        lf.addHandler(logflux.Handler(client))
-        lf.setLevel(logging.INFO)
+        null, lf = bench_loggers(client)
         warm: list[int] = []
         one_round(null, 2000, warm)
         one_round(lf, 2000, warm)
@@ -110,6 +127,8 @@ def main() -> None:
 
         def end_to_end(name: str, log_n: object) -> None:
             m = args.entries
+            sender = client._thread.native_id if client._thread is not None else None
+            s0 = thread_cpu(sender)
             c0, a0 = time.process_time(), agent_cpu(agent)
             t0 = time.perf_counter()
             log_n(m)  # type: ignore[operator]
@@ -117,10 +136,12 @@ def main() -> None:
             ok = client.flush(120)
             t2 = time.perf_counter()
             c1, a1 = time.process_time(), agent_cpu(agent)
+            s1 = thread_cpu(sender)
             s = client.stats()
             print(f"  {name:<12} {m / (t2 - t0):9,.0f} entries/s  (logged in {t1 - t0:.2f}s, confirmed after "
-                  f"{t2 - t0:.2f}s; CPU per entry: this process {(c1 - c0) / m * 1e6:.2f} µs, "
-                  f"agent {(a1 - a0) / m * 1e6:.2f} µs; flush {ok}, dropped {s.dropped})")
+                  f"{t2 - t0:.2f}s; CPU per entry: this process {(c1 - c0) / m * 1e6:.2f} µs "
+                  f"(sender thread {(s1 - s0) / m * 1e6:.2f}), agent {(a1 - a0) / m * 1e6:.2f} µs; "
+                  f"flush {ok}, dropped {s.dropped})")
 
         def via_client(m: int) -> None:
             log = client.log

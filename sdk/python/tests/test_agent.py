@@ -219,6 +219,32 @@ def test_sdk_diagnostics_do_not_go_through_the_handler(agent_bin: str, tmp_path)
     assert os.path.exists(tmp_path)
 
 
+def test_a_record_logged_while_the_handler_formats_one_is_not_sent_through_it_again(agent: Agent) -> None:
+    # A message argument whose __str__ logs: the handler is inside emit on
+    # this thread, so the inner record is skipped; the outer one and the
+    # next ones go through, and nothing is raised.
+    h = logflux.Handler(address=agent.addr, source="reentry")
+    log = logging.getLogger("reentry")
+    log.propagate = False
+    log.addHandler(h)
+    log.setLevel(logging.INFO)
+
+    class Loud:
+        def __str__(self) -> str:
+            log.info("from inside")
+            return "loud"
+
+    try:
+        log.info("outer %s", Loud())
+        log.info("after")
+        assert h.client.flush(10)
+        assert h.client.stats().logged == 2
+        assert sorted(payloads(agent.wait_stored(2))) == ["after", "outer loud"]
+    finally:
+        log.removeHandler(h)
+        h.close()
+
+
 def test_entries_logged_by_threads_while_closing_are_each_accounted_for_once(agent: Agent) -> None:
     # Callers append without a lock: an entry that log() accepted is either
     # confirmed by the agent or counted as unsent by close(); one refused

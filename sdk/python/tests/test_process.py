@@ -96,6 +96,45 @@ def test_fork_child_sends_its_own_and_parent_queue_once(agent: Agent) -> None:
     assert set(counts.values()) == {1}, [p for p, k in counts.items() if k > 1][:5]
 
 
+def test_a_thread_inside_emit_at_fork_does_not_silence_the_child(agent: Agent) -> None:
+    # Another thread is inside the handler's emit when the process forks:
+    # the child must not inherit it as "inside emit" (a thread of the child
+    # may get the same ident, and its records would be skipped).
+    run_child(f"""
+        import logging, os, sys, threading, logflux
+        from logflux import _handler
+        h = logflux.Handler(address={agent.addr!r}, source="forkbusy")
+        log = logging.getLogger("app")
+        log.addHandler(h)
+        log.setLevel(logging.INFO)
+        inside, release = threading.Event(), threading.Event()
+
+        class Slow:
+            def __str__(self):
+                inside.set()
+                release.wait(30)
+                return "slow"
+
+        t = threading.Thread(target=lambda: log.info("thread %s", Slow()))
+        t.start()
+        assert inside.wait(30)
+        assert _handler._busy
+        pid = os.fork()
+        if pid == 0:
+            assert not _handler._busy
+            t2 = threading.Thread(target=lambda: log.info("child thread"))
+            t2.start()
+            t2.join()
+            log.info("child main")
+            sys.exit(0)
+        release.set()
+        t.join()
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+    """)
+    assert sorted(payloads(agent.stored())) == ["child main", "child thread", "thread slow"]
+
+
 def test_multiprocessing_fork_children_drain(agent: Agent) -> None:
     # multiprocessing's fork children end with os._exit, skipping atexit.
     run_child(f"""

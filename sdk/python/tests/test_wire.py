@@ -133,3 +133,19 @@ def test_metadata_values_are_cut_to_1024_characters() -> None:
     meta = (long, "m", "f", 1, "t", "p", long, None, None)
     md = json.loads(batch_line([_item("x", meta)]).splitlines()[0])["entries"][0]["metadata"]
     assert md["logger"] == "x" * 1023 + "…" and md["exception"] == "x" * 1023 + "…"
+
+
+def test_client_metadata_encoded_at_the_call_is_the_agents_json() -> None:
+    # Client.log queues its metadata as text (meta_json): keys sorted, a
+    # "%" in a key kept, values through str() and cut, and a lone surrogate
+    # replaced when the batch is encoded.
+    from logflux._wire import meta_json
+
+    odd = {"z": "last", "%s": "percent", 7: 8.5, "long": "y" * 2000, "bad": "x\udc80y"}
+    text = meta_json(odd)  # type: ignore[arg-type]
+    entries = json.loads(batch_line([_item("x", text), _item("y", meta_json({"k": "v"}))]).splitlines()[0])["entries"]
+    md = entries[0]["metadata"]
+    assert list(md) == sorted(md)
+    assert md == {"z": "last", "%s": "percent", "7": "8.5", "long": "y" * 1023 + "…", "bad": "x\ufffdy"}
+    assert entries[1]["metadata"] == {"k": "v"}
+    assert json.loads(encode_entry("x", 7, 1, "svc", 1756636200.5, None, text))["metadata"] == md

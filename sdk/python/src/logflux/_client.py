@@ -46,7 +46,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Optional, cast
 
-from ._entry import Entry, EntryType, Level, check, cut_chars, meta_dict, to_epoch, utf8_len
+from ._entry import (
+    INT_TYPES,
+    MAX_SOURCE_CHARS,
+    QUICK_PAYLOAD_CHARS,
+    Entry,
+    EntryType,
+    Level,
+    check,
+    cut_chars,
+    to_epoch,
+    utf8_len,
+)
 from ._errors import AgentError, ConfigError, LogfluxError, UnavailableError
 from ._fallback import FallbackFile
 from ._wire import (
@@ -62,6 +73,7 @@ from ._wire import (
     discover,
     encode_entry,
     make_wake_pipe,
+    meta_json,
     parse_answer,
     wait_readable,
 )
@@ -367,13 +379,26 @@ class Client:
         """Queues one entry and returns at once: True if queued, False if it
         was dropped (counted in ``stats().dropped`` by reason: ``queue_full``,
         ``closed`` or ``invalid``). Never raises for transport problems."""
+        if not source:
+            source = self.source
         try:
             ts = time.time() if timestamp is None else to_epoch(timestamp)
-            meta = meta_dict(metadata) if metadata else None
+            # Encoded here, in a few calls into C: cheaper than a checked
+            # copy, and the sender has nothing left to do for it.
+            meta = meta_json(metadata) if metadata else None
         except (TypeError, ValueError, OverflowError, OSError):
             self._drop("invalid")
             return False
-        return self._enqueue(payload, level, entry_type, source or self.source, ts, payload_type, meta)
+        if not (type(payload) is str and 0 < len(payload) <= QUICK_PAYLOAD_CHARS and type(level) in INT_TYPES
+                and 1 <= level <= 8 and type(entry_type) in INT_TYPES and 1 <= entry_type <= 5
+                and type(source) is str and len(source) <= MAX_SOURCE_CHARS and payload_type is None) and (
+                check(payload, level, entry_type, source, payload_type) is not None):
+            self._drop("invalid")
+            return False
+        cost = ENTRY_OVERHEAD + (len(payload) if payload.isascii() else utf8_len(payload)) + len(source)
+        if meta:
+            cost += len(meta)
+        return self._put(payload, level, entry_type, source, ts, payload_type, meta, cost)
 
     def log_entry(self, entry: Entry) -> bool:
         """Queues an Entry (as built by metric, trace, event, audit)."""
@@ -383,16 +408,6 @@ class Client:
     def _drop(self, reason: str, n: int = 1) -> None:
         with self._lock:
             self._dropped[reason] = self._dropped.get(reason, 0) + n
-
-    def _enqueue(self, payload: str, level: int, entry_type: int, source: str, ts: float,
-                 payload_type: str | None, meta: dict[str, str] | None) -> bool:
-        if check(payload, level, entry_type, source, payload_type) is not None:
-            self._drop("invalid")
-            return False
-        cost = ENTRY_OVERHEAD + (len(payload) if payload.isascii() else utf8_len(payload)) + len(source)
-        if meta:
-            cost += sum(map(len, meta)) + sum(map(len, meta.values())) + 8 * len(meta)
-        return self._put(payload, level, entry_type, source, ts, payload_type, meta, cost)
 
     def _put(self, payload: str, level: int, entry_type: int, source: str, ts: float,
              payload_type: str | None, meta: Metadata, cost: int) -> bool:

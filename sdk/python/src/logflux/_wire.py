@@ -5,15 +5,16 @@ lines, and one connection with its authentication."""
 from __future__ import annotations
 
 import json
+import operator
 import os
 import re
 import select
 import socket
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from json.encoder import encode_basestring_ascii as _escape_ascii
-from typing import Optional, Union, cast
+from typing import Any, Optional, Union, cast
 
 from ._errors import AgentError, ConfigError, EntryProblem
 
@@ -91,24 +92,42 @@ def json_string(s: str) -> str:
     return r
 
 
+# The fraction of a second for a count of microseconds, as RFC 3339 writes
+# it with trailing zeros dropped (Go's RFC3339Nano): milliseconds from one
+# table, the last three digits from another, with no arithmetic on large
+# numbers (dividing a timestamp in microseconds was the encoder's costliest
+# step).
+_MS_FULL = tuple(".%03d" % ms for ms in range(1000))
+_MS_BARE = tuple((".%03d" % ms).rstrip("0").rstrip(".") for ms in range(1000))
+_US_BARE = tuple(("%03d" % us).rstrip("0") for us in range(1000))
+
+
 class _TimeCache:
     """Formats RFC 3339 UTC timestamps; the date and time of day are
-    formatted once per second. Safe for several threads: the second and its
-    text are replaced together."""
+    formatted once per second. Safe for several threads: ``last`` (the
+    second as a float, its quoted text up to the seconds) is replaced as
+    one tuple."""
 
     __slots__ = ("last",)
 
     def __init__(self) -> None:
-        self.last: tuple[int, str] = (-1, "")
+        self.last: tuple[float, str] = (-2.0, "")
+
+    def second(self, t: float) -> tuple[float, str]:
+        """The second t falls in (after rounding to microseconds) and its
+        text, remembered for the next calls."""
+        sec = round(t * 1_000_000) // 1_000_000
+        last = self.last = (float(sec), time.strftime('"%Y-%m-%dT%H:%M:%S', time.gmtime(sec)))
+        return last
 
     def format(self, t: float) -> str:
-        sec, us = divmod(round(t * 1_000_000), 1_000_000)
-        last = self.last
-        if sec != last[0]:
-            last = self.last = (sec, time.strftime('"%Y-%m-%dT%H:%M:%S', time.gmtime(sec)))
-        if us:
-            return last[1] + (".%06d" % us).rstrip("0") + 'Z"'
-        return last[1] + 'Z"'
+        base, date = self.last
+        f = t - base
+        if not (0.0 <= f and (us := int(f * 1e6 + 0.5)) < 1_000_000):
+            base, date = self.second(t)
+            us = int((t - base) * 1e6 + 0.5)
+        ms, us = divmod(us, 1000)
+        return date + (_MS_FULL[ms] + _US_BARE[us] if us else _MS_BARE[ms]) + 'Z"'
 
 
 _times = _TimeCache()
@@ -126,7 +145,8 @@ def format_timestamp(t: float) -> str:
 # keys with str() values or None).
 RecordMeta = tuple[str, str, Optional[str], object, Optional[str], Optional[str], Optional[str], Optional[str],
                    Optional[dict[str, str]]]
-Metadata = Union[Mapping[str, str], RecordMeta, None]
+# Client.log queues its metadata already encoded (the text of meta_json).
+Metadata = Union[str, Mapping[str, str], RecordMeta, None]
 
 # A queued entry: (seq, cost, payload, level, entry type, source,
 # timestamp, payload type, metadata); tuples are the cheapest thing to build
@@ -137,11 +157,10 @@ MAX_META_VALUE_CHARS = 1024
 _INTS = tuple(str(i) for i in range(10))
 
 # Escaped forms of the strings that come back entry after entry (sources,
-# logger, module, function, thread and process names, metadata keys). The
-# values are cut to the agent's 1024 characters first; keys are not cut.
+# payload types, and the logger, module, function, line, thread and process
+# of records), cut to the agent's 1024 characters first.
 _MEMO_MAX = 4096
 _values: dict[str, str] = {}
-_keys: dict[str, str] = {}
 
 
 def _value(s: str) -> str:
@@ -150,15 +169,6 @@ def _value(s: str) -> str:
         if len(_values) >= _MEMO_MAX:
             _values.clear()
         r = _values[s] = _escape_ascii(s if len(s) <= MAX_META_VALUE_CHARS else s[:MAX_META_VALUE_CHARS - 1] + "…")
-    return r
-
-
-def _key(s: str) -> str:
-    r = _keys.get(s)
-    if r is None:
-        if len(_keys) >= _MEMO_MAX:
-            _keys.clear()
-        r = _keys[s] = _escape_ascii(s)
     return r
 
 
@@ -183,36 +193,92 @@ def record_metadata(m: RecordMeta) -> dict[str, str]:
 
 
 # Metadata fragments of records, by (logger, module, function, line,
-# thread, process): a call site logs the same six values every time.
+# thread, process): a call site logs the same six values every time. Each is
+# (the keys function to process, the thread key and the end of the entry):
+# "exception" sorts before them and "stack" between the two.
 _RecordKey = tuple[str, str, Optional[str], object, Optional[str], Optional[str]]
-_record_frags: dict[_RecordKey, str] = {}
+_record_frags: dict[_RecordKey, tuple[str, str]] = {}
 
 
-def _record_frag(key: _RecordKey) -> str:
+def _record_frag(key: _RecordKey) -> tuple[str, str]:
     name, module, func, line, thread, process = key
-    r = (f'"function":{_value(func or "")},"line":{_escape_ascii(str(line))},"logger":{_value(name)},'
-         f'"module":{_value(module)},"process":{_value(process or "")}')
+    r = (f'"function":{_value(str(func or ""))},"line":{_value(str(line))},"logger":{_value(str(name))},'
+         f'"module":{_value(str(module))},"process":{_value(str(process or ""))}',
+         f',"thread":{_value(str(thread or ""))}}}}}')
     if len(_record_frags) >= _MEMO_MAX:
         _record_frags.clear()
     _record_frags[key] = r
     return r
 
 
+# How to encode a metadata dict, by its keys in their order: a function
+# that takes the values in sorted key order, and the %-template of the
+# metadata object with the keys already escaped. A program logs the same few
+# sets of keys again and again, so a dict is encoded with a few calls into C
+# and no step per key.
+_MetaPlan = tuple[Callable[[Mapping[str, object]], Any], str, bool, int]
+_meta_plans: dict[tuple[object, ...], _MetaPlan] = {}
+
+
+def _meta_plan(keys: tuple[object, ...]) -> _MetaPlan:
+    """(values getter, template, one key?, the template's length without
+    its %s) for these keys; TypeError if they are not all strings."""
+    if not all(type(k) is str for k in keys):
+        raise TypeError("metadata keys are not all strings")
+    order = sorted(cast(tuple[str, ...], keys))
+    template = ',"metadata":{' + ",".join(_escape_ascii(k).replace("%", "%%") + ":%s" for k in order) + "}}"
+    r = (operator.itemgetter(*order), template, len(order) == 1, len(template % (("",) * len(order))))
+    if len(_meta_plans) >= _MEMO_MAX:
+        _meta_plans.clear()
+    _meta_plans[keys] = r
+    return r
+
+
+def meta_json(metadata: Mapping[str, object]) -> str:
+    """Non-empty metadata as the end of an entry, ``,"metadata":{...}}``:
+    keys sorted, values through str() and cut to the agent's 1024
+    characters. The text may hold escapes of lone surrogates; the encoder
+    replaces them (see encode_entry)."""
+    try:
+        keys = tuple(metadata)
+        getter, template, single, fixed = _meta_plans.get(keys) or _meta_plan(keys)
+        vals = getter(metadata)
+        text: str = template % _escape_ascii(vals) if single else template % tuple(map(_escape_ascii, vals))
+        # An escaped value is its text and two quotes at least: when they
+        # all come to 1026 characters or less, none is over the limit.
+        if len(text) - fixed <= MAX_META_VALUE_CHARS + 2 or max(map(len, (vals,) if single else vals)) <= MAX_META_VALUE_CHARS:
+            return text
+    except TypeError:  # keys or values that are not strings
+        pass
+    clean = {k if type(k) is str else str(k): _cut(v if type(v) is str else str(v)) for k, v in metadata.items()}
+    getter, template, single, _ = _meta_plans.get(keys := tuple(clean)) or _meta_plan(keys)
+    vals = getter(clean)
+    return template % _escape_ascii(vals) if single else template % tuple(map(_escape_ascii, vals))
+
+
+def _parse_meta_json(text: str) -> dict[str, str]:
+    """The metadata dict of meta_json's text."""
+    return cast(dict[str, str], json.loads(text[len(',"metadata":'):-1]))
+
+
 def _encode(items: Iterable[QueueItem]) -> list[str]:
     """The entries of queue items ``(seq, cost, payload, level, entry type,
     source, timestamp, payload type, metadata)``, without the check for lone
-    surrogates. One loop with everything inline: this is the sender's hot
-    path."""
-    esc, values, keys, frags, ints, times = _escape_ascii, _values, _keys, _record_frags, _INTS, _times
+    surrogates. One loop with everything inline, and no step per metadata
+    key or on large numbers: this is the sender's hot path."""
+    esc, values, frags, ints, times = _escape_ascii, _values, _record_frags, _INTS, _times
+    ms_full, ms_bare, us_bare = _MS_FULL, _MS_BARE, _US_BARE
+    base, date = times.last
     out: list[str] = []
     for _, _, payload, level, entry_type, source, ts, payload_type, meta in items:
-        sec, us = divmod(round(ts * 1_000_000), 1_000_000)
-        last = times.last
-        if sec != last[0]:
-            last = times.last = (sec, time.strftime('"%Y-%m-%dT%H:%M:%S', time.gmtime(sec)))
+        f = ts - base
+        if not (0.0 <= f and (us := int(f * 1e6 + 0.5)) < 1_000_000):
+            base, date = times.second(ts)
+            us = int((ts - base) * 1e6 + 0.5)
+        ms, us = divmod(us, 1000)
         s = (f'{{"payload":{esc(payload)},"entryType":{ints[entry_type]},'
              f'"source":{values.get(source) or _value(source)},"logLevel":{ints[level]},'
-             f'"timestamp":{last[1]}{(".%06d" % us).rstrip("0") if us else ""}Z"')
+             f'"timestamp":{date}{ms_full[ms] + us_bare[us] if us else ms_bare[ms]}Z"')
         if payload_type is not None:
             s += ',"payloadType":' + (values.get(payload_type) or _value(payload_type))
         if not meta:
@@ -222,22 +288,22 @@ def _encode(items: Iterable[QueueItem]) -> list[str]:
             name, module, func, line, thread, process, exc, stack, extras = meta
             if extras is None:
                 # The record's own keys, in sorted order.
-                s += ',"metadata":{'
-                if exc:
-                    s += '"exception":' + esc(_cut(exc)) + ","
                 key = (name, module, func, line, thread, process)
-                s += frags.get(key) or _record_frag(key)
+                mid, tail = frags.get(key) or _record_frag(key)
+                if exc:
+                    s += ',"metadata":{"exception":' + esc(_cut(exc)) + "," + mid
+                else:
+                    s += ',"metadata":{' + mid
                 if stack:
                     s += ',"stack":' + esc(_cut(stack))
-                out.append(s + ',"thread":' + (values.get(thread or "") or _value(thread or "")) + "}}")
+                out.append(s + tail)
                 continue
-            meta = record_metadata(meta)
-        sep = ',"metadata":{'
-        mapping = cast(Mapping[str, str], meta)
-        for k in sorted(mapping):
-            s += sep + (keys.get(k) or _key(k)) + ":" + esc(mapping[k])
-            sep = ","
-        out.append(s + "}}")
+            out.append(s + meta_json(record_metadata(meta)))
+            continue
+        if type(meta) is str:
+            out.append(s + meta)  # the text of meta_json
+            continue
+        out.append(s + meta_json(cast(Mapping[str, str], meta)))
     return out
 
 
@@ -257,6 +323,8 @@ def encode_entry(payload: str, level: int, entry_type: int, source: str, timesta
     have passed check(). Lone surrogates become U+FFFD."""
     if type(metadata) is tuple:
         metadata = record_metadata(metadata)
+    elif type(metadata) is str:
+        metadata = _parse_meta_json(metadata)
     try:
         s = _encode([(0, 0, payload, level, entry_type, source, timestamp, payload_type, metadata)])[0]
         if _clean(s):
