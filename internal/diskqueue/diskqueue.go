@@ -245,7 +245,8 @@ type Queue struct {
 	dirDirty     bool       // a segment was created since the directory was last fsynced
 	spares       []string   // paths of drained segment files to reuse, at most maxSpares
 	nextSeq      uint64
-	total        int64 // bytes in all segments
+	recovered    uint64 // nextSeq-1 when Open returned: the last seq found, fsynced by Open (seq.go)
+	total        int64  // bytes in all segments
 	readers      map[string]*reader
 	low          pos   // smallest committed position of all readers
 	lowBytes     int64 // bytes before low
@@ -371,6 +372,7 @@ func (q *Queue) load() error {
 		q.readers[name] = r
 	}
 	q.recomputeLowLocked()
+	q.recovered = q.nextSeq - 1
 	return nil
 }
 

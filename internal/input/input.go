@@ -27,6 +27,22 @@ type Sink interface {
 	Sync(ctx context.Context) error
 }
 
+// SeqSink is a Sink whose records get sequence numbers that survive a
+// restart of the agent (the disk queue). The file input uses it to tell,
+// after a kill -9, which of its appends the queue kept (commit.go there).
+// A wrapper of a Sink implements it only when the Sink it wraps does.
+type SeqSink interface {
+	Sink
+	// LastSeq is the sequence number of the last record appended so far,
+	// by any input (0 before the first). Read after an Append returned,
+	// it is at least the number of that Append's last record.
+	LastSeq() uint64
+	// RecoveredSeq is the number of the last record the queue found, and
+	// made durable, when it was opened: every record numbered up to it is
+	// in the queue.
+	RecoveredSeq() uint64
+}
+
 // Input is one running input.
 type Input interface {
 	// Name is the input's configured name, in logs, metrics, /status and

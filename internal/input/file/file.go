@@ -145,19 +145,20 @@ func (in *Input) Start(_ context.Context, sink input.Sink) error {
 		return fmt.Errorf("checkpoint directory: %w", err)
 	}
 	path := checkpointPath(cfg.CheckpointDir, in.name)
-	saved, found, err := loadCheckpoint(path)
+	ck, found, how, err := resumeFrom(path, sink)
 	if err != nil {
 		return err
 	}
+	saved := ck.Files
 	ctx, cancel := context.WithCancel(context.Background())
 	in.cancel = cancel
-	r := newReader(in, sink, path, saved, !found)
+	r := newReader(in, sink, path, saved, ck.Gen, !found)
 	in.started.Store(true)
 	go func() {
 		defer close(in.done)
 		r.run(ctx)
 	}()
-	in.log.Info("following files", "include", cfg.Include, "format", cfg.Format, "checkpoints", len(saved))
+	in.log.Info("following files", "include", cfg.Include, "format", cfg.Format, "checkpoints", len(saved), "resumed_from", how)
 	return nil
 }
 
