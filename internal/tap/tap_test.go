@@ -106,3 +106,41 @@ func TestFilter(t *testing.T) {
 		t.Errorf("limit 2: done after %d rounds with %d shown", takes, sel.Shown())
 	}
 }
+
+// numbered is a sink that numbers its records, as the disk queue does.
+type numbered struct {
+	memSink
+	last uint64
+}
+
+func (n *numbered) Append(ctx context.Context, recs [][]byte) error {
+	n.last += uint64(len(recs))
+	return n.memSink.Append(ctx, recs)
+}
+func (n *numbered) LastSeq() uint64      { return n.last }
+func (n *numbered) RecoveredSeq() uint64 { return 7 }
+
+// The file input's provisional checkpoints need the queue's numbers through
+// the tap; a sink without them must not seem to have them.
+func TestSinkPassesSequenceNumbersThrough(t *testing.T) {
+	type seqs interface {
+		LastSeq() uint64
+		RecoveredSeq() uint64
+	}
+	var h Hub
+	next := &numbered{}
+	s := h.Sink(next, "files")
+	sq, ok := s.(seqs)
+	if !ok {
+		t.Fatal("the tap's sink hides the queue's sequence numbers")
+	}
+	if err := s.Append(context.Background(), [][]byte{[]byte("a"), []byte("b")}); err != nil {
+		t.Fatal(err)
+	}
+	if sq.LastSeq() != 2 || sq.RecoveredSeq() != 7 || len(next.got) != 2 {
+		t.Errorf("last %d recovered %d, %d records; want 2, 7, 2", sq.LastSeq(), sq.RecoveredSeq(), len(next.got))
+	}
+	if _, ok := h.Sink(&memSink{}, "api").(seqs); ok {
+		t.Error("a sink without sequence numbers seems to have them")
+	}
+}
