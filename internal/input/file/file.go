@@ -5,8 +5,10 @@
 // first fingerprint_bytes), reads the files that grew in large blocks, in
 // turns so that no file starves the others, and appends the entries; a
 // committer goroutine calls sink.Sync and only then writes the offsets
-// (checkpoint.go), while the next round is read (commit.go). Nothing
-// depends on inotify.
+// (checkpoint.go), while the next round is read (commit.go). With the
+// disk queue, a provisional checkpoint written after every append, tagged
+// with the queue's sequence number, lets a restart after a kill -9 read on
+// without repeating a line (provisional.go). Nothing depends on inotify.
 //
 // Rotation: a file renamed away (rename+create) keeps its descriptor and is
 // read to its end for rotate_wait before it is let go; on a restart, a file
