@@ -41,7 +41,9 @@ func newCrashRig(t *testing.T) *crashRig {
 }
 
 // checkpoint is the input's durable checkpoint file.
-func (r *crashRig) checkpoint() string { return checkpointPath(filepath.Join(r.data, "inputs"), "files") }
+func (r *crashRig) checkpoint() string {
+	return checkpointPath(filepath.Join(r.data, "inputs"), "files")
+}
 
 func (r *crashRig) openQueue(fsys diskqueue.FS) *diskqueue.Queue {
 	r.t.Helper()
