@@ -187,11 +187,35 @@ func (r *reader) writeCheckpoint() error {
 		t.seedSaved = t.seedSaved || !r.isShadow(t)
 	}
 	if r.prov.seqs != nil {
-		r.ckptFiles = r.checkpointFiles(r.ckptFiles[:0], doneOff, nil)
-		r.prov.prepare(r.ckptFiles)
-		r.writeProvisional()
+		r.writeProvisionalNow()
 	}
 	return nil
+}
+
+// provisionalDue says whether an append of n bytes gets its provisional
+// checkpoint. One is written at most once per its own size in bytes
+// appended, so that with thousands of files followed (a checkpoint of
+// hundreds of KiB) it costs less than the lines; a kill -9 then repeats at
+// most that many bytes of lines. The rest is written when the reader has
+// nothing more to read (flushProvisional).
+func (r *reader) provisionalDue(n int) bool {
+	return r.prov.seqs != nil && r.prov.owed+int64(n) >= int64(r.prov.size)
+}
+
+// flushProvisional writes the provisional checkpoint of the appends that
+// have none yet.
+func (r *reader) flushProvisional() {
+	if r.prov.seqs != nil && r.prov.owed > 0 {
+		r.writeProvisionalNow()
+	}
+}
+
+// writeProvisionalNow writes a provisional checkpoint of every append so
+// far.
+func (r *reader) writeProvisionalNow() {
+	r.ckptFiles = r.checkpointFiles(r.ckptFiles[:0], doneOff, nil)
+	r.prov.prepare(r.ckptFiles)
+	r.writeProvisional()
 }
 
 // writeProvisional writes the provisional checkpoint prepared; one that

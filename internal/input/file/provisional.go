@@ -10,7 +10,10 @@ package file
 // numbers its records (input.SeqSink), the reader therefore writes, after
 // every append, a provisional checkpoint: the offsets that append covers
 // and a tag, the queue's number of its last record (at least that of the
-// append's last record). It is written in place, without fsync, into one of
+// append's last record). With many files followed, when the checkpoint is
+// larger than what was appended since the last one, it waits for more
+// appends, or for the reader to run out of lines (commit.go,
+// provisionalDue). It is written in place, without fsync, into one of
 // two files in turn (<name>.offsets.p0, .p1), so that a write cut short
 // leaves the other whole:
 //
@@ -157,6 +160,8 @@ type provisional struct {
 	crc   uint32 // of buf[8:] as prepared
 	ready bool   // buf holds a prepared checkpoint
 	tag   uint64 // of the last append
+	owed  int64  // bytes appended since the last one written
+	size  int    // bytes of the last one written
 }
 
 // prepare encodes files before the append they describe, so that little is
@@ -195,6 +200,7 @@ func (p *provisional) write(gen uint64) error {
 	if _, err := p.files[i].WriteAt(b, 0); err != nil {
 		return fmt.Errorf("writing provisional checkpoint: %w", err)
 	}
+	p.owed, p.size = 0, len(b)
 	return nil
 }
 

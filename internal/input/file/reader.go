@@ -169,6 +169,7 @@ func (r *reader) run(ctx context.Context) {
 			}
 			continue
 		}
+		r.flushProvisional()
 		var back chan *commitRound // the committer's answer, when a commit is in flight
 		if r.inflight != nil {
 			back = r.finished
@@ -1106,7 +1107,8 @@ func (r *reader) appendBatch(ctx context.Context) error {
 		if err := r.saveSeeds(); err != nil {
 			return err
 		}
-		if r.prov.seqs != nil {
+		due := r.provisionalDue(len(r.batch))
+		if due {
 			r.ckptFiles = r.checkpointFiles(r.ckptFiles[:0], emitOff, nil)
 			r.prov.prepare(r.ckptFiles) // what the append covers, once it returned
 		}
@@ -1115,7 +1117,10 @@ func (r *reader) appendBatch(ctx context.Context) error {
 		}
 		if r.prov.seqs != nil {
 			r.prov.tag = r.prov.seqs.LastSeq()
-			r.writeProvisional()
+			r.prov.owed += int64(len(r.batch))
+			if due {
+				r.writeProvisional()
+			}
 		}
 		r.in.c.accepted.Add(int64(len(r.ends)))
 		r.batch, r.ends = r.batch[:0], r.ends[:0]
