@@ -596,6 +596,12 @@ func (q *Queue) usedLocked() int64 { return q.total - q.lowBytes }
 // Append writes records as one unit to the current segment; see queue.Queue.
 // It returns without waiting for an fsync: call Sync for that.
 func (q *Queue) Append(ctx context.Context, records [][]byte) error {
+	return q.append(ctx, records, nil)
+}
+
+// append is Append, calling before (when not nil) with the seq of the last
+// record once the seqs are fixed, before anything is written (seq.go).
+func (q *Queue) append(ctx context.Context, records [][]byte, before func(last uint64)) error {
 	var size int64
 	for i, r := range records {
 		if len(r) > maxRecordBytes {
@@ -634,6 +640,9 @@ func (q *Queue) Append(ctx context.Context, records [][]byte) error {
 	}
 	if err := q.prepareSegmentLocked(size); err != nil {
 		return err
+	}
+	if before != nil {
+		before(q.nextSeq + uint64(len(records)) - 1)
 	}
 	s := q.segs[len(q.segs)-1]
 	now := time.Now().UnixNano()

@@ -29,17 +29,19 @@ type Sink interface {
 
 // SeqSink is a Sink whose records get sequence numbers that survive a
 // restart of the agent (the disk queue). The file input uses it to tell,
-// after a kill -9, which of its appends the queue kept (commit.go there).
-// A wrapper of a Sink implements it only when the Sink it wraps does.
+// after a kill -9, which of its appends the queue kept (provisional.go
+// there). A wrapper of a Sink implements it only when the Sink it wraps
+// does.
 type SeqSink interface {
 	Sink
-	// LastSeq is the sequence number of the last record appended so far,
-	// by any input (0 before the first). Read after an Append returned,
-	// it is at least the number of that Append's last record.
-	LastSeq() uint64
+	// AppendNumbered is Append that first calls before, once the records'
+	// numbers are fixed and before they are written, with the number of
+	// the last one (under the queue's lock: it must be quick). If the
+	// append then fails, those numbers are given to later records.
+	AppendNumbered(ctx context.Context, records [][]byte, before func(last uint64)) error
 	// RecoveredSeq is the number of the last record the queue found, and
-	// made durable, when it was opened: every record numbered up to it is
-	// in the queue.
+	// made durable, when it was opened: every append whose last record is
+	// numbered up to it is in the queue, whole.
 	RecoveredSeq() uint64
 }
 

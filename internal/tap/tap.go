@@ -177,7 +177,7 @@ type Appender interface {
 // seqAppender is an Appender that numbers its records (input.SeqSink).
 type seqAppender interface {
 	Appender
-	LastSeq() uint64
+	AppendNumbered(ctx context.Context, records [][]byte, before func(last uint64)) error
 	RecoveredSeq() uint64
 }
 
@@ -198,7 +198,14 @@ type seqSink struct {
 	seq seqAppender
 }
 
-func (s *seqSink) LastSeq() uint64      { return s.seq.LastSeq() }
+func (s *seqSink) AppendNumbered(ctx context.Context, records [][]byte, before func(last uint64)) error {
+	err := s.seq.AppendNumbered(ctx, records, before)
+	if err == nil {
+		s.hub.Publish(s.input, records)
+	}
+	return err
+}
+
 func (s *seqSink) RecoveredSeq() uint64 { return s.seq.RecoveredSeq() }
 
 type sink struct {

@@ -215,16 +215,54 @@ func (r *reader) flushProvisional() {
 func (r *reader) writeProvisionalNow() {
 	r.ckptFiles = r.checkpointFiles(r.ckptFiles[:0], doneOff, nil)
 	r.prov.prepare(r.ckptFiles)
-	r.writeProvisional()
+	r.writeProvisional(r.prov.tag, r.prov.slot)
+}
+
+// beforeWrite is called by the queue, its lock held, when the numbers of
+// the append under way are fixed: the provisional checkpoint prepared for
+// it is written before the records.
+func (r *reader) beforeWrite(last uint64) {
+	r.prov.pending = last
+	if r.prov.ready {
+		r.prov.wrote = r.writeProvisional(last, r.prov.slot)
+	}
+}
+
+// afterAppend notes the end of an append of n bytes: with err, a
+// provisional checkpoint written for it is written over with what the
+// appends before covered.
+func (r *reader) afterAppend(err error, n int) {
+	wrote := r.prov.wrote
+	r.prov.wrote = false
+	if err == nil {
+		r.prov.tag = r.prov.pending
+		if !wrote {
+			r.prov.owed += int64(n)
+		}
+		return
+	}
+	if wrote {
+		r.ckptFiles = r.checkpointFiles(r.ckptFiles[:0], doneOff, nil)
+		r.prov.prepare(r.ckptFiles)
+		if !r.writeProvisional(r.prov.tag, r.prov.slot^1) {
+			// Its tag may come to number other records: no more of them
+			// this run, and none used at the next start.
+			r.in.log.Error("cannot undo a provisional checkpoint; removing them", "error", removeProvisional(r.ckptPath))
+			r.prov.close()
+			r.prov.seqs = nil
+		}
+	}
 }
 
 // writeProvisional writes the provisional checkpoint prepared; one that
 // cannot be written leaves the last one written, older but true.
-func (r *reader) writeProvisional() {
-	if err := r.prov.write(r.nextGen()); err != nil {
+func (r *reader) writeProvisional(tag uint64, slot int) bool {
+	if err := r.prov.write(r.nextGen(), tag, slot); err != nil {
 		r.in.c.checkpointErrs.Add(1)
 		r.warnOnce("provisional", "cannot save provisional file offsets (a kill now would make lines be read again)", "error", err)
+		return false
 	}
+	return true
 }
 
 // nextGen is the gen of the next checkpoint.

@@ -205,12 +205,21 @@ func (in *Input) Shutdown(ctx context.Context) error {
 	}
 }
 
+// appendOnce appends records, with their provisional checkpoint when the
+// queue numbers them.
+func (r *reader) appendOnce(ctx context.Context, recs [][]byte) error {
+	if r.prov.seqs != nil {
+		return r.prov.seqs.AppendNumbered(ctx, recs, r.beforeWrite)
+	}
+	return r.sink.Append(ctx, recs)
+}
+
 // appendRetry appends records, waiting while the queue is full: lines are
 // never skipped. It fails only when ctx ends or the queue is closed.
 func (r *reader) appendRetry(ctx context.Context, recs [][]byte) error {
 	wait := 10 * time.Millisecond
 	for {
-		err := r.sink.Append(ctx, recs)
+		err := r.appendOnce(ctx, recs)
 		if err == nil {
 			return nil
 		}

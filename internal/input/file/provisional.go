@@ -7,15 +7,18 @@ package file
 // keeps the queue's records written since (the page cache has them, and the
 // disk queue recovers them), so the lines between the durable checkpoint
 // and the reader would be read and appended again. With a queue that
-// numbers its records (input.SeqSink), the reader therefore writes, after
+// numbers its records (input.SeqSink), the reader therefore writes, with
 // every append, a provisional checkpoint: the offsets that append covers
-// and a tag, the queue's number of its last record (at least that of the
-// append's last record). With many files followed, when the checkpoint is
-// larger than what was appended since the last one, it waits for more
-// appends, or for the reader to run out of lines (commit.go,
-// provisionalDue). It is written in place, without fsync, into one of
-// two files in turn (<name>.offsets.p0, .p1), so that a write cut short
-// leaves the other whole:
+// and a tag, the queue's number of the append's last record. It is written
+// when the queue has fixed those numbers and before it writes the records
+// (AppendNumbered), so no moment is left between the two where a kill
+// would find the records without their checkpoint. It is written in place,
+// without fsync, into one of two files in turn (<name>.offsets.p0, .p1):
+// the other keeps the one of the append before, which is what a restart
+// uses when this append did not reach the queue. With many files followed,
+// when the checkpoint is larger than what was appended since the last one,
+// it waits for more appends, or for the reader to run out of lines
+// (commit.go, provisionalDue).
 //
 //	+-------+--------+--------+----------------------+-----+-----+
 //	| magic | crc32c | length | checkpoint JSON      | gen | tag |
@@ -26,14 +29,18 @@ package file
 // earlier, longer write) are ignored. The JSON is the durable checkpoint's,
 // with the same files, seeds and fingerprints.
 //
-// The invariant: a provisional checkpoint's offsets are covered by appends
-// that returned before it was written, whose records are numbered at most
-// its tag. So if the queue, on opening, found every record up to the tag,
-// nothing before those offsets is missing from it, and reading on from
-// there neither loses nor repeats a line. A kill -9 keeps both the records
-// and the file. A power loss may keep the file and lose records (the tag is
-// then above what the queue found) or tear the file (the checksum fails):
-// then the durable checkpoint is used, as without this file.
+// The invariant: a provisional checkpoint's offsets are covered by its own
+// append, whose last record is numbered its tag, and the appends before.
+// Appends are recovered whole or not at all, in order, so if the queue, on
+// opening, found every record up to the tag, nothing before those offsets
+// is missing from it, and reading on from there neither loses nor repeats
+// a line; if not, that append did not happen (or a power loss took it) and
+// the other file, or the durable checkpoint, is used. A kill -9 keeps both
+// the records and the files. A power loss may keep the file and lose
+// records (the tag is then above what the queue found) or tear the file
+// (the checksum fails). An append that fails after its checkpoint was
+// written has that checkpoint written over with what the appends before
+// covered, since its numbers go to later records.
 
 import (
 	"encoding/binary"
@@ -87,21 +94,23 @@ func decodeProvisional(data []byte) (p provisionalCheckpoint, err error) {
 	return p, nil
 }
 
-// loadProvisional returns the newest whole provisional checkpoint; exist
-// says whether any of its files is there (to be removed).
-func loadProvisional(ckptPath string) (best provisionalCheckpoint, found, exist bool) {
+// loadProvisional returns the whole provisional checkpoints, the newest
+// first; exist says whether any of their files is there (to be removed).
+func loadProvisional(ckptPath string) (whole []provisionalCheckpoint, exist bool) {
 	for _, path := range provisionalPaths(ckptPath) {
 		data, err := os.ReadFile(path)
 		if err != nil {
 			continue
 		}
 		exist = true
-		p, err := decodeProvisional(data)
-		if err == nil && (!found || p.Gen > best.Gen) {
-			best, found = p, true
+		if p, err := decodeProvisional(data); err == nil {
+			whole = append(whole, p)
 		}
 	}
-	return best, found, exist
+	if len(whole) == 2 && whole[1].Gen > whole[0].Gen {
+		whole[0], whole[1] = whole[1], whole[0]
+	}
+	return whole, exist
 }
 
 // removeProvisional removes the provisional files, durably: one left from
@@ -127,45 +136,55 @@ func resumeFrom(ckptPath string, sink input.Sink) (cf checkpointFile, found bool
 		return cf, false, "", err
 	}
 	how = "durable checkpoint"
-	p, ok, exist := loadProvisional(ckptPath)
+	whole, exist := loadProvisional(ckptPath)
 	if !exist {
 		return cf, found, how, nil
 	}
 	seqs, numbered := sink.(input.SeqSink)
 	switch {
-	case !ok:
+	case len(whole) == 0:
 		how = "durable checkpoint (the provisional one is damaged)"
 	case !numbered:
 		how = "durable checkpoint (the queue does not number its records)"
-	case p.Gen <= cf.Gen:
-		how = "durable checkpoint (newer than the provisional one)"
-	case p.tag > seqs.RecoveredSeq():
-		how = fmt.Sprintf("durable checkpoint (the queue lost records: it has up to %d, the provisional checkpoint needs %d)", seqs.RecoveredSeq(), p.tag)
 	default:
-		// The queue's Open made every record up to the tag durable.
-		if _, err := saveCheckpoint(ckptPath, p.Files, p.Gen, nil); err != nil {
-			return cf, false, "", err
+		how = "durable checkpoint (newer than the provisional one)"
+		for _, p := range whole {
+			if p.Gen <= cf.Gen {
+				break
+			}
+			if p.tag > seqs.RecoveredSeq() {
+				how = fmt.Sprintf("durable checkpoint (the queue has records up to %d, the provisional checkpoint needs %d)", seqs.RecoveredSeq(), p.tag)
+				continue // its append did not reach the queue, or was lost
+			}
+			// The queue's Open made every record up to the tag durable.
+			if _, err := saveCheckpoint(ckptPath, p.Files, p.Gen, nil); err != nil {
+				return cf, false, "", err
+			}
+			cf, found, how = p.checkpointFile, true, "provisional checkpoint (the queue kept its appends)"
+			break
 		}
-		cf, found, how = p.checkpointFile, true, "provisional checkpoint (the queue kept its appends)"
 	}
 	return cf, found, how, removeProvisional(ckptPath)
 }
 
 // provisional writes the provisional checkpoints of one reader.
 type provisional struct {
-	seqs  input.SeqSink // nil: none are written
-	paths [2]string
-	files [2]*os.File
-	buf   []byte
-	crc   uint32 // of buf[8:] as prepared
-	ready bool   // buf holds a prepared checkpoint
-	tag   uint64 // of the last append
-	owed  int64  // bytes appended since the last one written
-	size  int    // bytes of the last one written
+	seqs    input.SeqSink // nil: none are written
+	paths   [2]string
+	files   [2]*os.File
+	slot    int // the file the next one goes to
+	buf     []byte
+	crc     uint32 // of buf[8:] as prepared
+	ready   bool   // buf holds a prepared checkpoint
+	tag     uint64 // the number of the last record of the last append
+	owed    int64  // bytes appended since the last one written
+	size    int    // bytes of the last one written
+	wrote   bool   // one was written for the append under way
+	pending uint64 // the number of the last record of the append under way
 }
 
 // prepare encodes files before the append they describe, so that little is
-// left to do between the append and the write.
+// left to do under the queue's lock.
 func (p *provisional) prepare(files []fileOffsets) {
 	b := append(p.buf[:0], provMagic[:]...)
 	b = append(b, 0, 0, 0, 0, 0, 0, 0, 0)
@@ -174,33 +193,35 @@ func (p *provisional) prepare(files []fileOffsets) {
 	p.buf, p.crc, p.ready = b, crc32.Checksum(b[8:], castagnoli), true
 }
 
-// write completes the prepared checkpoint with gen and the tag and writes
-// it into the file of gen's parity.
-func (p *provisional) write(gen uint64) error {
+// write completes the prepared checkpoint with gen and tag and writes it
+// into file slot (the next one, unless it replaces the last).
+func (p *provisional) write(gen, tag uint64, slot int) error {
 	if !p.ready {
 		return nil
 	}
 	p.ready = false
 	var tail [16]byte
 	binary.LittleEndian.PutUint64(tail[:], gen)
-	binary.LittleEndian.PutUint64(tail[8:], p.tag)
+	binary.LittleEndian.PutUint64(tail[8:], tag)
 	crc := crc32.Update(p.crc, castagnoli, tail[:])
 	n := len(p.buf)
 	b := append(p.buf, tail[:]...)
 	binary.LittleEndian.PutUint32(b[4:], crc)
 	p.buf = b[:n]
-	i := gen & 1
-	if p.files[i] == nil {
-		f, err := os.OpenFile(p.paths[i], os.O_RDWR|os.O_CREATE, 0o600)
+	if p.files[slot] == nil {
+		f, err := os.OpenFile(p.paths[slot], os.O_RDWR|os.O_CREATE, 0o600)
 		if err != nil {
 			return fmt.Errorf("writing provisional checkpoint: %w", err)
 		}
-		p.files[i] = f
+		p.files[slot] = f
 	}
-	if _, err := p.files[i].WriteAt(b, 0); err != nil {
+	if _, err := p.files[slot].WriteAt(b, 0); err != nil {
 		return fmt.Errorf("writing provisional checkpoint: %w", err)
 	}
 	p.owed, p.size = 0, len(b)
+	if slot == p.slot {
+		p.slot ^= 1
+	}
 	return nil
 }
 

@@ -139,8 +139,12 @@ func (r *crashRig) crashAfterAppends(q *diskqueue.Queue, n int) {
 	in := r.startInput(syncHeld{q})
 	ckpt := r.checkpoint()
 	waitFor(t, "every line appended and its provisional checkpoint", func() bool {
-		p, ok, _ := loadProvisional(ckpt)
-		return ok && p.tag == uint64(n) && len(p.Files) == 1 && p.Files[0].Offset == int64(b.Len())
+		whole, _ := loadProvisional(ckpt)
+		if len(whole) == 0 {
+			return false
+		}
+		p := whole[0]
+		return p.tag == uint64(n) && len(p.Files) == 1 && p.Files[0].Offset == int64(b.Len())
 	})
 	kill(t, in)
 	ck, found, err := loadCheckpoint(ckpt)
@@ -186,7 +190,7 @@ func TestKill9AfterAppendsRepeatsNoLine(t *testing.T) {
 	if len(counts) != n+1 {
 		t.Fatalf("%d distinct lines in the queue, want %d", len(counts), n+1)
 	}
-	if _, _, exist := loadProvisional(r.checkpoint()); !exist {
+	if _, exist := loadProvisional(r.checkpoint()); !exist {
 		t.Error("the restarted input writes provisional checkpoints again")
 	}
 }
@@ -225,8 +229,8 @@ type seqs struct {
 	recovered uint64
 }
 
-func (s seqs) LastSeq() uint64      { return s.recovered }
-func (s seqs) RecoveredSeq() uint64 { return s.recovered }
+func (s seqs) AppendNumbered(context.Context, [][]byte, func(uint64)) error { return nil }
+func (s seqs) RecoveredSeq() uint64                                         { return s.recovered }
 
 // TestResumeChoosesTheNewerCheckpointTheQueueCovers: the provisional
 // checkpoint is used only when it is whole, newer than the durable one and
@@ -245,8 +249,7 @@ func TestResumeChoosesTheNewerCheckpointTheQueueCovers(t *testing.T) {
 		p.paths = provisionalPaths(ckpt)
 		for _, g := range provGens {
 			p.prepare(file(int64(1000 * g)))
-			p.tag = 10 * g
-			if err := p.write(g); err != nil {
+			if err := p.write(g, 10*g, p.slot); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -262,7 +265,9 @@ func TestResumeChoosesTheNewerCheckpointTheQueueCovers(t *testing.T) {
 		wantGen    uint64
 	}{
 		{"provisional newer and covered", 5, []uint64{6, 7}, seqs{recovered: 70}, 7000, 7},
-		{"the newest not covered: durable", 5, []uint64{6, 7}, seqs{recovered: 69}, 100, 5},
+		{"the newest not covered: the one before", 5, []uint64{6, 7}, seqs{recovered: 69}, 6000, 6},
+		{"neither covered: durable", 5, []uint64{6, 7}, seqs{recovered: 59}, 100, 5},
+		{"the older one not newer than the durable one", 6, []uint64{6, 7}, seqs{recovered: 69}, 100, 6},
 		{"durable newer", 8, []uint64{6, 7}, seqs{recovered: 1000}, 100, 8},
 		{"queue without numbers", 5, []uint64{6}, plain{}, 100, 5},
 		{"none", 5, nil, seqs{recovered: 1000}, 100, 5},
@@ -277,7 +282,7 @@ func TestResumeChoosesTheNewerCheckpointTheQueueCovers(t *testing.T) {
 			if err != nil || again.Files[0].Offset != c.want || again.Gen != c.wantGen {
 				t.Errorf("durable checkpoint now %+v, %v; want offset %d gen %d", again, err, c.want, c.wantGen)
 			}
-			if _, _, exist := loadProvisional(ckpt); exist {
+			if _, exist := loadProvisional(ckpt); exist {
 				t.Error("provisional files left after the start")
 			}
 		})
@@ -292,17 +297,16 @@ func TestTornProvisionalIsIgnored(t *testing.T) {
 	p.paths = provisionalPaths(ckpt)
 	for g := uint64(1); g <= 2; g++ {
 		p.prepare([]fileOffsets{{Path: "/l/a.log", Offset: int64(g)}})
-		p.tag = g
-		if err := p.write(g); err != nil {
+		if err := p.write(g, g, p.slot); err != nil {
 			t.Fatal(err)
 		}
 	}
 	p.close()
-	got, ok, _ := loadProvisional(ckpt)
-	if !ok || got.Gen != 2 || got.Files[0].Offset != 2 {
-		t.Fatalf("newest whole: %+v %v", got, ok)
+	whole, _ := loadProvisional(ckpt)
+	if len(whole) != 2 || whole[0].Gen != 2 || whole[0].Files[0].Offset != 2 || whole[1].Gen != 1 {
+		t.Fatalf("whole, newest first: %+v", whole)
 	}
-	newest := p.paths[0] // gen 2's parity
+	newest := p.paths[1] // the second written
 	data, err := os.ReadFile(newest)
 	if err != nil {
 		t.Fatal(err)
@@ -311,8 +315,8 @@ func TestTornProvisionalIsIgnored(t *testing.T) {
 		if err := os.WriteFile(newest, data[:cut], 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if got, ok, _ := loadProvisional(ckpt); !ok || got.Gen != 1 || got.Files[0].Offset != 1 {
-			t.Fatalf("cut at %d: used %+v %v, want gen 1", cut, got, ok)
+		if got, _ := loadProvisional(ckpt); len(got) != 1 || got[0].Gen != 1 || got[0].Files[0].Offset != 1 {
+			t.Fatalf("cut at %d: whole %+v, want gen 1 alone", cut, got)
 		}
 	}
 	flipped := append([]byte(nil), data...)
@@ -320,7 +324,7 @@ func TestTornProvisionalIsIgnored(t *testing.T) {
 	if err := os.WriteFile(newest, flipped, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if got, ok, _ := loadProvisional(ckpt); !ok || got.Gen != 1 {
-		t.Fatalf("a flipped bit: used %+v %v, want gen 1", got, ok)
+	if got, _ := loadProvisional(ckpt); len(got) != 1 || got[0].Gen != 1 {
+		t.Fatalf("a flipped bit: whole %+v, want gen 1 alone", got)
 	}
 }

@@ -1107,20 +1107,17 @@ func (r *reader) appendBatch(ctx context.Context) error {
 		if err := r.saveSeeds(); err != nil {
 			return err
 		}
-		due := r.provisionalDue(len(r.batch))
-		if due {
+		r.prov.ready = false
+		if r.provisionalDue(len(r.batch)) {
 			r.ckptFiles = r.checkpointFiles(r.ckptFiles[:0], emitOff, nil)
-			r.prov.prepare(r.ckptFiles) // what the append covers, once it returned
+			r.prov.prepare(r.ckptFiles) // what the append covers, written with it (beforeWrite)
 		}
-		if err := r.appendRetry(ctx, r.recs); err != nil {
-			return err
-		}
+		err := r.appendRetry(ctx, r.recs)
 		if r.prov.seqs != nil {
-			r.prov.tag = r.prov.seqs.LastSeq()
-			r.prov.owed += int64(len(r.batch))
-			if due {
-				r.writeProvisional()
-			}
+			r.afterAppend(err, len(r.batch))
+		}
+		if err != nil {
+			return err
 		}
 		r.in.c.accepted.Add(int64(len(r.ends)))
 		r.batch, r.ends = r.batch[:0], r.ends[:0]
