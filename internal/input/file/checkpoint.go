@@ -17,19 +17,17 @@ package file
 //
 // Beside it, with a queue that numbers its records (input.SeqSink: the disk
 // queue), the input keeps a provisional checkpoint (provisional.go): the
-// same list, written without fsync after every append, with the queue's
-// number of the last record appended (the tag). gen orders the two: every
+// same list, written without fsync with every append, tagged with the
+// queue's number of that append's last record. gen orders the two: every
 // checkpoint of either kind written gets the next one, and the durable one
-// takes the gen of the moment its offsets were taken. On start the
+// takes the gen of the moment its offsets were taken. On start a
 // provisional one is used only when it is newer (a higher gen) and the
 // queue found, on opening, every record up to its tag; it is then made the
 // durable one, and the provisional files are removed (durably) before
-// anything is read. So a kill -9 repeats no line, except the lines of an
-// append whose provisional checkpoint was not written yet when the process
-// died (microseconds per append); a power loss that took queue records, or
-// the provisional file, falls back to the durable checkpoint: the lines
-// after it are read again and get the same record ids as the first time
-// (id.go).
+// anything is read. So a kill -9 repeats no line; a power loss that took
+// queue records, or tore the provisional file, falls back to the durable
+// checkpoint: the lines after it are read again and get the same record
+// ids as the first time (id.go).
 
 import (
 	"encoding/json"

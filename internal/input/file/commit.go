@@ -23,15 +23,17 @@ package file
 // snapshot is taken.
 //
 // So that a kill -9 does not make it read those maxUnsaved bytes again, the
-// reader also writes a provisional checkpoint (provisional.go) after every
-// append that returned, when the queue numbers its records: the offsets
-// that append covers, tagged with the queue's number of its last record.
+// reader also writes a provisional checkpoint (provisional.go) with every
+// append, when the queue numbers its records: the offsets that append
+// covers, tagged with the queue's number of its last record, written once
+// those numbers are fixed and before the records are (beforeWrite).
 // The invariant: every checkpoint written, of either kind, gets the next
 // gen, and a durable one the gen of the moment its snapshot was taken; a
-// provisional checkpoint's offsets are covered by appends numbered at most
-// its tag. On start the newest is used, the provisional one only if the
-// queue recovered every record up to its tag; else the durable one
-// (at-least-once, the lines read again with the same ids).
+// provisional checkpoint's offsets are covered by its append, whose last
+// record is numbered its tag, and the appends before. On start the newest
+// is used, a provisional one only if the queue recovered every record up to
+// its tag; else the durable one (at-least-once, the lines read again with
+// the same ids).
 
 import (
 	"context"
