@@ -6,7 +6,7 @@
 // turns so that no file starves the others, and appends the entries; a
 // committer goroutine calls sink.Sync and only then writes the offsets
 // (checkpoint.go), while the next round is read (commit.go). With the
-// disk queue, a provisional checkpoint written after every append, tagged
+// disk queue, a provisional checkpoint written with every append, tagged
 // with the queue's sequence number, lets a restart after a kill -9 read on
 // without repeating a line (provisional.go). Nothing depends on inotify.
 //
