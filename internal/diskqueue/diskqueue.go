@@ -247,7 +247,8 @@ type Queue struct {
 	dirDirty     bool       // a segment was created since the directory was last fsynced
 	spares       []string   // paths of drained segment files to reuse, at most maxSpares
 	nextSeq      uint64
-	total        int64 // bytes in all segments
+	recovered    uint64 // nextSeq-1 when Open returned: the last seq found, fsynced by Open (seq.go)
+	total        int64  // bytes in all segments
 	readers      map[string]*reader
 	low          pos   // smallest committed position of all readers
 	lowBytes     int64 // bytes before low
@@ -375,6 +376,7 @@ func (q *Queue) load() error {
 		q.readers[name] = r
 	}
 	q.recomputeLowLocked()
+	q.recovered = q.nextSeq - 1
 	return nil
 }
 
@@ -598,6 +600,12 @@ func (q *Queue) usedLocked() int64 { return q.total - q.lowBytes }
 // Append writes records as one unit to the current segment; see queue.Queue.
 // It returns without waiting for an fsync: call Sync for that.
 func (q *Queue) Append(ctx context.Context, records [][]byte) error {
+	return q.append(ctx, records, nil)
+}
+
+// append is Append, calling before (when not nil) with the seq of the last
+// record once the seqs are fixed, before anything is written (seq.go).
+func (q *Queue) append(ctx context.Context, records [][]byte, before func(last uint64)) error {
 	var size int64
 	for i, r := range records {
 		if len(r) > maxRecordBytes {
@@ -636,6 +644,9 @@ func (q *Queue) Append(ctx context.Context, records [][]byte) error {
 	}
 	if err := q.prepareSegmentLocked(size); err != nil {
 		return err
+	}
+	if before != nil {
+		before(q.nextSeq + uint64(len(records)) - 1)
 	}
 	s := q.segs[len(q.segs)-1]
 	now := time.Now().UnixNano()

@@ -27,6 +27,24 @@ type Sink interface {
 	Sync(ctx context.Context) error
 }
 
+// SeqSink is a Sink whose records get sequence numbers that survive a
+// restart of the agent (the disk queue). The file input uses it to tell,
+// after a kill -9, which of its appends the queue kept (provisional.go
+// there). A wrapper of a Sink implements it only when the Sink it wraps
+// does.
+type SeqSink interface {
+	Sink
+	// AppendNumbered is Append that first calls before, once the records'
+	// numbers are fixed and before they are written, with the number of
+	// the last one (under the queue's lock: it must be quick). If the
+	// append then fails, those numbers are given to later records.
+	AppendNumbered(ctx context.Context, records [][]byte, before func(last uint64)) error
+	// RecoveredSeq is the number of the last record the queue found, and
+	// made durable, when it was opened: every append whose last record is
+	// numbered up to it is in the queue, whole.
+	RecoveredSeq() uint64
+}
+
 // Input is one running input.
 type Input interface {
 	// Name is the input's configured name, in logs, metrics, /status and

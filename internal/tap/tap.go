@@ -174,11 +174,39 @@ type Appender interface {
 	Sync(ctx context.Context) error
 }
 
-// Sink returns next with every append it accepts also published to h as
-// coming from input.
-func (h *Hub) Sink(next Appender, input string) Appender {
-	return &sink{Appender: next, hub: h, input: input}
+// seqAppender is an Appender that numbers its records (input.SeqSink).
+type seqAppender interface {
+	Appender
+	AppendNumbered(ctx context.Context, records [][]byte, before func(last uint64)) error
+	RecoveredSeq() uint64
 }
+
+// Sink returns next with every append it accepts also published to h as
+// coming from input. When next numbers its records (input.SeqSink), so
+// does the Appender returned.
+func (h *Hub) Sink(next Appender, input string) Appender {
+	s := &sink{Appender: next, hub: h, input: input}
+	if sq, ok := next.(seqAppender); ok {
+		return &seqSink{sink: s, seq: sq}
+	}
+	return s
+}
+
+// seqSink is a sink whose next numbers its records.
+type seqSink struct {
+	*sink
+	seq seqAppender
+}
+
+func (s *seqSink) AppendNumbered(ctx context.Context, records [][]byte, before func(last uint64)) error {
+	err := s.seq.AppendNumbered(ctx, records, before)
+	if err == nil {
+		s.hub.Publish(s.input, records)
+	}
+	return err
+}
+
+func (s *seqSink) RecoveredSeq() uint64 { return s.seq.RecoveredSeq() }
 
 type sink struct {
 	Appender

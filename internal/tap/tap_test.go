@@ -106,3 +106,44 @@ func TestFilter(t *testing.T) {
 		t.Errorf("limit 2: done after %d rounds with %d shown", takes, sel.Shown())
 	}
 }
+
+// numbered is a sink that numbers its records, as the disk queue does.
+type numbered struct {
+	memSink
+	last uint64
+}
+
+func (n *numbered) AppendNumbered(ctx context.Context, recs [][]byte, before func(uint64)) error {
+	n.last += uint64(len(recs))
+	before(n.last)
+	return n.memSink.Append(ctx, recs)
+}
+func (n *numbered) RecoveredSeq() uint64 { return 7 }
+
+// The file input's provisional checkpoints need the queue's numbers through
+// the tap; a sink without them must not seem to have them.
+func TestSinkPassesSequenceNumbersThrough(t *testing.T) {
+	type seqs interface {
+		AppendNumbered(context.Context, [][]byte, func(uint64)) error
+		RecoveredSeq() uint64
+	}
+	var h Hub
+	next := &numbered{}
+	s := h.Sink(next, "files")
+	sq, ok := s.(seqs)
+	if !ok {
+		t.Fatal("the tap's sink hides the queue's sequence numbers")
+	}
+	fast := h.Subscribe(1 << 20)
+	defer fast.Close()
+	var last uint64
+	if err := sq.AppendNumbered(context.Background(), [][]byte{[]byte("a"), []byte("b")}, func(l uint64) { last = l }); err != nil {
+		t.Fatal(err)
+	}
+	if last != 2 || sq.RecoveredSeq() != 7 || len(next.got) != 2 || len(fast.Take()) != 1 {
+		t.Errorf("last %d recovered %d, %d records; want 2, 7, 2, and the batch on the tap", last, sq.RecoveredSeq(), len(next.got))
+	}
+	if _, ok := h.Sink(&memSink{}, "api").(seqs); ok {
+		t.Error("a sink without sequence numbers seems to have them")
+	}
+}

@@ -167,7 +167,7 @@ func BenchmarkCheckpoint10000Files(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		var err error
-		if buf, err = saveCheckpoint(path, files, buf); err != nil {
+		if buf, err = saveCheckpoint(path, files, 1, buf); err != nil {
 			b.Fatal(err)
 		}
 	}

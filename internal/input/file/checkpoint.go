@@ -7,16 +7,27 @@ package file
 // and the directory fsynced. It lists every file the input knows with the
 // offset after the last line whose entry is durable in the queue:
 //
-//	{"version":1,"files":[{"path":"/var/log/app.log","dev":2049,"ino":131,
+//	{"version":1,"gen":42,"files":[{"path":"/var/log/app.log","dev":2049,"ino":131,
 //	  "fp_len":1024,"fp":"<sha-256 of the first fp_len bytes>","offset":5120,
 //	  "seed":"<16 bytes of the record ids, id.go>"}]}
 //
 // The invariant: an offset is written only after sink.Sync returned for
 // every entry read before it. A restart resumes at the offsets, so a kill
-// at any moment loses nothing. Lines after an offset whose entries were
-// already in the queue when the agent died (the window between the
-// queue's write and this file's rename) are read again and get the same
-// record ids as the first time (id.go).
+// at any moment loses nothing.
+//
+// Beside it, with a queue that numbers its records (input.SeqSink: the disk
+// queue), the input keeps a provisional checkpoint (provisional.go): the
+// same list, written without fsync with every append, tagged with the
+// queue's number of that append's last record. gen orders the two: every
+// checkpoint of either kind written gets the next one, and the durable one
+// takes the gen of the moment its offsets were taken. On start a
+// provisional one is used only when it is newer (a higher gen) and the
+// queue found, on opening, every record up to its tag; it is then made the
+// durable one, and the provisional files are removed (durably) before
+// anything is read. So a kill -9 repeats no line; a power loss that took
+// queue records, or tore the provisional file, falls back to the durable
+// checkpoint: the lines after it are read again and get the same record
+// ids as the first time (id.go).
 
 import (
 	"encoding/json"
@@ -35,6 +46,7 @@ const checkpointVersion = 1
 
 type checkpointFile struct {
 	Version int           `json:"version"`
+	Gen     uint64        `json:"gen,omitempty"` // orders it with the provisional checkpoints
 	Files   []fileOffsets `json:"files"`
 }
 
@@ -56,27 +68,34 @@ func checkpointPath(dir, name string) string {
 
 // loadCheckpoint reads the saved offsets; found is false when there are
 // none (the input's very first start).
-func loadCheckpoint(path string) (files []fileOffsets, found bool, err error) {
+func loadCheckpoint(path string) (cf checkpointFile, found bool, err error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, false, nil
+		return cf, false, nil
 	}
 	if err != nil {
-		return nil, false, fmt.Errorf("reading checkpoint: %w", err)
+		return cf, false, fmt.Errorf("reading checkpoint: %w", err)
 	}
-	var cf checkpointFile
+	if cf, err = decodeCheckpoint(data); err != nil {
+		return cf, false, fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	return cf, true, nil
+}
+
+// decodeCheckpoint parses what appendCheckpoint wrote.
+func decodeCheckpoint(data []byte) (cf checkpointFile, err error) {
 	if err := json.Unmarshal(data, &cf); err != nil {
-		return nil, false, fmt.Errorf("checkpoint %s is damaged: %w", path, err)
+		return cf, fmt.Errorf("damaged: %w", err)
 	}
 	if cf.Version != checkpointVersion {
-		return nil, false, fmt.Errorf("checkpoint %s has format version %d; this agent reads %d", path, cf.Version, checkpointVersion)
+		return cf, fmt.Errorf("format version %d; this agent reads %d", cf.Version, checkpointVersion)
 	}
-	return cf.Files, true, nil
+	return cf, nil
 }
 
 // saveCheckpoint replaces the saved offsets atomically and durably.
-func saveCheckpoint(path string, files []fileOffsets, buf []byte) ([]byte, error) {
-	buf = appendCheckpoint(buf[:0], files)
+func saveCheckpoint(path string, files []fileOffsets, gen uint64, buf []byte) ([]byte, error) {
+	buf = appendCheckpoint(buf[:0], files, gen)
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
@@ -105,9 +124,13 @@ func saveCheckpoint(path string, files []fileOffsets, buf []byte) ([]byte, error
 // appendCheckpoint appends the checkpoint of files as JSON, as
 // encoding/json would write a checkpointFile (a commit writes one per round
 // for every file followed, thousands of them, so without reflection).
-func appendCheckpoint(dst []byte, files []fileOffsets) []byte {
+func appendCheckpoint(dst []byte, files []fileOffsets, gen uint64) []byte {
 	dst = append(dst, `{"version":`...)
 	dst = strconv.AppendInt(dst, checkpointVersion, 10)
+	if gen != 0 {
+		dst = append(dst, `,"gen":`...)
+		dst = strconv.AppendUint(dst, gen, 10)
+	}
 	dst = append(dst, `,"files":[`...)
 	for i := range files {
 		f := &files[i]

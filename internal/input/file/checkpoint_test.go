@@ -18,14 +18,15 @@ func TestCheckpointRoundTrip(t *testing.T) {
 		{Path: "/logs/bad\xff\xfe.log", Dev: 0, Ino: 7, FPLen: 64, FP: "ee", Offset: 1<<62 + 3, Seed: "01"},
 	}
 	path := filepath.Join(t.TempDir(), "x.offsets.json")
-	buf, err := saveCheckpoint(path, files, nil)
+	buf, err := saveCheckpoint(path, files, 7, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, found, err := loadCheckpoint(path)
-	if err != nil || !found {
-		t.Fatalf("load: %v, found %v; file %s", err, found, buf)
+	cf, found, err := loadCheckpoint(path)
+	if err != nil || !found || cf.Gen != 7 {
+		t.Fatalf("load: %v, found %v, gen %d; file %s", err, found, cf.Gen, buf)
 	}
+	got := cf.Files
 	// encoding/json's reading of its own writing is the reference.
 	ref, _ := json.Marshal(checkpointFile{Version: checkpointVersion, Files: files})
 	var want checkpointFile
@@ -39,10 +40,10 @@ func TestCheckpointRoundTrip(t *testing.T) {
 		t.Errorf("valid paths changed: %+v", got[:2])
 	}
 	// No files at all is a checkpoint too.
-	if _, err := saveCheckpoint(path, nil, buf); err != nil {
+	if _, err := saveCheckpoint(path, nil, 8, buf); err != nil {
 		t.Fatal(err)
 	}
-	if got, found, err := loadCheckpoint(path); err != nil || !found || len(got) != 0 {
-		t.Fatalf("empty: %v %v %v", got, found, err)
+	if got, found, err := loadCheckpoint(path); err != nil || !found || len(got.Files) != 0 || got.Gen != 8 {
+		t.Fatalf("empty: %+v %v %v", got, found, err)
 	}
 }

@@ -21,6 +21,19 @@ package file
 // The invariant of checkpoint.go holds: a snapshot is taken after the
 // appends of every line it covers returned, and Sync is called after the
 // snapshot is taken.
+//
+// So that a kill -9 does not make it read those maxUnsaved bytes again, the
+// reader also writes a provisional checkpoint (provisional.go) with every
+// append, when the queue numbers its records: the offsets that append
+// covers, tagged with the queue's number of its last record, written once
+// those numbers are fixed and before the records are (beforeWrite).
+// The invariant: every checkpoint written, of either kind, gets the next
+// gen, and a durable one the gen of the moment its snapshot was taken; a
+// provisional checkpoint's offsets are covered by its append, whose last
+// record is numbered its tag, and the appends before. On start the newest
+// is used, a provisional one only if the queue recovered every record up to
+// its tag; else the durable one (at-least-once, the lines read again with
+// the same ids).
 
 import (
 	"context"
@@ -39,6 +52,7 @@ type commitRound struct {
 	epochs []uint64      // tails[i].epoch when the snapshot was taken
 	seeds  [][16]byte    // tails[i].seed then
 	read   int64         // the reader's unsaved bytes then: what this checkpoint saves
+	gen    uint64        // the checkpoints' order (checkpoint.go)
 
 	syncErr, ckptErr error
 }
@@ -51,7 +65,7 @@ func (r *reader) committer(ctx context.Context) {
 	for c := range r.commits {
 		c.syncErr, c.ckptErr = r.sink.Sync(ctx), nil
 		if c.syncErr == nil {
-			if buf, c.ckptErr = saveCheckpoint(r.ckptPath, c.files, buf); c.ckptErr != nil {
+			if buf, c.ckptErr = saveCheckpoint(r.ckptPath, c.files, c.gen, buf); c.ckptErr != nil {
 				r.in.c.checkpointErrs.Add(1)
 			}
 		}
@@ -98,19 +112,14 @@ func (r *reader) startCommit() {
 	if c == nil {
 		c = &commitRound{}
 	}
-	c.files, c.tails, c.epochs, c.seeds = c.files[:0], c.tails[:0], c.epochs[:0], c.seeds[:0]
-	for _, t := range r.files {
-		if r.isShadow(t) {
-			continue // found again by its fingerprint
-		}
-		c.files = append(c.files, t.offsets(t.doneOff))
-		c.tails = append(c.tails, t)
+	c.tails, c.epochs, c.seeds = c.tails[:0], c.epochs[:0], c.seeds[:0]
+	c.files = r.checkpointFiles(c.files[:0], doneOff, &c.tails)
+	for _, t := range c.tails {
 		c.epochs = append(c.epochs, t.epoch)
 		c.seeds = append(c.seeds, t.seed)
 	}
-	// Checkpointed files not found yet stay in the checkpoint.
-	c.files = append(c.files, r.orphans...)
 	c.read = r.unsaved
+	c.gen = r.nextGen()
 	r.dirty = false
 	r.inflight = c
 	r.commits <- c
@@ -166,26 +175,123 @@ func (r *reader) saveSeeds() error {
 	return r.writeCheckpoint()
 }
 
-// writeCheckpoint saves every file's durable offset and seed.
+// writeCheckpoint saves every file's durable offset and seed. It is newer
+// than the provisional checkpoints written before, so one with the offsets
+// already appended follows it.
 func (r *reader) writeCheckpoint() error {
-	files := make([]fileOffsets, 0, len(r.files)+len(r.orphans))
-	for _, t := range r.files {
-		if r.isShadow(t) {
-			continue // found again by its fingerprint
-		}
-		files = append(files, t.offsets(t.saveOff))
-	}
-	// Checkpointed files not found yet stay in the checkpoint.
-	files = append(files, r.orphans...)
 	var err error
-	if r.ckptBuf, err = saveCheckpoint(r.ckptPath, files, r.ckptBuf); err != nil {
+	r.ckptFiles = r.checkpointFiles(r.ckptFiles[:0], saveOff, nil)
+	if r.ckptBuf, err = saveCheckpoint(r.ckptPath, r.ckptFiles, r.nextGen(), r.ckptBuf); err != nil {
 		r.in.c.checkpointErrs.Add(1)
 		return err
 	}
 	for _, t := range r.files {
 		t.seedSaved = t.seedSaved || !r.isShadow(t)
 	}
+	if r.prov.seqs != nil {
+		r.writeProvisionalNow()
+	}
 	return nil
+}
+
+// provisionalDue says whether an append of n bytes gets its provisional
+// checkpoint. One is written at most once per its own size in bytes
+// appended, so that with thousands of files followed (a checkpoint of
+// hundreds of KiB) it costs less than the lines; a kill -9 then repeats at
+// most that many bytes of lines. The rest is written when the reader has
+// nothing more to read (flushProvisional).
+func (r *reader) provisionalDue(n int) bool {
+	return r.prov.seqs != nil && r.prov.owed+int64(n) >= int64(r.prov.size)
+}
+
+// flushProvisional writes the provisional checkpoint of the appends that
+// have none yet.
+func (r *reader) flushProvisional() {
+	if r.prov.seqs != nil && r.prov.owed > 0 {
+		r.writeProvisionalNow()
+	}
+}
+
+// writeProvisionalNow writes a provisional checkpoint of every append so
+// far.
+func (r *reader) writeProvisionalNow() {
+	r.ckptFiles = r.checkpointFiles(r.ckptFiles[:0], doneOff, nil)
+	r.prov.prepare(r.ckptFiles)
+	r.writeProvisional(r.prov.tag, r.prov.slot)
+}
+
+// beforeWrite is called by the queue, its lock held, when the numbers of
+// the append under way are fixed: the provisional checkpoint prepared for
+// it is written before the records.
+func (r *reader) beforeWrite(last uint64) {
+	r.prov.pending = last
+	if r.prov.ready {
+		r.prov.wrote = r.writeProvisional(last, r.prov.slot)
+	}
+}
+
+// afterAppend notes the end of an append of n bytes: with err, a
+// provisional checkpoint written for it is written over with what the
+// appends before covered.
+func (r *reader) afterAppend(err error, n int) {
+	wrote := r.prov.wrote
+	r.prov.wrote = false
+	if err == nil {
+		r.prov.tag = r.prov.pending
+		if !wrote {
+			r.prov.owed += int64(n)
+		}
+		return
+	}
+	if wrote {
+		r.ckptFiles = r.checkpointFiles(r.ckptFiles[:0], doneOff, nil)
+		r.prov.prepare(r.ckptFiles)
+		if !r.writeProvisional(r.prov.tag, r.prov.slot^1) {
+			// Its tag may come to number other records: no more of them
+			// this run, and none used at the next start.
+			r.in.log.Error("cannot undo a provisional checkpoint; removing them", "error", removeProvisional(r.ckptPath))
+			r.prov.close()
+			r.prov.seqs = nil
+		}
+	}
+}
+
+// writeProvisional writes the provisional checkpoint prepared; one that
+// cannot be written leaves the last one written, older but true.
+func (r *reader) writeProvisional(tag uint64, slot int) bool {
+	if err := r.prov.write(r.nextGen(), tag, slot); err != nil {
+		r.in.c.checkpointErrs.Add(1)
+		r.warnOnce("provisional", "cannot save provisional file offsets (a kill now would make lines be read again)", "error", err)
+		return false
+	}
+	return true
+}
+
+// nextGen is the gen of the next checkpoint.
+func (r *reader) nextGen() uint64 {
+	r.gen++
+	return r.gen
+}
+
+// Which offset of a file a checkpoint saves.
+func saveOff(t *tail) int64 { return t.saveOff } // durable
+func doneOff(t *tail) int64 { return t.doneOff } // appended
+func emitOff(t *tail) int64 { return t.emitOff } // in the batch
+
+// checkpointFiles appends to dst every file's entry in a checkpoint, with
+// the offset off says, then the checkpointed files not found yet. With
+// tails, it appends to it the file of each entry but those.
+func (r *reader) checkpointFiles(dst []fileOffsets, off func(*tail) int64, tails *[]*tail) []fileOffsets {
+	for _, t := range r.files {
+		if r.isShadow(t) {
+			continue // found again by its fingerprint
+		}
+		dst = append(dst, t.offsets(off(t)))
+		if tails != nil {
+			*tails = append(*tails, t)
+		}
+	}
+	return append(dst, r.orphans...)
 }
 
 // offsets is t's entry in a checkpoint that says it is read up to off.

@@ -86,12 +86,12 @@ func TestReadingGoesOnWhileTheCheckpointWaitsForSync(t *testing.T) {
 	// savedLines is what the checkpoint says is read, in lines; it must
 	// never be more than the Syncs covered.
 	savedLines := func() int {
-		files, _, err := loadCheckpoint(checkpointPath(c.CheckpointDir, "files"))
+		ck, _, err := loadCheckpoint(checkpointPath(c.CheckpointDir, "files"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		n := 0
-		for _, f := range files {
+		for _, f := range ck.Files {
 			n += int(f.Offset / lineLen)
 		}
 		if _, synced := sink.counts(); n > synced {

@@ -5,8 +5,10 @@
 // first fingerprint_bytes), reads the files that grew in large blocks, in
 // turns so that no file starves the others, and appends the entries; a
 // committer goroutine calls sink.Sync and only then writes the offsets
-// (checkpoint.go), while the next round is read (commit.go). Nothing
-// depends on inotify.
+// (checkpoint.go), while the next round is read (commit.go). With the
+// disk queue, a provisional checkpoint written with every append, tagged
+// with the queue's sequence number, lets a restart after a kill -9 read on
+// without repeating a line (provisional.go). Nothing depends on inotify.
 //
 // Rotation: a file renamed away (rename+create) keeps its descriptor and is
 // read to its end for rotate_wait before it is let go; on a restart, a file
@@ -145,19 +147,20 @@ func (in *Input) Start(_ context.Context, sink input.Sink) error {
 		return fmt.Errorf("checkpoint directory: %w", err)
 	}
 	path := checkpointPath(cfg.CheckpointDir, in.name)
-	saved, found, err := loadCheckpoint(path)
+	ck, found, how, err := resumeFrom(path, sink)
 	if err != nil {
 		return err
 	}
+	saved := ck.Files
 	ctx, cancel := context.WithCancel(context.Background())
 	in.cancel = cancel
-	r := newReader(in, sink, path, saved, !found)
+	r := newReader(in, sink, path, saved, ck.Gen, !found)
 	in.started.Store(true)
 	go func() {
 		defer close(in.done)
 		r.run(ctx)
 	}()
-	in.log.Info("following files", "include", cfg.Include, "format", cfg.Format, "checkpoints", len(saved))
+	in.log.Info("following files", "include", cfg.Include, "format", cfg.Format, "checkpoints", len(saved), "resumed_from", how)
 	return nil
 }
 
@@ -202,12 +205,21 @@ func (in *Input) Shutdown(ctx context.Context) error {
 	}
 }
 
+// appendOnce appends records, with their provisional checkpoint when the
+// queue numbers them.
+func (r *reader) appendOnce(ctx context.Context, recs [][]byte) error {
+	if r.prov.seqs != nil {
+		return r.prov.seqs.AppendNumbered(ctx, recs, r.beforeWrite)
+	}
+	return r.sink.Append(ctx, recs)
+}
+
 // appendRetry appends records, waiting while the queue is full: lines are
 // never skipped. It fails only when ctx ends or the queue is closed.
 func (r *reader) appendRetry(ctx context.Context, recs [][]byte) error {
 	wait := 10 * time.Millisecond
 	for {
-		err := r.sink.Append(ctx, recs)
+		err := r.appendOnce(ctx, recs)
 		if err == nil {
 			return nil
 		}

@@ -96,12 +96,16 @@ type reader struct {
 	stamp protocol.Stamp
 	kvs   []protocol.KV
 
-	batch   []byte // records back to back
-	ends    []int
-	recs    [][]byte
-	touched map[*tail]bool
-	ckptBuf []byte
-	dirty   bool // offsets changed since the last commit started
+	batch     []byte // records back to back
+	ends      []int
+	recs      [][]byte
+	touched   map[*tail]bool
+	ckptBuf   []byte
+	ckptFiles []fileOffsets
+	dirty     bool // offsets changed since the last commit started
+
+	gen  uint64      // of the last checkpoint written, of either kind (checkpoint.go)
+	prov provisional // the provisional checkpoints (provisional.go)
 
 	// The committer (commit.go): at most one commit in flight.
 	commits       chan *commitRound // to the committer
@@ -115,10 +119,15 @@ type reader struct {
 	appendErr error // the last append failed: read nothing more until one succeeds
 }
 
-func newReader(in *Input, sink input.Sink, ckptPath string, saved []fileOffsets, first bool) *reader {
+// newReader makes the reader of in, resuming at saved (the checkpoint of
+// gen); first says there was none.
+func newReader(in *Input, sink input.Sink, ckptPath string, saved []fileOffsets, gen uint64, first bool) *reader {
 	r := &reader{in: in, sink: sink, ckptPath: ckptPath, first: first, files: map[fileKey]*tail{}, opened: map[*tail]struct{}{},
-		orphans: saved, touched: map[*tail]bool{}, warned: map[string]bool{},
+		orphans: saved, touched: map[*tail]bool{}, warned: map[string]bool{}, gen: gen,
 		commits: make(chan *commitRound), finished: make(chan *commitRound, 1), committerDone: make(chan struct{})}
+	if seqs, ok := sink.(input.SeqSink); ok {
+		r.prov.seqs, r.prov.paths = seqs, provisionalPaths(ckptPath)
+	}
 	r.stamp.Input = in.name
 	return r
 }
@@ -160,6 +169,7 @@ func (r *reader) run(ctx context.Context) {
 			}
 			continue
 		}
+		r.flushProvisional()
 		var back chan *commitRound // the committer's answer, when a commit is in flight
 		if r.inflight != nil {
 			back = r.finished
@@ -193,6 +203,7 @@ func (r *reader) close(ctx context.Context) {
 	for _, t := range r.files {
 		r.closeFile(t)
 	}
+	r.prov.close()
 }
 
 // poll matches the globs, identifies new files, notices rotated ones.
@@ -1096,7 +1107,16 @@ func (r *reader) appendBatch(ctx context.Context) error {
 		if err := r.saveSeeds(); err != nil {
 			return err
 		}
-		if err := r.appendRetry(ctx, r.recs); err != nil {
+		r.prov.ready = false
+		if r.provisionalDue(len(r.batch)) {
+			r.ckptFiles = r.checkpointFiles(r.ckptFiles[:0], emitOff, nil)
+			r.prov.prepare(r.ckptFiles) // what the append covers, written with it (beforeWrite)
+		}
+		err := r.appendRetry(ctx, r.recs)
+		if r.prov.seqs != nil {
+			r.afterAppend(err, len(r.batch))
+		}
+		if err != nil {
 			return err
 		}
 		r.in.c.accepted.Add(int64(len(r.ends)))
