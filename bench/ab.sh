@@ -6,13 +6,18 @@
 # entry). The machine writes back its dirty pages before each run, and the
 # load generator is logflux-bench (cmd/logflux-bench), built from this tree.
 #
-# Usage: bench/ab.sh [--rounds N] [--count N] [--batch N] [--payload BYTES] [--queue disk|memory] BUILD_A BUILD_B
+# Usage: bench/ab.sh [--rounds N] [--count N] [--batch N] [--payload BYTES] [--queue disk|memory] [--durable] BUILD_A BUILD_B
+# --durable also times each run until its output file is on disk: after the
+# agent has stopped, `sync FILE` writes what it left in the page cache. It
+# adds the columns "durable entries/s" (COUNT over the wall time of the
+# whole run, start and stop included, plus that sync) and "entries per CPU-s
+# with writeback" (the agent's CPU time plus the sync's).
 #   e.g. git worktree add /tmp/old HEAD~3 && (cd /tmp/old && go build -o /tmp/a ./cmd/logflux-agent)
 #        go build -o /tmp/b ./cmd/logflux-agent && bench/ab.sh /tmp/a /tmp/b
 set -euo pipefail
 
-ROUNDS=3 COUNT=1000000 BATCH=1 PAYLOAD=172 QUEUE=disk
-usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; }
+ROUNDS=3 COUNT=1000000 BATCH=1 PAYLOAD=172 QUEUE=disk DURABLE=
+usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--rounds) ROUNDS=$2; shift 2 ;;
@@ -20,6 +25,7 @@ while [ $# -gt 0 ]; do
 	--batch) BATCH=$2; shift 2 ;;
 	--payload) PAYLOAD=$2; shift 2 ;;
 	--queue) QUEUE=$2; shift 2 ;;
+	--durable) DURABLE=1; shift ;;
 	-h | --help) usage; exit 0 ;;
 	-*) echo "unknown flag $1" >&2; usage >&2; exit 2 ;;
 	*) break ;;
@@ -36,7 +42,9 @@ trap 'rm -rf "$WORK"' EXIT
 BENCH=$WORK/logflux-bench
 (cd "$(dirname "$0")/.." && go build -o "$BENCH" ./cmd/logflux-bench)
 
-printf 'build\tround\tend-to-end entries/s\tentries per CPU-second\tCPU s\tpeak RSS MiB\n' >"$WORK/table"
+head=$'build\tround\tend-to-end entries/s\tentries per CPU-second\tCPU s\tpeak RSS MiB'
+[ -z "$DURABLE" ] || head+=$'\tdurable entries/s\tentries per CPU-s with writeback'
+printf '%s\n' "$head" >"$WORK/table"
 for round in $(seq "$ROUNDS"); do
 	for build in A B; do
 		bin=$A
@@ -45,13 +53,22 @@ for round in $(seq "$ROUNDS"); do
 		mkdir -p "$dir"
 		agent_config "$dir" "$QUEUE" off >"$dir/agent.yaml"
 		sync
+		start=$(date +%s.%N)
 		"$BENCH" --spawn "$bin run --config $dir/agent.yaml" --addr "unix://$dir/in.sock" \
 			--count "$COUNT" --payload "$PAYLOAD" --batch "$BATCH" --flush-at-end=false \
 			--verify-file "$dir/out.ndjson" --json "$dir/r.json" >"$dir/report.txt" 2>&1 ||
 			{ sed 's/^/    /' "$dir/report.txt" >&2; exit 1; }
-		jq -r --arg b "$build" --arg r "$round" '.[0] | [$b, $r, (.verify.entries_per_sec|floor),
+		extra=
+		if [ -n "$DURABLE" ]; then
+			# sync's CPU time (user + system) and the whole run's wall time
+			synccpu=$(/usr/bin/time -f '%U %S' sync "$dir/out.ndjson" 2>&1 | awk '{print $1 + $2}')
+			wall=$(echo "$(date +%s.%N) - $start" | bc)
+			extra=$(jq -r --arg n "$COUNT" --arg w "$wall" --arg s "$synccpu" \
+				'.[0] | [(($n|tonumber) / ($w|tonumber) | floor), (($n|tonumber) / (.target.cpu_seconds + ($s|tonumber)) | floor)] | @tsv' "$dir/r.json")
+		fi
+		jq -r --arg b "$build" --arg r "$round" --arg extra "$extra" '.[0] | [$b, $r, (.verify.entries_per_sec|floor),
 			(.target.entries_per_cpu_second|floor), ((.target.cpu_seconds*100|round)/100),
-			((.target.peak_rss_bytes/1048576*10|floor)/10)] | @tsv' "$dir/r.json" >>"$WORK/table"
+			((.target.peak_rss_bytes/1048576*10|floor)/10)] + (if $extra == "" then [] else ($extra | split("\t")) end) | @tsv' "$dir/r.json" >>"$WORK/table"
 		rm -rf "$dir/data" "$dir/out.ndjson"
 	done
 done
