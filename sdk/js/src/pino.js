@@ -3,10 +3,130 @@
 // It runs in pino's worker thread; options must be structured-cloneable (no
 // onError function). pino ends the worker at exit (its own flushSync and
 // worker shutdown) and this transport's close flushes to the agent first.
+//
+// pino's worker (thread-stream) hands the transport the text pino wrote, a
+// chunk of many lines at a time, and takes the next chunk from the shared
+// buffer only once the transport accepted this one. The transport takes
+// chunks at once while it holds less than holdChars of them (so pino's
+// lines wait here, as text, rather than in the application's thread: see
+// the README's Performance section), splits them into lines, parses each
+// and queues it, and stops splitting while the client waits for room.
 
-const build = require('pino-abstract-transport');
+const { Writable } = require('node:stream');
 const { createClient } = require('./client.js');
 const { pinoRecord } = require('./mapping.js');
+
+/**
+ * PinoSink is the stream pino's worker writes to. Lines that are not JSON
+ * are ignored, null is ignored and other non-objects become
+ * { data, time }, as pino-abstract-transport does.
+ */
+class PinoSink extends Writable {
+  constructor(client, messageKey, holdChars) {
+    super({ decodeStrings: false, autoDestroy: true, emitClose: true });
+    this._client = client;
+    this._limit = holdChars;
+    this._chunks = []; // text taken from pino, not yet split
+    this._pos = 0; // where the unsplit text of _chunks[0] starts
+    this._partial = ''; // the start of a line whose end is in the next chunk
+    this._held = 0; // characters in _chunks
+    this._writeCb = null; // the callback of a chunk taken over the limit
+    this._finalCb = null;
+    this._waiting = false;
+    this._make = (obj, source) => pinoRecord(obj, messageKey, source);
+    const drain = () => this._drain();
+    this._onRoom = () => {
+      this._waiting = false;
+      process.nextTick(drain);
+    };
+  }
+
+  _write(chunk, encoding, cb) {
+    const s = typeof chunk === 'string' ? chunk : chunk.toString();
+    if (s.length > 0) {
+      this._chunks.push(s);
+      this._held += s.length;
+    }
+    if (!this._waiting) this._split();
+    if (this._held > this._limit) this._writeCb = cb;
+    else cb();
+  }
+
+  _final(cb) {
+    this._finalCb = cb;
+    this._drain();
+  }
+
+  _destroy(err, cb) {
+    // Ended (after _final) or destroyed: whatever is still held is queued
+    // now (a full queue sends it to the fallback file or counts it as
+    // dropped), then the client flushes and closes.
+    this._waiting = false;
+    this._split(true);
+    if (this._partial !== '') this._line(this._partial);
+    this._partial = '';
+    this._client.close().then(() => cb(err), () => cb(err));
+  }
+
+  /** _drain splits what is held and calls back the writer or _final once it may go on. */
+  _drain() {
+    if (!this._waiting) this._split(false);
+    if (this._writeCb !== null && this._held <= this._limit) {
+      const cb = this._writeCb;
+      this._writeCb = null;
+      cb();
+    }
+    if (this._finalCb !== null && this._chunks.length === 0 && !this._waiting) {
+      if (this._partial !== '') this._line(this._partial); // a last line without "\n"
+      this._partial = '';
+      const cb = this._finalCb;
+      this._finalCb = null;
+      cb();
+    }
+  }
+
+  /** _split queues the held lines until the client asks to wait (unless force). */
+  _split(force) {
+    const c = this._client;
+    const chunks = this._chunks;
+    while (chunks.length > 0) {
+      const s = chunks[0];
+      let pos = this._pos;
+      for (let nl = s.indexOf('\n', pos); nl >= 0; nl = s.indexOf('\n', pos)) {
+        let line = s.slice(pos, nl);
+        if (this._partial !== '') {
+          line = this._partial + line;
+          this._partial = '';
+        }
+        pos = nl + 1;
+        this._line(line);
+        if (!force && c._shouldWait(this._onRoom)) {
+          this._waiting = true;
+          if (pos === s.length) break;
+          this._pos = pos;
+          return;
+        }
+      }
+      if (pos < s.length) this._partial += s.slice(pos);
+      chunks.shift();
+      this._held -= s.length;
+      this._pos = 0;
+      if (this._waiting) return;
+    }
+  }
+
+  _line(line) {
+    let obj;
+    try {
+      obj = JSON.parse(line);
+    } catch {
+      return;
+    }
+    if (obj === null) return;
+    if (typeof obj !== 'object') obj = { data: obj, time: Date.now() };
+    this._client._logRecord(this._make, obj);
+  }
+}
 
 /**
  * @param {object} [options] createClient options, plus messageKey (pino's, default "msg")
@@ -15,26 +135,7 @@ async function logfluxTransport(options = {}) {
   // pino adds $context and pinoWillSendConfig to every transport's options.
   const { messageKey = 'msg', $context, pinoWillSendConfig, ...clientOptions } = options;
   const client = createClient(clientOptions);
-  return build(
-    (source) => {
-      // Records are taken as pino's worker hands them over, a chunk at a
-      // time, without a promise per record. While the agent is connected
-      // and the queue is half full, the source pauses until the sender has
-      // made room (pino then waits, as with its own file transport) rather
-      // than dropping records of a burst.
-      const resume = () => source.resume();
-      const make = (obj, defaultSource) => pinoRecord(obj, messageKey, defaultSource);
-      source.on('data', (obj) => {
-        client._logRecord(make, obj);
-        if (client._shouldWait(resume)) source.pause();
-      });
-    },
-    {
-      async close() {
-        await client.close();
-      },
-    },
-  );
+  return new PinoSink(client, messageKey, client._o.maxQueueBytes);
 }
 
 module.exports = logfluxTransport;
