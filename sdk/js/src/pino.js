@@ -7,14 +7,19 @@
 // pino's worker (thread-stream) hands the transport the text pino wrote, a
 // chunk of many lines at a time, and takes the next chunk from the shared
 // buffer only once the transport accepted this one. The transport takes
-// chunks at once while it holds less than holdChars of them (so pino's
-// lines wait here, as text, rather than in the application's thread: see
-// the README's Performance section), splits them into lines, parses each
-// and queues it, and stops splitting while the client waits for room.
+// chunks at once while it holds less than maxQueueBytes characters of them
+// (so pino's lines wait here, as text, rather than in the application's
+// thread: see the README's Performance section). It splits them into
+// lines, parses each and queues it, a slice of lines per turn of the
+// worker's event loop (so the next chunk is taken between slices), and
+// stops while the client waits for room.
 
 const { Writable } = require('node:stream');
 const { createClient } = require('./client.js');
 const { pinoRecord } = require('./mapping.js');
+
+// Lines queued per turn of the worker's event loop.
+const SLICE = 1000;
 
 /**
  * PinoSink is the stream pino's worker writes to. Lines that are not JSON
@@ -33,11 +38,12 @@ class PinoSink extends Writable {
     this._writeCb = null; // the callback of a chunk taken over the limit
     this._finalCb = null;
     this._waiting = false;
+    this._scheduled = false;
     this._make = (obj, source) => pinoRecord(obj, messageKey, source);
-    const drain = () => this._drain();
+    this._drainBound = () => this._drain();
     this._onRoom = () => {
       this._waiting = false;
-      process.nextTick(drain);
+      this._schedule();
     };
   }
 
@@ -46,8 +52,8 @@ class PinoSink extends Writable {
     if (s.length > 0) {
       this._chunks.push(s);
       this._held += s.length;
+      this._schedule();
     }
-    if (!this._waiting) this._split();
     if (this._held > this._limit) this._writeCb = cb;
     else cb();
   }
@@ -62,21 +68,35 @@ class PinoSink extends Writable {
     // now (a full queue sends it to the fallback file or counts it as
     // dropped), then the client flushes and closes.
     this._waiting = false;
-    this._split(true);
+    this._split(true, Infinity);
     if (this._partial !== '') this._line(this._partial);
     this._partial = '';
     this._client.close().then(() => cb(err), () => cb(err));
   }
 
-  /** _drain splits what is held and calls back the writer or _final once it may go on. */
+  _schedule() {
+    if (this._scheduled || this._waiting) return;
+    this._scheduled = true;
+    setImmediate(this._drainBound);
+  }
+
+  /**
+   * _drain queues up to SLICE held lines (fewer if the client asks to
+   * wait), so that pino's worker takes the next chunk from the shared
+   * buffer between slices; then it calls back the writer or _final if
+   * they may go on.
+   */
   _drain() {
-    if (!this._waiting) this._split(false);
+    this._scheduled = false;
+    if (!this._waiting) this._split(false, SLICE);
     if (this._writeCb !== null && this._held <= this._limit) {
       const cb = this._writeCb;
       this._writeCb = null;
       cb();
     }
-    if (this._finalCb !== null && this._chunks.length === 0 && !this._waiting) {
+    if (this._chunks.length > 0) {
+      this._schedule();
+    } else if (this._finalCb !== null && !this._waiting) {
       if (this._partial !== '') this._line(this._partial); // a last line without "\n"
       this._partial = '';
       const cb = this._finalCb;
@@ -85,14 +105,16 @@ class PinoSink extends Writable {
     }
   }
 
-  /** _split queues the held lines until the client asks to wait (unless force). */
-  _split(force) {
+  /** _split queues up to budget held lines, and stops early when the client asks to wait (unless force). */
+  _split(force, budget) {
     const c = this._client;
     const chunks = this._chunks;
     while (chunks.length > 0) {
       const s = chunks[0];
       let pos = this._pos;
-      for (let nl = s.indexOf('\n', pos); nl >= 0; nl = s.indexOf('\n', pos)) {
+      let stop = false;
+      let nl;
+      while ((nl = s.indexOf('\n', pos)) >= 0) {
         let line = s.slice(pos, nl);
         if (this._partial !== '') {
           line = this._partial + line;
@@ -100,18 +122,22 @@ class PinoSink extends Writable {
         }
         pos = nl + 1;
         this._line(line);
-        if (!force && c._shouldWait(this._onRoom)) {
-          this._waiting = true;
-          if (pos === s.length) break;
-          this._pos = pos;
-          return;
+        if (force) continue;
+        if (c._shouldWait(this._onRoom)) this._waiting = true;
+        if (this._waiting || --budget <= 0) {
+          stop = true;
+          if (pos < s.length) {
+            this._pos = pos;
+            return;
+          }
+          break;
         }
       }
-      if (pos < s.length) this._partial += s.slice(pos);
+      if (nl < 0 && pos < s.length) this._partial += s.slice(pos);
       chunks.shift();
       this._held -= s.length;
       this._pos = 0;
-      if (this._waiting) return;
+      if (stop) return;
     }
   }
 
