@@ -1,8 +1,8 @@
 import type { ClientOptions } from './index.js';
-import type { Writable } from 'node:stream';
+import type { Transform } from 'node:stream';
 
 /** The pino transport, for pino({ transport: { target: '@logflux/agent-sdk/pino', options } }). */
-declare function logfluxTransport(options?: logfluxTransport.PinoTransportOptions): Promise<Writable>;
+declare function logfluxTransport(options?: logfluxTransport.PinoTransportOptions): Promise<Transform>;
 
 declare namespace logfluxTransport {
   /** Options of the pino transport: the client's (structured-cloneable: no onError), plus pino's messageKey. */

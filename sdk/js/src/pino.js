@@ -1,44 +1,44 @@
 'use strict';
 // The pino transport: pino({ transport: { target: '@logflux/agent-sdk/pino', options } }).
-// It runs in pino's worker thread; options must be structured-cloneable (no
-// onError function). pino ends the worker at exit (its own flushSync and
-// worker shutdown) and this transport's close flushes to the agent first.
+// It runs in pino's worker thread, built on pino-abstract-transport; options
+// must be structured-cloneable (no onError function). pino ends the worker
+// at exit (its own flushSync and worker shutdown) and this transport's
+// close flushes to the agent first.
 //
-// pino's worker (thread-stream) hands the transport the text pino wrote, a
-// chunk of many lines at a time, and takes the next chunk from the shared
-// buffer only once the transport accepted this one. The transport takes
-// chunks at once while it holds less than maxQueueBytes characters of them
-// (so pino's lines wait here, as text, rather than in the application's
-// thread: see the README's Performance section). It splits them into
-// lines, parses each and queues it, a slice of lines per turn of the
-// worker's event loop (so the next chunk is taken between slices), and
-// stops while the client waits for room.
+// pino's worker (thread-stream) hands the text pino wrote to
+// pino-abstract-transport, which splits it into lines. The transport takes
+// every line at once while it holds less than maxQueueBytes characters of
+// them, so that pino's lines wait here, as text, rather than in the
+// application's thread (see the README's Performance section). It parses
+// and queues them a slice per turn of the worker's event loop (so the next
+// chunk is taken between slices), and stops while the client waits for
+// room; only when it holds maxQueueBytes characters does it pause the
+// source, and pino then buffers and waits as with its own file transport.
 
-const { Writable } = require('node:stream');
+const build = require('pino-abstract-transport');
 const { createClient } = require('./client.js');
 const { pinoRecord } = require('./mapping.js');
 
 // Lines queued per turn of the worker's event loop.
 const SLICE = 1000;
 
-/**
- * PinoSink is the stream pino's worker writes to. Lines that are not JSON
- * are ignored, null is ignored and other non-objects become
- * { data, time }, as pino-abstract-transport does.
- */
-class PinoSink extends Writable {
+// What parseLine tells pino-abstract-transport a line is: any object makes
+// it hand over the line itself, unparsed.
+const LINE = {};
+
+/** LineHolder holds pino's lines in the worker and queues them in the client. */
+class LineHolder {
   constructor(client, messageKey, holdChars) {
-    super({ decodeStrings: false, autoDestroy: true, emitClose: true });
     this._client = client;
     this._limit = holdChars;
-    this._chunks = []; // text taken from pino, not yet split
-    this._pos = 0; // where the unsplit text of _chunks[0] starts
-    this._partial = ''; // the start of a line whose end is in the next chunk
-    this._held = 0; // characters in _chunks
-    this._writeCb = null; // the callback of a chunk taken over the limit
-    this._finalCb = null;
-    this._waiting = false;
+    this._source = null;
+    this._lines = []; // lines taken, not yet queued, from _next on
+    this._next = 0;
+    this._held = 0; // characters in _lines[_next:]
+    this._paused = false;
+    this._waiting = false; // the client asked to wait for room
     this._scheduled = false;
+    this._emptied = null; // close's resolve, called once nothing is held
     this._make = (obj, source) => pinoRecord(obj, messageKey, source);
     this._drainBound = () => this._drain();
     this._onRoom = () => {
@@ -47,31 +47,17 @@ class PinoSink extends Writable {
     };
   }
 
-  _write(chunk, encoding, cb) {
-    const s = typeof chunk === 'string' ? chunk : chunk.toString();
-    if (s.length > 0) {
-      this._chunks.push(s);
-      this._held += s.length;
+  attach(source) {
+    this._source = source;
+    source.on('data', (line) => {
+      this._lines.push(line);
+      this._held += line.length;
+      if (this._held > this._limit && !this._paused) {
+        this._paused = true;
+        source.pause();
+      }
       this._schedule();
-    }
-    if (this._held > this._limit) this._writeCb = cb;
-    else cb();
-  }
-
-  _final(cb) {
-    this._finalCb = cb;
-    this._drain();
-  }
-
-  _destroy(err, cb) {
-    // Ended (after _final) or destroyed: whatever is still held is queued
-    // now (a full queue sends it to the fallback file or counts it as
-    // dropped), then the client flushes and closes.
-    this._waiting = false;
-    this._split(true, Infinity);
-    if (this._partial !== '') this._line(this._partial);
-    this._partial = '';
-    this._client.close().then(() => cb(err), () => cb(err));
+    });
   }
 
   _schedule() {
@@ -80,77 +66,57 @@ class PinoSink extends Writable {
     setImmediate(this._drainBound);
   }
 
-  /**
-   * _drain queues up to SLICE held lines (fewer if the client asks to
-   * wait), so that pino's worker takes the next chunk from the shared
-   * buffer between slices; then it calls back the writer or _final if
-   * they may go on.
-   */
+  /** _drain queues up to SLICE held lines, fewer if the client asks to wait. */
   _drain() {
     this._scheduled = false;
-    if (!this._waiting) this._split(false, SLICE);
-    if (this._writeCb !== null && this._held <= this._limit) {
-      const cb = this._writeCb;
-      this._writeCb = null;
-      cb();
-    }
-    if (this._chunks.length > 0) {
-      this._schedule();
-    } else if (this._finalCb !== null && !this._waiting) {
-      if (this._partial !== '') this._line(this._partial); // a last line without "\n"
-      this._partial = '';
-      const cb = this._finalCb;
-      this._finalCb = null;
-      cb();
-    }
-  }
-
-  /** _split queues up to budget held lines, and stops early when the client asks to wait (unless force). */
-  _split(force, budget) {
     const c = this._client;
-    const chunks = this._chunks;
-    while (chunks.length > 0) {
-      const s = chunks[0];
-      let pos = this._pos;
-      let stop = false;
-      let nl;
-      while ((nl = s.indexOf('\n', pos)) >= 0) {
-        let line = s.slice(pos, nl);
-        if (this._partial !== '') {
-          line = this._partial + line;
-          this._partial = '';
-        }
-        pos = nl + 1;
-        this._line(line);
-        if (force) continue;
-        if (c._shouldWait(this._onRoom)) this._waiting = true;
-        if (this._waiting || --budget <= 0) {
-          stop = true;
-          if (pos < s.length) {
-            this._pos = pos;
-            return;
-          }
-          break;
-        }
-      }
-      if (nl < 0 && pos < s.length) this._partial += s.slice(pos);
-      chunks.shift();
-      this._held -= s.length;
-      this._pos = 0;
-      if (stop) return;
+    let budget = SLICE;
+    while (this._next < this._lines.length && !this._waiting && budget-- > 0) {
+      this._take();
+      if (c._shouldWait(this._onRoom)) this._waiting = true;
+    }
+    if (this._next === this._lines.length) {
+      this._lines = [];
+      this._next = 0;
+      if (this._emptied !== null) this._emptied();
+    } else if (!this._waiting) {
+      this._schedule();
+    }
+    if (this._paused && this._held <= this._limit) {
+      this._paused = false;
+      this._source.resume();
     }
   }
 
-  _line(line) {
+  _take() {
+    const line = this._lines[this._next];
+    this._lines[this._next++] = undefined;
+    this._held -= line.length;
     let obj;
     try {
       obj = JSON.parse(line);
     } catch {
-      return;
+      return; // not JSON: ignored, as pino-abstract-transport does
     }
     if (obj === null) return;
     if (typeof obj !== 'object') obj = { data: obj, time: Date.now() };
     this._client._logRecord(this._make, obj);
+  }
+
+  /**
+   * close runs once pino's worker ended the stream: it queues what is still
+   * held, waiting for room as before (the client does not wait while the
+   * agent is away: a full queue then goes to the fallback file or is
+   * counted as dropped), then flushes and closes the client.
+   */
+  async close() {
+    if (this._next < this._lines.length) {
+      await new Promise((resolve) => {
+        this._emptied = resolve;
+        this._schedule();
+      });
+    }
+    await this._client.close();
   }
 }
 
@@ -161,7 +127,16 @@ async function logfluxTransport(options = {}) {
   // pino adds $context and pinoWillSendConfig to every transport's options.
   const { messageKey = 'msg', $context, pinoWillSendConfig, ...clientOptions } = options;
   const client = createClient(clientOptions);
-  return new PinoSink(client, messageKey, client._o.maxQueueBytes);
+  const holder = new LineHolder(client, messageKey, client._o.maxQueueBytes);
+  return build((source) => holder.attach(source), {
+    // Lines as text: the holder parses each once, when it queues it.
+    parse: 'lines',
+    parseLine: () => LINE,
+    metadata: false,
+    async close() {
+      await holder.close();
+    },
+  });
 }
 
 module.exports = logfluxTransport;
