@@ -1,10 +1,13 @@
-// Benchmarks of the JS SDK (a script, not a test): node bench/run.mjs [--quick] [--go]
+// Benchmarks of the JS SDK (a script, not a test): node bench/run.mjs [--quick] [--go] [--rounds N]
 //
 //   log         cost of client.log (check + enqueue) on the calling thread,
 //               next to JSON.stringify of the same record, same run
 //   pino        cost per pino logger.info call with the LogFlux transport,
 //               next to pino's own pino/file transport and pino.destination,
-//               same run; every record is waited for (the agent stored it)
+//               same run, in rounds (default 3, --rounds N) with the order
+//               reversed every other round, medians; every record is waited
+//               for (the agent stored it, or pino flushed), and each logger's
+//               worker is ended before the next one starts
 //   throughput  entries/s from the first log call to the agent's flush answer,
 //               logged in one synchronous loop, then in bursts of 1,000 with
 //               a turn of the event loop between them; with --go, the Go
@@ -29,6 +32,8 @@ import { Agent, repoRoot } from '../test/helpers/agent.mjs';
 
 const quick = process.argv.includes('--quick');
 const withGo = process.argv.includes('--go');
+const roundsArg = process.argv.indexOf('--rounds');
+const rounds = roundsArg > 0 ? Number(process.argv[roundsArg + 1]) : 3;
 if (!process.env.LOGFLUX_AGENT_BIN) process.env.LOGFLUX_AGENT_BIN = path.join(repoRoot, 'bin', 'logflux-agent');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const tick = () => new Promise((r) => setImmediate(r));
@@ -41,6 +46,30 @@ function threadCpu() {
   const u = process.cpuUsage();
   return (u.user + u.system) * 1000;
 }
+/** otherThreadsCpu returns the CPU time (ns) of every thread of the process but the main one, by thread id. */
+function otherThreadsCpu() {
+  const m = new Map();
+  if (!hasSchedstat) return m;
+  for (const tid of fs.readdirSync('/proc/self/task')) {
+    if (tid === String(process.pid)) continue;
+    try {
+      m.set(tid, Number(fs.readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ')[0]));
+    } catch {
+      // the thread ended
+    }
+  }
+  return m;
+}
+/** newThreadsCpu returns the CPU time (ns) from t0 to t1 of the threads that were not there at pre. */
+function newThreadsCpu(pre, t0, t1) {
+  let ns = 0;
+  for (const [tid, v] of t1) if (!pre.has(tid)) ns += v - (t0.get(tid) || 0);
+  return ns;
+}
+const median = (a) => {
+  const s = [...a].sort((x, y) => x - y);
+  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
 /** processCpu returns the CPU time of every thread of the process, in ns. */
 function processCpu() {
   const u = process.cpuUsage();
@@ -128,7 +157,9 @@ try {
       `client.log ${ratio(log.wall, y.wall)} wall, ${ratio(log.cpu, y.cpu)} CPU`]);
   }
 
-  // pino: the same calls through each destination, one after the other.
+  // pino: the same calls through each destination, in rounds; the order
+  // of the destinations is reversed every other round, and each figure is
+  // the median of the rounds (the spread is in the note).
   {
     const devnull = '/dev/null';
     const mk = {
@@ -141,29 +172,45 @@ try {
       file: '… pino\'s `pino/file` transport (worker) to /dev/null',
       destination: '… `pino.destination` (main thread) to /dev/null',
     };
-    const res = {};
+    const order = ['logflux', 'file', 'destination'];
+    const res = { logflux: [], file: [], destination: [] };
     const stored = lineCounter(agent.entriesPath);
-    for (const k of ['logflux', 'file', 'destination']) {
-      const logger = mk[k]();
-      await sleep(500); // worker up
-      const before = stored();
-      await timed(10000, () => logger.info('hello world')); // warm up
-      const p0 = processCpu();
-      const t0 = process.hrtime.bigint();
-      const r = await timed(N, () => logger.info('hello world'));
-      // Until the destination has every record: the agent stored it, or pino flushed.
-      let note = '';
-      if (k === 'logflux') {
-        const got = (await waitLines(stored, before + N + 10000, 120000)) - before;
-        note = `${got} of ${N + 10000} stored`;
-      } else {
-        await new Promise((resolve) => logger.flush(() => resolve()));
+    for (let round = 0; round < rounds; round++) {
+      for (const k of round % 2 === 0 ? order : [...order].reverse()) {
+        const pre = otherThreadsCpu();
+        const logger = mk[k]();
+        await sleep(500); // worker up
+        const before = stored();
+        await timed(10000, () => logger.info('hello world')); // warm up
+        const k0 = otherThreadsCpu();
+        const p0 = processCpu();
+        const t0 = process.hrtime.bigint();
+        const r = await timed(N, () => logger.info('hello world'));
+        // Until the destination has every record: the agent stored it, or pino flushed.
+        if (k === 'logflux') {
+          r.stored = (await waitLines(stored, before + N + 10000, 120000)) - before;
+        } else {
+          await new Promise((resolve) => logger.flush(() => resolve()));
+        }
+        r.proc = (processCpu() - p0) / N;
+        r.done = Number(process.hrtime.bigint() - t0) / N;
+        // The threads that started with this logger (pino's worker), CPU per call.
+        r.worker = newThreadsCpu(pre, k0, otherThreadsCpu()) / N;
+        res[k].push(r);
+        const s = logger[pino.symbols.streamSym];
+        if (k !== 'destination' && typeof s.end === 'function') {
+          await new Promise((resolve) => { s.once('close', resolve); s.end(); });
+        }
       }
-      r.proc = (processCpu() - p0) / N;
-      r.done = Number(process.hrtime.bigint() - t0) / N;
-      res[k] = r;
-      rows.push([names[k], `${us(r.wall)} wall, ${us(r.cpu)} CPU; whole process ${us(r.proc)} CPU`,
-        (k === 'logflux' ? '' : `LogFlux ${ratio(res.logflux.wall, r.wall)} wall, ${ratio(res.logflux.cpu, r.cpu)} CPU, ${ratio(res.logflux.proc, r.proc)} process CPU; `) + note]);
+    }
+    const med = (k, f) => median(res[k].map((r) => r[f]));
+    const spread = (k) => 'rounds: ' + res[k].map((r) => (r.cpu / 1000).toFixed(2)).join(', ') + ' µs main-thread CPU';
+    for (const k of order) {
+      const worker = k === 'destination' ? '' : `; pino's worker ${us(med(k, 'worker'))} CPU`;
+      rows.push([names[k] + (rounds > 1 ? ` (median of ${rounds} rounds)` : ''),
+        `${us(med(k, 'wall'))} wall, ${us(med(k, 'cpu'))} CPU; whole process ${us(med(k, 'proc'))} CPU${worker}`,
+        (k === 'logflux' ? '' : `LogFlux ${ratio(med('logflux', 'wall'), med(k, 'wall'))} wall, ${ratio(med('logflux', 'cpu'), med(k, 'cpu'))} CPU, ${ratio(med('logflux', 'proc'), med(k, 'proc'))} process CPU; `) +
+        spread(k) + (k !== 'logflux' ? '' : res[k].every((r) => r.stored === N + 10000) ? '; every record stored, every round' : '; stored: ' + res[k].map((r) => r.stored).join(', '))]);
     }
   }
 
