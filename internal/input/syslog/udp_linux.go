@@ -75,13 +75,9 @@ func (s *udpSocket) close() {
 	s.f.Close()
 }
 
-// maxBatch is the most datagrams one read takes.
+// maxBatch is the most datagrams one read takes: with buffers of at most
+// 64 KiB, 4 MiB of them (of which a short datagram touches one page).
 const maxBatch = 64
-
-// batchBytes bounds the buffers of one batch read (one of max_message_bytes
-// and a byte for each datagram; the pages a short datagram does not touch
-// are never made resident).
-const batchBytes = 4 << 20
 
 // mmsgReader reads a udpSocket up to maxBatch datagrams a system call.
 type mmsgReader struct {
@@ -103,11 +99,10 @@ var _ packetReader = (*mmsgReader)(nil)
 func (s *udpSocket) reader(maxMessage int) packetReader {
 	// One byte over the limit tells a longer datagram; none is over 64 KiB.
 	size := min(maxMessage+1, 64<<10)
-	n := max(1, min(maxBatch, batchBytes/maxMessage))
 	r := &mmsgReader{
 		s: s, max: maxMessage,
-		hdrs: make([]unix.Mmsghdr, n), iovs: make([]unix.Iovec, n),
-		names: make([]unix.RawSockaddrInet6, n), bufs: make([][]byte, n),
+		hdrs: make([]unix.Mmsghdr, maxBatch), iovs: make([]unix.Iovec, maxBatch),
+		names: make([]unix.RawSockaddrInet6, maxBatch), bufs: make([][]byte, maxBatch),
 		sleep: unix.NsecToTimespec(int64(gatherDelay)),
 	}
 	for i := range r.hdrs {
