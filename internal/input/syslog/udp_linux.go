@@ -86,6 +86,7 @@ type mmsgReader struct {
 	iovs  []unix.Iovec
 	names []unix.RawSockaddrInet6 // large enough for either family
 	bufs  [][]byte
+	used  int            // datagrams the last read took
 	max   int            // max_message_bytes
 	waits time.Duration  // SO_RCVTIMEO as set
 	last  netip.AddrPort // the last sender, its scope and how it is written
@@ -122,6 +123,10 @@ func (s *udpSocket) reader(maxMessage int) packetReader {
 // then takes every datagram the socket holds, up to a batch
 // (MSG_WAITFORONE).
 func (r *mmsgReader) read() (int, error) {
+	for i := range r.used { // the kernel set each to its address's size
+		r.hdrs[i].Hdr.Namelen = uint32(unsafe.Sizeof(r.names[i]))
+	}
+	r.used = 0
 	var k uintptr
 	var errno syscall.Errno
 	err := r.s.rc.Read(func(fd uintptr) bool {
@@ -144,11 +149,11 @@ func (r *mmsgReader) read() (int, error) {
 	case errno != 0:
 		return 0, os.NewSyscallError("recvmmsg", errno)
 	}
-	return int(k), nil
+	r.used = int(k)
+	return r.used, nil
 }
 
-// message returns datagram i of the last read, as datagrams.message does,
-// and readies its header for the next read.
+// message returns datagram i of the last read, as datagrams.message does.
 func (r *mmsgReader) message(i int) (msg []byte, cut bool, n int, peer string) {
 	h := &r.hdrs[i]
 	n = int(h.Len)
@@ -162,7 +167,6 @@ func (r *mmsgReader) message(i int) (msg []byte, cut bool, n int, peer string) {
 		}
 		peer = r.peer
 	}
-	h.Hdr.Namelen = uint32(unsafe.Sizeof(r.names[i])) // the kernel set it to the address's size
 	return r.bufs[i][:min(n, r.max)], n > r.max, n, peer
 }
 
