@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Throughput of the syslog input, end to end: COUNT RFC 5424 messages of 200
-# bytes sent by bench/syslogload as fast as one sender can, into the agent's
+# bytes sent by bench/syslogload as fast as it can, into the agent's
 # syslog input, through the disk queue, into the file output; timed from
 # the first message sent to the last line in the output file. Prints, per
 # run, messages/s delivered, the agent's CPU time per message (user +
@@ -8,18 +8,20 @@
 # dropped at the socket (UDP has no flow control).
 #
 #   bench/syslog.sh [--rounds N] [--count N] [--modes tcp,tcp-octet,udp]
-#       [--rate MSGS-PER-S] [--batch N] [AGENT_BINARY...]
+#       [--rate MSGS-PER-S] [--batch N] [--senders N] [AGENT_BINARY...]
 #
 # Modes: tcp (newline framing), tcp-octet (octet counting, RFC 6587), udp.
 # --rate paces the sender (default: as fast as it can); --batch sends UDP
 # datagrams N per system call (sendmmsg), so that one sender can outrun the
-# agent (default 1, as most senders do).
+# agent (default 1, as most senders do); --senders N sends from N sockets
+# (N connections over TCP) at once, COUNT/N messages each, like the many
+# programs that log to one server (default 1).
 # With no binary the agent is built from this tree; with several (the
 # builds before and after a change) each round runs each in turn, the order
 # reversed every other round, so that a machine whose speed wanders treats
 # them alike.
 set -euo pipefail
-ROUNDS=1 COUNT=300000 MODES=tcp,tcp-octet,udp RATE=0 BATCH=1
+ROUNDS=1 COUNT=300000 MODES=tcp,tcp-octet,udp RATE=0 BATCH=1 SENDERS=1
 while [ $# -gt 0 ]; do
 	case $1 in
 	--rounds) ROUNDS=$2; shift 2 ;;
@@ -27,7 +29,8 @@ while [ $# -gt 0 ]; do
 	--modes) MODES=$2; shift 2 ;;
 	--rate) RATE=$2; shift 2 ;;
 	--batch) BATCH=$2; shift 2 ;;
-	-h | --help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--senders) SENDERS=$2; shift 2 ;;
+	-h | --help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	--*) echo "syslog.sh: unknown flag $1" >&2; exit 2 ;;
 	*) break ;;
 	esac
@@ -64,8 +67,8 @@ run() { # run BINARY MODE: one run, one line of figures
 		sleep 0.05
 	done
 	[ "$mode" = tcp-octet ] && flags=(-octet-counting)
-	"$work/syslogload" -addr "$proto://127.0.0.1:$port" -count "$COUNT" -rate "$RATE" -batch "$BATCH" "${flags[@]}" -wait "$work/out.ndjson" -pid "$pid" >"$work/load.txt" 2>&1 || true
-	kill "$pid"
+	"$work/syslogload" -addr "$proto://127.0.0.1:$port" -count "$COUNT" -rate "$RATE" -batch "$BATCH" -senders "$SENDERS" "${flags[@]}" -wait "$work/out.ndjson" -pid "$pid" >"$work/load.txt" 2>&1 || true
+	kill "$pid" 2>/dev/null || true # it may have failed to start
 	wait "$pid" 2>/dev/null || true
 	pid=
 	awk -v bin="$bin" -v mode="$mode" '
@@ -78,7 +81,7 @@ run() { # run BINARY MODE: one run, one line of figures
 		}' "$work/load.txt"
 }
 
-echo "$(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $COUNT messages of 200 bytes, rate ${RATE/#0/unpaced}, UDP batch $BATCH"
+echo "$(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $COUNT messages of 200 bytes, rate ${RATE/#0/unpaced}, UDP batch $BATCH, $SENDERS sender(s)"
 IFS=, read -r -a modes <<<"$MODES"
 for r in $(seq "$ROUNDS"); do
 	bins=("$@")

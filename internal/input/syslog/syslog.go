@@ -33,14 +33,18 @@ import (
 // Type is the input type's name in configurations.
 const Type = "syslog"
 
-// flushInterval is the longest a datagram waits in the input before it is
-// appended, when no more arrive to fill a batch.
+// flushInterval is about the longest a datagram waits in the input before
+// it is appended, when no more arrive to fill a batch: a read after it
+// appends the batch, and a read that waited this long for a first datagram
+// returns (over UDP on Linux that wait starts with each read, so a datagram
+// may wait up to twice this long).
 const flushInterval = 5 * time.Millisecond
 
-// gatherDelay is how long a UDP reader that emptied the socket waits before
-// reading again: at 300,000 datagrams a second that gathers about a full
-// batch (300 KiB in the socket's buffer, far below its size), and it adds at
-// most this much to an entry's way.
+// gatherDelay is how long a UDP reader that emptied the socket pauses
+// before reading again (Linux): at 300,000 datagrams a second that gathers
+// about two batches (150 KiB of messages in the socket's buffer, far below
+// its size), so that the reader wakes once for them instead of once for
+// each; it adds at most this much to an entry's way.
 const gatherDelay = 500 * time.Microsecond
 
 // Factory makes syslog inputs.
@@ -103,12 +107,14 @@ var (
 	_ input.StatusReporter = (*Input)(nil)
 )
 
-// listener is an open socket: a stream listener (tcp) or a packet
-// connection (udp, unixgram).
+// listener is an open socket: a stream listener (tcp), a UDP socket
+// outside the poller (Linux) or a packet connection (unixgram, and udp
+// elsewhere).
 type listener struct {
 	key    string
 	url    string
 	stream net.Listener
+	udp    *udpSocket
 	packet net.PacketConn
 	path   string // a Unix socket file to remove on close
 	inode  uint64 // a UDP socket's, for its kernel drops
@@ -134,6 +140,9 @@ func (l *listener) close() {
 	}
 	if l.stream != nil {
 		l.stream.Close()
+	}
+	if l.udp != nil {
+		l.udp.close()
 	}
 	if l.packet != nil {
 		l.packet.Close()
@@ -184,7 +193,14 @@ func open(c *Config, log *slog.Logger) (*listener, error) {
 			return nil, fmt.Errorf("syslog: %w", err)
 		}
 		receiveBuffer(pc, c, log)
-		l.packet, l.url, l.inode = pc, "udp://"+pc.LocalAddr().String(), socketInode(pc)
+		l.url, l.inode = "udp://"+pc.LocalAddr().String(), socketInode(pc)
+		if l.udp, err = detachUDP(pc.(*net.UDPConn)); err != nil {
+			pc.Close()
+			return nil, fmt.Errorf("syslog: %w", err)
+		}
+		if l.udp == nil {
+			l.packet = pc
+		}
 	case "tcp":
 		ln, err := net.Listen("tcp", c.addr)
 		if err != nil {
@@ -250,7 +266,7 @@ func (in *Input) serve(ln *listener) {
 	}
 	in.ln = ln
 	in.wg.Add(1)
-	if ln.packet != nil {
+	if ln.stream == nil {
 		go in.readPackets(ln)
 	} else {
 		go in.accept(ln)
@@ -265,16 +281,23 @@ func (in *Input) readPackets(ln *listener) {
 	c := in.cfg.Load()
 	p := newParser(c)
 	b := entrybuild.New(in.name, in.maxAppend, in.filter)
-	d := newDatagrams(ln.packet, int(c.MaxMessageBytes))
-	pending := false
+	var d packetReader
+	if ln.udp != nil {
+		d = ln.udp.reader(int(c.MaxMessageBytes))
+	} else {
+		d = newDatagrams(ln.packet, int(c.MaxMessageBytes))
+	}
+	var since time.Time // when the oldest message not yet appended was read
 	for {
 		k, err := d.read()
 		if err != nil {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
-				in.flush(b)
-				pending = false
-				ln.packet.SetReadDeadline(time.Time{})
+				if b.Len() > 0 {
+					in.flush(b)
+					since = time.Time{}
+				}
+				d.wait(0) // nothing gathered: wait for the next datagram
 				continue
 			}
 			if ln.closed.Load() || errors.Is(err, net.ErrClosed) {
@@ -286,28 +309,23 @@ func (in *Input) readPackets(ln *listener) {
 		}
 		if nc := in.cfg.Load(); nc != c { // reloaded
 			c, p = nc, newParser(nc)
-			d.max = min(int(c.MaxMessageBytes), len(d.ms[0].Buffers[0])-1)
+			d.setMax(int(c.MaxMessageBytes))
 		}
-		if !pending {
-			b.Received(time.Now())
-			ln.packet.SetReadDeadline(time.Now().Add(flushInterval))
-			pending = true
+		now := time.Now()
+		if since.IsZero() {
+			since = now
+			b.Received(now)
+			d.wait(flushInterval)
 		}
 		for i := range k {
 			msg, cut, n, peer := d.message(i)
 			in.add(b, p, msg, cut, n, peer)
 		}
-		if b.Full() {
+		if b.Full() || now.Sub(since) >= flushInterval {
 			in.flush(b)
-			pending = false
-			ln.packet.SetReadDeadline(time.Time{})
+			since = time.Time{}
 		}
-		if d.batch != nil && k < len(d.ms) {
-			// Caught up with the senders: let datagrams gather in the
-			// socket's buffer for a moment, so that the next read takes
-			// many in one system call instead of waking for each one.
-			time.Sleep(gatherDelay)
-		}
+		d.caughtUp(k)
 	}
 }
 

@@ -526,3 +526,68 @@ func TestUDPWildcardAndIPv6(t *testing.T) {
 		})
 	}
 }
+
+// TestUDPShutdownWhileIdle: Shutdown of a UDP input whose reader waits for
+// a datagram (with no timeout, nothing pending) returns at once, appends
+// what was read and closes the socket, so that its port is free again.
+func TestUDPShutdownWhileIdle(t *testing.T) {
+	in, sink := start(t, "udp://127.0.0.1:0", nil)
+	h, p := hostPort(t, in)
+	c, err := net.Dial("udp", net.JoinHostPort(h, p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprint(c, "<13>1 - - app - - - before shutdown")
+	sink.Wait(t, 1)
+	time.Sleep(3 * flushInterval) // past the flush: the reader waits with no timeout
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	began := time.Now()
+	if err := in.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	if took := time.Since(began); took > time.Second {
+		t.Fatalf("shutdown took %s with the reader idle", took)
+	}
+	again, err := net.ListenPacket("udp", net.JoinHostPort(h, p))
+	if err != nil {
+		t.Fatalf("the port is still taken after shutdown: %v", err)
+	}
+	again.Close()
+}
+
+// TestUDPBurstOverManyBatches: a burst of many batches' worth of
+// datagrams, sent faster than one read each while the reader pauses to
+// gather, arrives whole and in order, and the entries of a trickle after it
+// are appended without waiting for more.
+func TestUDPBurstOverManyBatches(t *testing.T) {
+	in, sink := start(t, "udp://127.0.0.1:0", nil)
+	h, p := hostPort(t, in)
+	c, err := net.Dial("udp", net.JoinHostPort(h, p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	const burst = 20 * 64 // twenty batches
+	for n := range burst {
+		if _, err := fmt.Fprintf(c, "<13>1 - - app - - - line %d", n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	es := sink.Wait(t, burst)
+	for n, e := range es {
+		if want := fmt.Sprintf("line %d", n); e.Payload != want {
+			t.Fatalf("entry %d is %q, want %q", n, e.Payload, want)
+		}
+	}
+	for n := range 3 { // one at a time: each arrives on its own
+		fmt.Fprintf(c, "<13>1 - - app - - - trickle %d", n)
+		if e := sink.Wait(t, burst+n+1)[burst+n]; e.Payload != fmt.Sprintf("trickle %d", n) {
+			t.Fatalf("trickle %d: %q", n, e.Payload)
+		}
+	}
+	if d := in.Status().Figures["kernel_drops"]; d != 0 {
+		t.Errorf("kernel_drops %d with a buffer large enough", d)
+	}
+}

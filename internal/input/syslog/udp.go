@@ -5,71 +5,64 @@ import (
 	"net"
 	"net/netip"
 	"syscall"
-
-	"golang.org/x/net/ipv4"
-	"golang.org/x/net/ipv6"
+	"time"
 
 	"github.com/logflux/agent/internal/udpstat"
 )
 
-// datagrams reads a packet socket several datagrams a system call where the
-// system has one for it (recvmmsg on Linux, through golang.org/x/net), one
-// at a time elsewhere and on Unix sockets: at a few hundred thousand
-// datagrams a second the system call, not the parse, is most of the cost.
+// packetReader reads a datagram socket, one or many datagrams a read.
+type packetReader interface {
+	// read waits for a datagram and returns how many it read (message 0
+	// to n-1), or a timeout error (net.Error) once it waited as long as
+	// wait last allowed, or net.ErrClosed once the socket is closed.
+	read() (n int, err error)
+	// message returns datagram i of the last read: its bytes (cut to
+	// max_message_bytes), whether it was cut, its size as read, and the
+	// sender's address ("" for Unix sockets).
+	message(i int) (msg []byte, cut bool, n int, peer string)
+	// wait bounds how long the next reads wait for a first datagram
+	// before they return a timeout (0: no bound).
+	wait(d time.Duration)
+	// setMax applies a reloaded max_message_bytes (up to the size the
+	// buffers were made for).
+	setMax(n int)
+	// caughtUp is told how many datagrams the last read took, after they
+	// were handled; a reader that reads batches pauses when that was
+	// fewer than a batch.
+	caughtUp(n int)
+}
+
+// datagrams reads a packet socket one datagram at a time through the Go
+// runtime's poller: Unix datagram sockets, and UDP where udpSocket does not
+// exist (systems other than Linux).
 type datagrams struct {
-	pc    net.PacketConn
-	batch interface {
-		ReadBatch([]ipv4.Message, int) (int, error)
-	}
-	ms   []ipv4.Message // ipv4.Message and ipv6.Message are the same type
-	max  int            // max_message_bytes
+	pc   net.PacketConn
+	buf  []byte
+	n    int
+	addr net.Addr
+	max  int // max_message_bytes
 	last netip.AddrPort
 	peer string
 }
 
-// batchBytes bounds the buffers of one batch read.
-const batchBytes = 2 << 20
+var _ packetReader = (*datagrams)(nil)
 
 func newDatagrams(pc net.PacketConn, maxMessage int) *datagrams {
-	d := &datagrams{pc: pc, max: maxMessage}
 	// One byte over the limit tells a longer datagram; none is over 64 KiB.
-	size := min(maxMessage+1, 64<<10)
-	n := 1
-	if uc, ok := pc.(*net.UDPConn); ok {
-		n = max(1, min(64, batchBytes/size))
-		if a, ok := uc.LocalAddr().(*net.UDPAddr); ok && a.IP.To4() == nil {
-			d.batch = ipv6.NewPacketConn(uc)
-		} else {
-			d.batch = ipv4.NewPacketConn(uc)
-		}
-	}
-	d.ms = make([]ipv4.Message, n)
-	for i := range d.ms {
-		d.ms[i].Buffers = [][]byte{make([]byte, size)}
-	}
-	return d
+	return &datagrams{pc: pc, max: maxMessage, buf: make([]byte, min(maxMessage+1, 64<<10))}
 }
 
-// read reads one or more datagrams; message i of them is d.message(i).
 func (d *datagrams) read() (int, error) {
-	if d.batch == nil {
-		n, _, err := d.pc.ReadFrom(d.ms[0].Buffers[0]) // unixgram: no useful peer
-		d.ms[0].N, d.ms[0].Addr = n, nil
-		if err != nil {
-			return 0, err
-		}
-		return 1, nil
+	var err error
+	d.n, d.addr, err = d.pc.ReadFrom(d.buf)
+	if err != nil {
+		return 0, err
 	}
-	return d.batch.ReadBatch(d.ms, 0)
+	return 1, nil
 }
 
-// message returns datagram i of the last read: its bytes (cut to
-// max_message_bytes), whether it was cut, its size as read, and the
-// sender's address ("" for Unix sockets).
-func (d *datagrams) message(i int) (msg []byte, cut bool, n int, peer string) {
-	m := &d.ms[i]
-	n = m.N
-	if ua, ok := m.Addr.(*net.UDPAddr); ok {
+func (d *datagrams) message(int) (msg []byte, cut bool, n int, peer string) {
+	if ua, ok := d.addr.(*net.UDPAddr); ok { // unixgram: no useful peer
 		if ap := ua.AddrPort(); ap != d.last {
 			// An IPv4 sender on a dual-stack socket shows as itself,
 			// not as ::ffff:a.b.c.d.
@@ -77,8 +70,20 @@ func (d *datagrams) message(i int) (msg []byte, cut bool, n int, peer string) {
 		}
 		peer = d.peer
 	}
-	return m.Buffers[0][:min(n, d.max)], n > d.max, n, peer
+	return d.buf[:min(d.n, d.max)], d.n > d.max, d.n, peer
 }
+
+func (d *datagrams) wait(t time.Duration) {
+	if t == 0 {
+		d.pc.SetReadDeadline(time.Time{})
+	} else {
+		d.pc.SetReadDeadline(time.Now().Add(t))
+	}
+}
+
+func (d *datagrams) setMax(n int) { d.max = min(n, len(d.buf)-1) }
+
+func (d *datagrams) caughtUp(int) {}
 
 // setReceiveBuffer asks for a socket receive buffer of size bytes: with
 // SO_RCVBUFFORCE where the agent may (CAP_NET_ADMIN), which passes over
