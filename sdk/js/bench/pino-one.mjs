@@ -19,6 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { Agent, repoRoot } from '../test/helpers/agent.mjs';
+import { threadCpu, otherThreadsCpu, newThreadsCpu } from './cpu.mjs';
 
 const kind = process.argv[2];
 const N = Number(process.argv[3] && !process.argv[3].startsWith('--') ? process.argv[3] : 200000);
@@ -33,26 +34,12 @@ if (!process.env.LOGFLUX_AGENT_BIN) process.env.LOGFLUX_AGENT_BIN = path.join(re
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const tick = () => new Promise((r) => setImmediate(r));
 const task = `/proc/self/task/${process.pid}`;
-const threadCpu = () => Number(fs.readFileSync(`${task}/schedstat`, 'utf8').split(' ')[0]);
 const ticks = 100; // USER_HZ
 /** procCpu returns a process's CPU time in ns (from /proc/PID/stat, in 10 ms ticks). */
 function procCpu(pid) {
   const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
   const v = f.slice(f.lastIndexOf(')') + 2).split(' ');
   return (Number(v[11]) + Number(v[12])) * (1e9 / ticks);
-}
-/** otherThreads returns the CPU time (ns) of this process's threads but the main one, by thread id. */
-function otherThreads() {
-  const m = new Map();
-  for (const tid of fs.readdirSync('/proc/self/task')) {
-    if (tid === String(process.pid)) continue;
-    try {
-      m.set(tid, Number(fs.readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ')[0]));
-    } catch {
-      // the thread ended
-    }
-  }
-  return m;
 }
 function switches() {
   const t = fs.readFileSync(`${task}/status`, 'utf8');
@@ -63,7 +50,7 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lfjs-pino-one-'));
 const agent = new Agent(dir, { configYaml: 'outputs:\n  - type: file\n    max_size: 4GiB\n' });
 await agent.start();
 try {
-  const pre = otherThreads();
+  const pre = otherThreadsCpu();
   const logger = kind === 'file'
     ? pino({ transport: { target: 'pino/file', options: { destination: '/dev/null' } } })
     : pino({ transport: { target: '@logflux/agent-sdk/pino', options: { ...transportOptions, address: agent.unixAddress } } });
@@ -85,7 +72,7 @@ try {
   };
   await burst(10000, false);
   const a0 = procCpu(agent.proc.pid);
-  const w0 = otherThreads();
+  const w0 = otherThreadsCpu();
   const s0 = switches();
   const r = await burst(N, true);
   const s1 = switches();
@@ -103,8 +90,7 @@ try {
     await new Promise((resolve) => logger.flush(() => resolve()));
   }
   const a1 = procCpu(agent.proc.pid);
-  let worker = 0;
-  for (const [tid, ns] of otherThreads()) if (!pre.has(tid)) worker += ns - (w0.get(tid) || 0);
+  const worker = newThreadsCpu(pre, w0, otherThreadsCpu());
   await new Promise((resolve) => { stream.once('close', resolve); stream.end(); });
   console.log(`${kind}: ${(r.cpu / 1000).toFixed(2)} µs main-thread CPU per call; context switches ${s1[0] - s0[0]} voluntary, ${s1[1] - s0[1]} involuntary; ` +
     `largest backlog in pino's buffer on the main thread ${Number.isNaN(r.maxBacklog) ? 'n/a' : (r.maxBacklog / 1e6).toFixed(1) + ' MB'}; ` +

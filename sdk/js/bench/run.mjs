@@ -29,6 +29,7 @@ import path from 'node:path';
 import pino from 'pino';
 import { createClient } from '@logflux/agent-sdk';
 import { Agent, repoRoot } from '../test/helpers/agent.mjs';
+import { threadCpu, otherThreadsCpu, newThreadsCpu } from './cpu.mjs';
 
 const quick = process.argv.includes('--quick');
 const withGo = process.argv.includes('--go');
@@ -38,34 +39,6 @@ if (!process.env.LOGFLUX_AGENT_BIN) process.env.LOGFLUX_AGENT_BIN = path.join(re
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const tick = () => new Promise((r) => setImmediate(r));
 
-const schedstat = `/proc/self/task/${process.pid}/schedstat`;
-const hasSchedstat = fs.existsSync(schedstat);
-/** threadCpu returns the main thread's CPU time in ns (the process's where /proc is missing). */
-function threadCpu() {
-  if (hasSchedstat) return Number(fs.readFileSync(schedstat, 'utf8').split(' ')[0]);
-  const u = process.cpuUsage();
-  return (u.user + u.system) * 1000;
-}
-/** otherThreadsCpu returns the CPU time (ns) of every thread of the process but the main one, by thread id. */
-function otherThreadsCpu() {
-  const m = new Map();
-  if (!hasSchedstat) return m;
-  for (const tid of fs.readdirSync('/proc/self/task')) {
-    if (tid === String(process.pid)) continue;
-    try {
-      m.set(tid, Number(fs.readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ')[0]));
-    } catch {
-      // the thread ended
-    }
-  }
-  return m;
-}
-/** newThreadsCpu returns the CPU time (ns) from t0 to t1 of the threads that were not there at pre. */
-function newThreadsCpu(pre, t0, t1) {
-  let ns = 0;
-  for (const [tid, v] of t1) if (!pre.has(tid)) ns += v - (t0.get(tid) || 0);
-  return ns;
-}
 const median = (a) => {
   const s = [...a].sort((x, y) => x - y);
   return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
