@@ -8,12 +8,15 @@
 # dropped at the socket (UDP has no flow control).
 #
 #   bench/syslog.sh [--rounds N] [--count N] [--modes tcp,tcp-octet,udp]
-#       [--rate MSGS-PER-S] [--batch N] [--senders N] [AGENT_BINARY...]
+#       [--rate MSGS-PER-S] [--batch N [--gso]] [--senders N] [AGENT_BINARY...]
 #
 # Modes: tcp (newline framing), tcp-octet (octet counting, RFC 6587), udp.
 # --rate paces the sender (default: as fast as it can); --batch sends UDP
 # datagrams N per system call (sendmmsg), so that one sender can outrun the
-# agent (default 1, as most senders do); --senders N sends from N sockets
+# agent (default 1, as most senders do); --gso (Linux) sends each batch with
+# one send(2) that the kernel cuts into the same datagrams (UDP_SEGMENT), so
+# that the sender costs little of the 2 cores the agent also needs: the agent
+# receives exactly what it receives from one send per message; --senders N sends from N sockets
 # (N connections over TCP) at once, COUNT/N messages each, like the many
 # programs that log to one server (default 1).
 # With no binary the agent is built from this tree; with several (the
@@ -21,7 +24,7 @@
 # reversed every other round, so that a machine whose speed wanders treats
 # them alike.
 set -euo pipefail
-ROUNDS=1 COUNT=300000 MODES=tcp,tcp-octet,udp RATE=0 BATCH=1 SENDERS=1
+ROUNDS=1 COUNT=300000 MODES=tcp,tcp-octet,udp RATE=0 BATCH=1 SENDERS=1 GSO=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--rounds) ROUNDS=$2; shift 2 ;;
@@ -30,7 +33,8 @@ while [ $# -gt 0 ]; do
 	--rate) RATE=$2; shift 2 ;;
 	--batch) BATCH=$2; shift 2 ;;
 	--senders) SENDERS=$2; shift 2 ;;
-	-h | --help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--gso) GSO=-gso; shift ;;
+	-h | --help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	--*) echo "syslog.sh: unknown flag $1" >&2; exit 2 ;;
 	*) break ;;
 	esac
@@ -67,7 +71,7 @@ run() { # run BINARY MODE: one run, one line of figures
 		sleep 0.05
 	done
 	[ "$mode" = tcp-octet ] && flags=(-octet-counting)
-	"$work/syslogload" -addr "$proto://127.0.0.1:$port" -count "$COUNT" -rate "$RATE" -batch "$BATCH" -senders "$SENDERS" "${flags[@]}" -wait "$work/out.ndjson" -pid "$pid" >"$work/load.txt" 2>&1 || true
+	"$work/syslogload" -addr "$proto://127.0.0.1:$port" -count "$COUNT" -rate "$RATE" -batch "$BATCH" $GSO -senders "$SENDERS" "${flags[@]}" -wait "$work/out.ndjson" -pid "$pid" >"$work/load.txt" 2>&1 || true
 	kill "$pid" 2>/dev/null || true # it may have failed to start
 	wait "$pid" 2>/dev/null || true
 	pid=
@@ -81,7 +85,7 @@ run() { # run BINARY MODE: one run, one line of figures
 		}' "$work/load.txt"
 }
 
-echo "$(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $COUNT messages of 200 bytes, rate ${RATE/#0/unpaced}, UDP batch $BATCH, $SENDERS sender(s)"
+echo "$(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $COUNT messages of 200 bytes, rate ${RATE/#0/unpaced}, UDP batch $BATCH${GSO:+ (one send each, UDP_SEGMENT)}, $SENDERS sender(s)"
 IFS=, read -r -a modes <<<"$MODES"
 for r in $(seq "$ROUNDS"); do
 	bins=("$@")

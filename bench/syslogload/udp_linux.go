@@ -11,8 +11,10 @@ import (
 )
 
 // rawSender sends datagrams on a connected, blocking socket outside the Go
-// runtime's poller: one send(2) each, or batch at a time with sendmmsg(2).
+// runtime's poller: one send(2) each, or batch at a time with sendmmsg(2),
+// or (gso) batch at a time as one buffer the kernel cuts into datagrams.
 type rawSender struct {
+	gso  []byte // the batch's messages end to end, with -gso
 	fd   int
 	hdrs []unix.Mmsghdr
 	iovs []unix.Iovec
@@ -43,6 +45,13 @@ func newDatagramSender(hostport string, batch, size int) (datagramSender, error)
 		unix.Close(fd)
 		return nil, os.NewSyscallError("connect", err)
 	}
+	if gso {
+		// Every datagram of a send is size bytes (the last may be shorter).
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_UDP, unix.UDP_SEGMENT, size); err != nil {
+			unix.Close(fd)
+			return nil, os.NewSyscallError("setsockopt UDP_SEGMENT", err)
+		}
+	}
 	s := &rawSender{fd: fd, size: size, hdrs: make([]unix.Mmsghdr, batch), iovs: make([]unix.Iovec, batch), bufs: make([][]byte, batch)}
 	for i := range s.hdrs {
 		s.bufs[i] = make([]byte, 0, size+16)
@@ -61,6 +70,19 @@ func (s *rawSender) add(i int) error {
 }
 
 func (s *rawSender) flush() error {
+	if gso && s.n > 1 {
+		s.gso = s.gso[:0]
+		for _, b := range s.bufs[:s.n] {
+			s.gso = append(s.gso, b...)
+		}
+		s.n = 0
+		for {
+			_, err := unix.Write(s.fd, s.gso)
+			if err != unix.EINTR {
+				return os.NewSyscallError("send", err) // nil when err is
+			}
+		}
+	}
 	if s.n == 1 {
 		s.n = 0
 		for {

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"errors"
 	"net"
 
 	"golang.org/x/net/ipv4"
@@ -19,6 +20,9 @@ type datagramWriter struct {
 }
 
 func newDatagramSender(hostport string, batch, size int) (datagramSender, error) {
+	if gso {
+		return nil, errors.New("-gso needs Linux (UDP_SEGMENT)")
+	}
 	c, err := net.Dial("udp", hostport)
 	if err != nil {
 		return nil, err
