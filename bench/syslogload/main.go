@@ -63,7 +63,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "syslogload:", err)
 		os.Exit(1)
 	}
-	fmt.Printf("sent %d messages over %s in %.3f s: %.0f messages/s (%d sender%s)\n", *count, network, took.Seconds(), float64(*count)/took.Seconds(), *senders, map[bool]string{true: "s"}[*senders > 1])
+	fmt.Printf("sent %d messages over %s in %.3f s: %.0f messages/s, senders %d\n", *count, network, took.Seconds(), float64(*count)/took.Seconds(), *senders)
 	if w != nil {
 		if err := w.report(os.Stdout, hostport); err != nil {
 			fmt.Fprintln(os.Stderr, "syslogload:", err)

@@ -48,6 +48,19 @@ func hostPort(t *testing.T, in *Input) (string, string) {
 	return h, p
 }
 
+// dialInput connects to the input's (first) listener over network; the
+// connection is closed when the test ends.
+func dialInput(t *testing.T, in *Input, network string) net.Conn {
+	t.Helper()
+	h, p := hostPort(t, in)
+	conn, err := net.Dial(network, net.JoinHostPort(h, p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
 func logger(t *testing.T, args ...string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -116,12 +129,7 @@ func TestLoggerUnixDatagram(t *testing.T) {
 
 func TestSeverityTable(t *testing.T) {
 	in, sink := start(t, "udp://127.0.0.1:0", nil)
-	h, p := hostPort(t, in)
-	conn, err := net.Dial("udp", net.JoinHostPort(h, p))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := dialInput(t, in, "udp")
 	for sev := 0; sev < 8; sev++ {
 		fmt.Fprintf(conn, "<%d>1 2025-01-02T03:04:05Z host app - - - severity %d", 8+sev, sev)
 	}
@@ -142,11 +150,7 @@ func TestSeverityTable(t *testing.T) {
 // them are read as usual.
 func TestMalformedKeptRaw(t *testing.T) {
 	in, sink := start(t, "tcp://127.0.0.1:0", func(c *Config) { c.MaxMessageBytes = 1024 })
-	h, p := hostPort(t, in)
-	conn, err := net.Dial("tcp", net.JoinHostPort(h, p))
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := dialInput(t, in, "tcp")
 	long := strings.Repeat("x", 3000)
 	frames := []string{
 		"just some text, no syslog at all\n",
@@ -305,12 +309,8 @@ func TestReload(t *testing.T) {
 // once there is room: nothing is skipped.
 func TestQueueFullPausesNotDrops(t *testing.T) {
 	in, sink := start(t, "tcp://127.0.0.1:0", nil)
-	h, p := hostPort(t, in)
 	sink.Refuse.Store(true)
-	conn, err := net.Dial("tcp", net.JoinHostPort(h, p))
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := dialInput(t, in, "tcp")
 	for i := range 50 {
 		fmt.Fprintf(conn, "<13>1 - - app - - - line %d\n", i)
 	}
@@ -378,12 +378,7 @@ func TestRFC3164YearRollover(t *testing.T) {
 // returns without waiting for the client to leave.
 func TestShutdownWithOpenConnection(t *testing.T) {
 	in, sink := start(t, "tcp://127.0.0.1:0", nil)
-	h, p := hostPort(t, in)
-	conn, err := net.Dial("tcp", net.JoinHostPort(h, p))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := dialInput(t, in, "tcp")
 	fmt.Fprintf(conn, "<13>1 - - app - - - still connected\n")
 	sink.Wait(t, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -457,13 +452,8 @@ func TestUDPKernelDropsCounted(t *testing.T) {
 		t.Skip("no /proc/net/udp here: kernel drops are counted on Linux")
 	}
 	in, sink := start(t, "udp://127.0.0.1:0", func(c *Config) { c.ReceiveBuffer = 4 << 10 })
-	h, p := hostPort(t, in)
 	sink.Refuse.Store(true)
-	c, err := net.Dial("udp", net.JoinHostPort(h, p))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialInput(t, in, "udp")
 	for n := range 500 {
 		fmt.Fprintf(c, "<13>1 - - app - - - line %d %s", n, strings.Repeat("x", 200))
 	}
@@ -532,12 +522,7 @@ func TestUDPWildcardAndIPv6(t *testing.T) {
 // what was read and closes the socket, so that its port is free again.
 func TestUDPShutdownWhileIdle(t *testing.T) {
 	in, sink := start(t, "udp://127.0.0.1:0", nil)
-	h, p := hostPort(t, in)
-	c, err := net.Dial("udp", net.JoinHostPort(h, p))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialInput(t, in, "udp")
 	fmt.Fprint(c, "<13>1 - - app - - - before shutdown")
 	sink.Wait(t, 1)
 	time.Sleep(3 * flushInterval) // past the flush: the reader waits with no timeout
@@ -550,7 +535,7 @@ func TestUDPShutdownWhileIdle(t *testing.T) {
 	if took := time.Since(began); took > time.Second {
 		t.Fatalf("shutdown took %s with the reader idle", took)
 	}
-	again, err := net.ListenPacket("udp", net.JoinHostPort(h, p))
+	again, err := net.ListenPacket("udp", c.RemoteAddr().String())
 	if err != nil {
 		t.Fatalf("the port is still taken after shutdown: %v", err)
 	}
@@ -563,12 +548,7 @@ func TestUDPShutdownWhileIdle(t *testing.T) {
 // are appended without waiting for more.
 func TestUDPBurstOverManyBatches(t *testing.T) {
 	in, sink := start(t, "udp://127.0.0.1:0", nil)
-	h, p := hostPort(t, in)
-	c, err := net.Dial("udp", net.JoinHostPort(h, p))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialInput(t, in, "udp")
 	const burst = 20 * 64 // twenty batches
 	for n := range burst {
 		if _, err := fmt.Fprintf(c, "<13>1 - - app - - - line %d", n); err != nil {
